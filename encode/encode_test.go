@@ -1,0 +1,253 @@
+package encode
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/golive/golive/media"
+	"github.com/golive/golive/media/h264"
+)
+
+func TestMain(m *testing.M) {
+	astiav.SetLogLevel(astiav.LogLevelError)
+	m.Run()
+}
+
+type collect []*media.Packet
+
+func (c *collect) WritePacket(p *media.Packet) error { *c = append(*c, p); return nil }
+
+// noisyFrame fills f with moving noise so that the encoder has bits to spend.
+func noisyFrame(f *media.VideoFrame, n int, rng *rand.Rand) {
+	for i := range f.Planes[0] {
+		f.Planes[0][i] = byte(16 + (i+n*7)%200 + rng.IntN(20))
+	}
+	for p := 1; p < 3; p++ {
+		for i := range f.Planes[p] {
+			f.Planes[p][i] = byte(128 + rng.IntN(16))
+		}
+	}
+}
+
+func openTestVideo(t *testing.T, out media.PacketWriter) *Video {
+	t.Helper()
+	v, err := OpenVideo(VideoConfig{Width: 320, Height: 180, FPS: 30, Bitrate: 1_000_000, KeyframeInterval: 2 * time.Second, Preset: "ultrafast"}, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	return v
+}
+
+func TestCodecContextPointer(t *testing.T) {
+	var out collect
+	v := openTestVideo(t, &out)
+	v.cc.SetBitRate(1234000)
+	if got := v.cc.BitRate(); got != 1234000 {
+		t.Fatalf("BitRate = %d", got)
+	}
+	setRateControl(v.cc, 777000, 888000, 999000)
+	if v.cc.BitRate() != 777000 || rcMaxRate(v.cc) != 888000 {
+		t.Fatalf("shim wrote to the wrong struct: bit_rate %d, rc_max_rate %d", v.cc.BitRate(), rcMaxRate(v.cc))
+	}
+}
+
+// TestKeyframeCadence: keyframes exactly every 2 s, also when frames are
+// dropped before the encoder, and never anywhere else.
+func TestKeyframeCadence(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		drop func(n int) bool
+	}{
+		{"no drops", func(int) bool { return false }},
+		{"every 7th dropped", func(n int) bool { return n%7 == 3 }},
+		{"burst of 20 dropped", func(n int) bool { return n >= 50 && n < 70 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out collect
+			v := openTestVideo(t, &out)
+			pool := media.NewFramePool(320, 180)
+			rng := rand.New(rand.NewPCG(1, 2))
+			// want: the first frame sent at or after each multiple of 2 s.
+			var want []time.Duration
+			for n := 0; n < 30*7; n++ { // 7 s
+				if tc.drop(n) {
+					continue
+				}
+				if pts := time.Duration(n) * time.Second / 30; pts >= time.Duration(len(want))*2*time.Second-time.Millisecond {
+					want = append(want, pts)
+				}
+				f := pool.Get()
+				noisyFrame(f, n, rng)
+				f.PTS = time.Duration(n) * time.Second / 30
+				if err := v.Encode(f); err != nil {
+					t.Fatal(err)
+				}
+				f.Release()
+			}
+			if err := v.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			var keys []time.Duration
+			for _, p := range out {
+				if p.Keyframe != h264.IsKeyframe(p.Data) {
+					t.Fatalf("packet at %v: flag %v, IDR in data %v", p.PTS, p.Keyframe, !p.Keyframe)
+				}
+				if p.DTS != p.PTS {
+					t.Fatalf("B-frames: pts %v dts %v", p.PTS, p.DTS)
+				}
+				if p.Keyframe {
+					keys = append(keys, p.PTS)
+				}
+			}
+			if len(want) != 4 {
+				t.Fatalf("test bug: %d expected keyframes", len(want))
+			}
+			if len(keys) != len(want) {
+				t.Fatalf("keyframes at %v, want %v", keys, want)
+			}
+			for i := range keys {
+				if keys[i] != want[i] {
+					t.Fatalf("keyframes at %v, want %v", keys, want)
+				}
+			}
+		})
+	}
+}
+
+func TestRequestKeyframe(t *testing.T) {
+	var out collect
+	v := openTestVideo(t, &out)
+	pool := media.NewFramePool(320, 180)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 0; n < 20; n++ {
+		if n == 10 {
+			v.RequestKeyframe()
+		}
+		f := pool.Get()
+		noisyFrame(f, n, rng)
+		f.PTS = time.Duration(n) * time.Second / 30
+		if err := v.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Release()
+	}
+	if len(out) != 20 {
+		t.Fatalf("%d packets for 20 frames: the encoder delays (zerolatency off?)", len(out))
+	}
+	for n, p := range out {
+		if want := n == 0 || n == 10; p.Keyframe != want {
+			t.Errorf("frame %d keyframe=%v, want %v", n, p.Keyframe, want)
+		}
+	}
+}
+
+// TestSetBitrateLive: lowering the bitrate mid-stream shrinks the output
+// without reopening (same SPS, no new keyframe needed).
+func TestSetBitrateLive(t *testing.T) {
+	var out collect
+	v := openTestVideo(t, &out)
+	rec := append([]byte(nil), v.Config().Record...)
+	pool := media.NewFramePool(320, 180)
+	rng := rand.New(rand.NewPCG(3, 4))
+	bytesIn := func(from, to int) (n int) {
+		for _, p := range out {
+			if p.PTS >= time.Duration(from)*time.Second/30 && p.PTS < time.Duration(to)*time.Second/30 {
+				n += len(p.Data)
+			}
+		}
+		return n
+	}
+	for n := 0; n < 240; n++ {
+		if n == 120 {
+			v.SetBitrate(250_000)
+		}
+		f := pool.Get()
+		noisyFrame(f, n, rng)
+		f.PTS = time.Duration(n) * time.Second / 30
+		if err := v.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Release()
+	}
+	high, low := bytesIn(30, 120)*8/3, bytesIn(150, 240)*8/3 // bit/s over 3 s
+	t.Logf("before %d kbit/s, after %d kbit/s", high/1000, low/1000)
+	if low*2 > high || low > 400_000 {
+		t.Fatalf("bitrate did not follow: %d → %d bit/s after SetBitrate(250k)", high, low)
+	}
+	if rcMaxRate(v.cc) != 250_000 {
+		t.Fatalf("VBV max rate %d, want 250000", rcMaxRate(v.cc))
+	}
+	if _, _, moves := v.Stats(); moves != 1 {
+		t.Fatalf("%d bitrate changes counted, want 1", moves)
+	}
+	if !bytes.Equal(rec, v.Config().Record) {
+		t.Fatal("codec config changed: the encoder was reopened")
+	}
+}
+
+func TestAudioAAC(t *testing.T) {
+	var out collect
+	a, err := OpenAudio(AudioConfig{SampleRate: 48000, Channels: 2, Bitrate: 128000}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// AAC-LC (2), 48 kHz (index 3), 2 channels: 00010 0011 0010 000.
+	if asc := a.Config().ASC; !bytes.Equal(asc[:2], []byte{0x11, 0x90}) {
+		t.Fatalf("AudioSpecificConfig % x, want 11 90", asc)
+	}
+	// 1 s of a 1 kHz tone in odd-sized chunks, starting at PTS 500 ms.
+	const chunk = 700
+	buf := make([]int16, chunk*2)
+	for s := 0; s < 48000; s += chunk {
+		for i := 0; i < chunk; i++ {
+			v := int16(8000 * math.Sin(2*math.Pi*1000*float64(s+i)/48000))
+			buf[2*i], buf[2*i+1] = v, v
+		}
+		f := &media.AudioFrame{SampleRate: 48000, Channels: 2, Samples: buf, PTS: 500*time.Millisecond + time.Duration(s)*time.Second/48000}
+		if err := a.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out); n < 47 || n > 50 {
+		t.Fatalf("%d AAC packets for 1 s, want about 48", n)
+	}
+	delay := a.Config().Delay
+	if delay != 1024*time.Second/48000 {
+		t.Fatalf("priming delay %v, want 1024 samples", delay)
+	}
+	if got, want := out[0].PTS, 500*time.Millisecond-delay; absDur(got-want) > time.Microsecond {
+		t.Fatalf("first packet PTS %v, want %v (first sample's PTS minus priming)", got, want)
+	}
+	for i := 1; i < len(out); i++ {
+		if d := out[i].PTS - out[i-1].PTS; absDur(d-1024*time.Second/48000) > time.Microsecond {
+			t.Fatalf("packet %d: PTS step %v, want 21.333ms", i, d)
+		}
+	}
+}
+
+func TestTimeBase(t *testing.T) {
+	tb := astiav.NewRational(1, 90000)
+	for _, tc := range []struct {
+		d    time.Duration
+		want int64
+	}{
+		{0, 0}, {time.Second, 90000}, {time.Second / 30, 3000}, {-time.Second / 30, -3000}, {11 * time.Microsecond, 1},
+	} {
+		if got := toTimeBase(tc.d, tb); got != tc.want {
+			t.Errorf("toTimeBase(%v) = %d, want %d", tc.d, got, tc.want)
+		}
+	}
+	if got := fromTimeBase(3000, tb); got != time.Second/30 {
+		t.Errorf("fromTimeBase(3000) = %v", got)
+	}
+}

@@ -1,0 +1,330 @@
+// Package encode turns raw frames into packets with FFmpeg's libraries
+// (through go-astiav): H.264 with libx264, AAC with FFmpeg's native encoder.
+// Conversion between the pipeline clock and codec time bases happens here
+// and nowhere else.
+package encode
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/golive/golive/media"
+	"github.com/golive/golive/media/h264"
+)
+
+// videoTimeBase is the codec time base: 1/90000, fine enough for any
+// camera's timestamps and the unit RTP uses.
+var videoTimeBase = astiav.NewRational(1, 90000)
+
+// VideoConfig configures the H.264 encoder.
+type VideoConfig struct {
+	Width, Height, FPS int
+	// Bitrate is the target in bit/s; the VBV (max rate and buffer) follows
+	// it so that the output is CBR-like, as streaming platforms want.
+	Bitrate int
+	// KeyframeInterval is the exact spacing of keyframes in time.
+	KeyframeInterval time.Duration
+	// Preset is x264's speed preset (veryfast when empty); Profile its
+	// profile (high when empty).
+	Preset, Profile string
+	// BFrames: 0 (the default) for live; WHIP requires 0.
+	BFrames int
+	// Threads: 0 lets x264 choose.
+	Threads int
+	Logger  *slog.Logger
+}
+
+// Video is an H.264 encoder. Encode and Flush are called from one goroutine;
+// SetBitrate and RequestKeyframe from any.
+type Video struct {
+	cfg    VideoConfig
+	out    media.PacketWriter
+	log    *slog.Logger
+	codec  *astiav.Codec
+	cc     *astiav.CodecContext
+	frame  *astiav.Frame
+	pkt    *astiav.Packet
+	config media.VideoConfig
+
+	bitrate      atomic.Int64 // wanted
+	applied      int64        // what the codec context has
+	forceKey     atomic.Bool
+	nextKey      time.Duration // PTS at or after which the next keyframe is due
+	started      bool
+	lastPTS      int64
+	frames       media.Counter
+	keyframes    media.Counter
+	bitrateMoves media.Counter
+	closed       bool
+}
+
+// OpenVideo opens libx264 with cfg; packets go to out.
+func OpenVideo(cfg VideoConfig, out media.PacketWriter) (*Video, error) {
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width%2 != 0 || cfg.Height%2 != 0 {
+		return nil, fmt.Errorf("encode: video size %dx%d: must be positive and even", cfg.Width, cfg.Height)
+	}
+	if cfg.FPS <= 0 || cfg.Bitrate <= 0 || cfg.KeyframeInterval <= 0 {
+		return nil, fmt.Errorf("encode: fps %d, bitrate %d, keyframe interval %v: must be positive", cfg.FPS, cfg.Bitrate, cfg.KeyframeInterval)
+	}
+	if cfg.Preset == "" {
+		cfg.Preset = "veryfast"
+	}
+	if cfg.Profile == "" {
+		cfg.Profile = "high"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	v := &Video{cfg: cfg, out: out, log: cfg.Logger.With("component", "encode.video")}
+	if err := v.open(); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *Video) open() error {
+	cfg := v.cfg
+	if v.codec = astiav.FindEncoderByName("libx264"); v.codec == nil {
+		return errors.New("encode: libx264 not found in this FFmpeg build")
+	}
+	if v.cc = astiav.AllocCodecContext(v.codec); v.cc == nil {
+		return errors.New("encode: cannot allocate codec context")
+	}
+	keyFrames := int(cfg.KeyframeInterval * time.Duration(cfg.FPS) / time.Second)
+	if keyFrames < 1 {
+		keyFrames = 1
+	}
+	v.cc.SetWidth(cfg.Width)
+	v.cc.SetHeight(cfg.Height)
+	v.cc.SetPixelFormat(astiav.PixelFormatYuv420P)
+	v.cc.SetTimeBase(videoTimeBase)
+	v.cc.SetFramerate(astiav.NewRational(cfg.FPS, 1))
+	// x264's own GOP limit is a safety net only: Encode forces every
+	// keyframe on the clock before x264's frame count would.
+	v.cc.SetGopSize(2 * keyFrames)
+	v.cc.SetSampleAspectRatio(astiav.NewRational(1, 1))
+	v.cc.SetFlags(v.cc.Flags().Add(astiav.CodecContextFlagGlobalHeader))
+	if cfg.Threads > 0 {
+		v.cc.SetThreadCount(cfg.Threads)
+	}
+	maxrate, bufsize := vbv(cfg.Bitrate)
+	setRateControl(v.cc, cfg.Bitrate, maxrate, bufsize)
+
+	opts := astiav.NewDictionary()
+	defer opts.Free()
+	for _, kv := range [][2]string{
+		{"preset", cfg.Preset},
+		{"tune", "zerolatency"},
+		{"profile", cfg.Profile},
+		{"bf", strconv.Itoa(cfg.BFrames)},
+		// Keyframes come from the clock (see Encode), never from scene cuts.
+		{"sc_threshold", "0"},
+		{"forced-idr", "1"},
+		{"keyint_min", strconv.Itoa(keyFrames)},
+		// BT.709 limited range is what every source here delivers.
+		{"colorspace", "bt709"}, {"color_primaries", "bt709"}, {"color_trc", "bt709"},
+		{"color_range", "tv"},
+	} {
+		if err := opts.Set(kv[0], kv[1], 0); err != nil {
+			return fmt.Errorf("encode: option %s: %w", kv[0], err)
+		}
+	}
+	if err := v.cc.Open(v.codec, opts); err != nil {
+		return fmt.Errorf("encode: open libx264 %dx%d@%d %dk: %w", cfg.Width, cfg.Height, cfg.FPS, cfg.Bitrate/1000, err)
+	}
+	sps, pps := h264.ParameterSets(v.cc.ExtraData())
+	rec, err := h264.ConfigRecord(sps, pps)
+	if err != nil {
+		return fmt.Errorf("encode: libx264 extradata: %w", err)
+	}
+	v.config = media.VideoConfig{
+		Codec: media.CodecH264, Width: cfg.Width, Height: cfg.Height,
+		FrameRate: float64(cfg.FPS), Bitrate: cfg.Bitrate, Record: rec,
+	}
+	v.bitrate.Store(int64(cfg.Bitrate))
+	v.applied = int64(cfg.Bitrate)
+
+	v.frame = astiav.AllocFrame()
+	v.frame.SetWidth(cfg.Width)
+	v.frame.SetHeight(cfg.Height)
+	v.frame.SetPixelFormat(astiav.PixelFormatYuv420P)
+	if err := v.frame.AllocBuffer(0); err != nil {
+		return fmt.Errorf("encode: frame buffer: %w", err)
+	}
+	v.pkt = astiav.AllocPacket()
+	v.log.Info("encoder open", "codec", "libx264", "size", fmt.Sprintf("%dx%d", cfg.Width, cfg.Height),
+		"fps", cfg.FPS, "bitrate_kbps", cfg.Bitrate/1000, "keyint", keyFrames, "preset", cfg.Preset)
+	return nil
+}
+
+// vbv is the CBR-like VBV for a target: max rate = target, one second of
+// buffer (what YouTube, Twitch and OBS's CBR mode use).
+func vbv(bitrate int) (maxrate, bufsize int) { return bitrate, bitrate }
+
+// Config describes the stream this encoder makes (with the SPS/PPS record).
+func (v *Video) Config() media.VideoConfig { return v.config }
+
+// SetBitrate changes the target bitrate; it applies from the next frame
+// without reopening the encoder.
+func (v *Video) SetBitrate(bps int) {
+	if bps > 0 {
+		v.bitrate.Store(int64(bps))
+	}
+}
+
+// Bitrate is the current target in bit/s.
+func (v *Video) Bitrate() int { return int(v.bitrate.Load()) }
+
+// RequestKeyframe makes the next encoded frame a keyframe.
+func (v *Video) RequestKeyframe() { v.forceKey.Store(true) }
+
+// Stats: frames encoded, keyframes made, bitrate changes applied.
+func (v *Video) Stats() (frames, keyframes, bitrateChanges int64) {
+	return v.frames.Load(), v.keyframes.Load(), v.bitrateMoves.Load()
+}
+
+// Encode encodes one frame and writes the packets it yields. It does not
+// release f (the caller owns it).
+func (v *Video) Encode(f *media.VideoFrame) error {
+	if f.Width != v.cfg.Width || f.Height != v.cfg.Height || f.Format != media.PixelFormatI420 {
+		return fmt.Errorf("encode: frame %dx%d, encoder %dx%d", f.Width, f.Height, v.cfg.Width, v.cfg.Height)
+	}
+	pts := toTimeBase(f.PTS, videoTimeBase)
+	if v.started && pts <= v.lastPTS {
+		// A source that repeats or goes back in time: x264 would reject it.
+		return nil
+	}
+	if err := makeWritable(v.frame); err != nil {
+		return fmt.Errorf("encode: make frame writable: %w", err)
+	}
+	rows := [3]int{f.Height, (f.Height + 1) / 2, (f.Height + 1) / 2}
+	widths := [3]int{f.Width, (f.Width + 1) / 2, (f.Width + 1) / 2}
+	for i := 0; i < 3; i++ {
+		dst, dstStride := plane(v.frame, i, rows[i])
+		copyPlane(dst, dstStride, f.Planes[i], f.Strides[i], widths[i], rows[i])
+	}
+	if b := v.bitrate.Load(); b != v.applied {
+		maxrate, bufsize := vbv(int(b))
+		setRateControl(v.cc, int(b), maxrate, bufsize)
+		v.log.Info("bitrate changed", "from_kbps", v.applied/1000, "to_kbps", b/1000)
+		v.applied = b
+		v.bitrateMoves.Add(1)
+	}
+	// Keyframes follow the clock, not a frame count, so the cadence stays
+	// exact when frames are dropped before the encoder.
+	key := v.forceKey.Swap(false)
+	switch {
+	case !v.started || key:
+		key = true
+		v.nextKey = f.PTS + v.cfg.KeyframeInterval
+	case f.PTS >= v.nextKey-halfFrame(v.cfg.FPS):
+		key = true
+		v.nextKey += v.cfg.KeyframeInterval
+		if v.nextKey <= f.PTS { // stalled for longer than an interval
+			v.nextKey = f.PTS + v.cfg.KeyframeInterval
+		}
+	}
+	v.started = true
+	v.lastPTS = pts
+	v.frame.SetPts(pts)
+	if key {
+		v.frame.SetPictureType(astiav.PictureTypeI)
+	} else {
+		v.frame.SetPictureType(astiav.PictureTypeNone)
+	}
+	if err := v.cc.SendFrame(v.frame); err != nil {
+		return fmt.Errorf("encode: send frame: %w", err)
+	}
+	v.frames.Add(1)
+	return v.drain()
+}
+
+func halfFrame(fps int) time.Duration { return time.Second / time.Duration(2*fps) }
+
+// Flush drains the encoder at the end of the stream.
+func (v *Video) Flush() error {
+	if v.cc == nil {
+		return nil
+	}
+	if err := v.cc.SendFrame(nil); err != nil && !errors.Is(err, astiav.ErrEof) {
+		return fmt.Errorf("encode: flush: %w", err)
+	}
+	return v.drain()
+}
+
+func (v *Video) drain() error {
+	for {
+		if err := v.cc.ReceivePacket(v.pkt); err != nil {
+			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+				return nil
+			}
+			return fmt.Errorf("encode: receive packet: %w", err)
+		}
+		p := &media.Packet{
+			Kind:     media.KindVideo,
+			Codec:    media.CodecH264,
+			Data:     h264.AnnexBToAVCC(v.pkt.Data()),
+			PTS:      fromTimeBase(v.pkt.Pts(), videoTimeBase),
+			DTS:      fromTimeBase(v.pkt.Dts(), videoTimeBase),
+			Keyframe: v.pkt.Flags().Has(astiav.PacketFlagKey),
+		}
+		v.pkt.Unref()
+		if p.Keyframe {
+			v.keyframes.Add(1)
+		}
+		if err := v.out.WritePacket(p); err != nil {
+			return err
+		}
+	}
+}
+
+// Close frees the encoder. Idempotent.
+func (v *Video) Close() {
+	if v.closed {
+		return
+	}
+	v.closed = true
+	if v.pkt != nil {
+		v.pkt.Free()
+	}
+	if v.frame != nil {
+		v.frame.Free()
+	}
+	if v.cc != nil {
+		v.cc.Free()
+	}
+}
+
+func copyPlane(dst []byte, dstStride int, src []byte, srcStride, width, rows int) {
+	if dstStride == srcStride && len(src) >= rows*srcStride {
+		copy(dst[:rows*dstStride], src[:rows*srcStride])
+		return
+	}
+	for y := 0; y < rows; y++ {
+		copy(dst[y*dstStride:y*dstStride+width], src[y*srcStride:y*srcStride+width])
+	}
+}
+
+// toTimeBase converts a pipeline time to ticks of tb, rounding to nearest.
+func toTimeBase(d time.Duration, tb astiav.Rational) int64 {
+	num, den := int64(tb.Num()), int64(tb.Den())
+	// d[ns] * den / (num * 1e9)
+	q := num * int64(time.Second)
+	n := int64(d) * den
+	if n >= 0 {
+		return (n + q/2) / q
+	}
+	return -((-n + q/2) / q)
+}
+
+// fromTimeBase converts ticks of tb to a pipeline time.
+func fromTimeBase(ts int64, tb astiav.Rational) time.Duration {
+	return time.Duration(ts * int64(tb.Num()) * int64(time.Second) / int64(tb.Den()))
+}

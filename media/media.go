@@ -1,0 +1,187 @@
+// Package media holds the types every stage of the pipeline shares: raw
+// video and audio frames, encoded packets, codec configuration and the
+// pipeline clock. It depends on nothing else in the project.
+//
+// # Time
+//
+// Every timestamp is a time.Duration on one monotonic pipeline clock whose
+// zero is the start of the pipeline (see Clock). Capture stamps frames;
+// encode/ converts to codec time bases; publish/ converts to FLV
+// milliseconds or RTP clocks. Nothing else converts.
+//
+// # H.264 byte layout
+//
+// H.264 in a Packet is always AVCC: a sequence of NAL units, each preceded
+// by its length as a 4-byte big-endian integer, with no start codes and no
+// parameter sets in band. The SPS/PPS travel once, in VideoConfig.Record, as
+// an AVCDecoderConfigurationRecord (ISO/IEC 14496-15). This is what FLV and
+// MP4 carry as is; packetisers that need Annex B (RTP) convert.
+package media
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Kind tells audio from video.
+type Kind uint8
+
+const (
+	KindVideo Kind = iota + 1
+	KindAudio
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindVideo:
+		return "video"
+	case KindAudio:
+		return "audio"
+	}
+	return "unknown"
+}
+
+// Codec names an encoded format.
+type Codec uint8
+
+const (
+	CodecH264 Codec = iota + 1
+	CodecAAC
+	CodecOpus
+)
+
+func (c Codec) String() string {
+	switch c {
+	case CodecH264:
+		return "h264"
+	case CodecAAC:
+		return "aac"
+	case CodecOpus:
+		return "opus"
+	}
+	return "unknown"
+}
+
+// PixelFormat is the layout of a VideoFrame's planes.
+type PixelFormat uint8
+
+const (
+	// PixelFormatI420 is planar 4:2:0: Y, then U and V at half width and
+	// half height. BT.709, limited range.
+	PixelFormatI420 PixelFormat = iota + 1
+)
+
+// VideoFrame is one raw picture. Planes alias pooled memory: a consumer that
+// is done with a frame calls Release, after which it must not touch it.
+type VideoFrame struct {
+	Format PixelFormat
+	Width  int
+	Height int
+	// Planes and Strides: for I420, [Y, U, V] with their line sizes in bytes.
+	Planes  [3][]byte
+	Strides [3]int
+	// PTS is the capture time on the pipeline clock.
+	PTS time.Duration
+	// Seq counts frames from the source, starting at 0; gaps mean drops.
+	Seq uint64
+
+	release func(*VideoFrame)
+}
+
+// Release hands the frame back to the pool it came from (if any).
+func (f *VideoFrame) Release() {
+	if f.release != nil {
+		f.release(f)
+	}
+}
+
+// AudioFrame is a run of interleaved signed 16-bit PCM samples.
+type AudioFrame struct {
+	SampleRate int
+	Channels   int
+	// Samples holds Channels interleaved samples per sample frame.
+	Samples []int16
+	// PTS is the capture time of the first sample on the pipeline clock.
+	PTS time.Duration
+}
+
+// NumSamples is the number of sample frames (per channel).
+func (a *AudioFrame) NumSamples() int {
+	if a.Channels == 0 {
+		return 0
+	}
+	return len(a.Samples) / a.Channels
+}
+
+// Duration is how long the frame plays.
+func (a *AudioFrame) Duration() time.Duration {
+	if a.SampleRate == 0 {
+		return 0
+	}
+	return time.Duration(a.NumSamples()) * time.Second / time.Duration(a.SampleRate)
+}
+
+// Packet is one encoded access unit. Packets are immutable once made and
+// shared by every destination without copying.
+type Packet struct {
+	Kind  Kind
+	Codec Codec
+	// Data: for H.264, AVCC (see the package comment); for AAC, one raw
+	// access unit without ADTS header; for Opus, one Opus packet.
+	Data []byte
+	// PTS and DTS on the pipeline clock. DTS <= PTS; they differ only when
+	// the encoder reorders frames (B-frames).
+	PTS time.Duration
+	DTS time.Duration
+	// Keyframe: an IDR picture a decoder can start from (always true for audio).
+	// Latency is measured from Clock.At(PTS): PTS is the capture time.
+	Keyframe bool
+}
+
+// VideoConfig describes an encoded video stream.
+type VideoConfig struct {
+	Codec     Codec
+	Width     int
+	Height    int
+	FrameRate float64
+	Bitrate   int // bits per second (target)
+	// Record is the AVCDecoderConfigurationRecord for H.264.
+	Record []byte
+}
+
+// AudioConfig describes an encoded audio stream.
+type AudioConfig struct {
+	Codec      Codec
+	SampleRate int
+	Channels   int
+	Bitrate    int
+	// Delay is the encoder's priming delay: its first packet's PTS is this
+	// much before the first sample it was given.
+	Delay time.Duration
+	// ASC is the AudioSpecificConfig for AAC (ISO/IEC 14496-3).
+	ASC []byte
+}
+
+// Clock is the pipeline clock: monotonic time since the pipeline started.
+type Clock struct {
+	start time.Time
+}
+
+// NewClock starts a clock now.
+func NewClock() *Clock { return &Clock{start: time.Now()} }
+
+// Now is the time on the pipeline clock.
+func (c *Clock) Now() time.Duration { return time.Since(c.start) }
+
+// Start is the wall (monotonic) instant the clock's zero stands for.
+func (c *Clock) Start() time.Time { return c.start }
+
+// At converts a pipeline time to the monotonic instant it stands for.
+func (c *Clock) At(d time.Duration) time.Time { return c.start.Add(d) }
+
+// Counter is a lock-free counter, for statistics read by other goroutines.
+type Counter struct{ v atomic.Int64 }
+
+func (c *Counter) Add(n int64)   { c.v.Add(n) }
+func (c *Counter) Load() int64   { return c.v.Load() }
+func (c *Counter) Store(n int64) { c.v.Store(n) }

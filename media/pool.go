@@ -1,0 +1,36 @@
+package media
+
+import "sync"
+
+// FramePool recycles I420 frames of one size, so that steady-state capture
+// allocates nothing.
+type FramePool struct {
+	w, h int
+	p    sync.Pool
+}
+
+// NewFramePool makes a pool of width×height I420 frames.
+func NewFramePool(width, height int) *FramePool {
+	fp := &FramePool{w: width, h: height}
+	fp.p.New = func() any {
+		cw, ch := (width+1)/2, (height+1)/2
+		buf := make([]byte, width*height+2*cw*ch)
+		f := &VideoFrame{Format: PixelFormatI420, Width: width, Height: height}
+		f.Planes[0] = buf[:width*height]
+		f.Planes[1] = buf[width*height : width*height+cw*ch]
+		f.Planes[2] = buf[width*height+cw*ch:]
+		f.Strides = [3]int{width, cw, cw}
+		f.release = fp.put
+		return f
+	}
+	return fp
+}
+
+// Get returns a frame whose pixels are whatever the last user left.
+func (fp *FramePool) Get() *VideoFrame {
+	f := fp.p.Get().(*VideoFrame)
+	f.PTS, f.Seq = 0, 0
+	return f
+}
+
+func (fp *FramePool) put(f *VideoFrame) { fp.p.Put(f) }
