@@ -1,0 +1,508 @@
+package testpeer
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Debian's nginx module files (nginx-common, libnginx-mod-rtmp,
+// libnginx-mod-stream).
+const (
+	rtmpModule   = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
+	streamModule = "/usr/lib/nginx/modules/ngx_stream_module.so"
+)
+
+// NginxConfig selects the features of an nginx-rtmp server started by
+// StartNginx. The zero value is a plain live server on application "live".
+//
+// What a client sees:
+//   - DenyPublish: nginx-rtmp answers connect (NetConnection.Connect.Success)
+//     and createStream normally, and even answers publish with onStatus
+//     NetStream.Publish.Start (its live module runs before the access
+//     check); then it logs "access forbidden by rule" and closes the TCP
+//     connection (FIN: the client's next read gets EOF, a later write
+//     EPIPE). No error status is ever sent. ffmpeg 5.1 opens the output
+//     successfully, then fails writing with "Broken pipe" and exits 1.
+//   - Record: the file is written while publishing and closed when the
+//     publisher disconnects. A denied publish leaves an empty file (the
+//     record module also runs before the access check). nginx-rtmp writes no duration into the FLV
+//     metadata; ffprobe works it out from the timestamps.
+type NginxConfig struct {
+	// App is the RTMP application name; "live" when empty.
+	App string
+	// DenyPublish adds `deny publish all;`: every publish is refused.
+	DenyPublish bool
+	// Record adds `record all;` into Dir()/rec with record_unique off, so a
+	// publish to key K is written to RecordPath(K).
+	Record bool
+	// HLS adds `hls on;` (2 s fragments into Dir()/hls) and an HTTP server
+	// on another free port serving them at HLSURL(key).
+	HLS bool
+	// RTMPS adds a TLS front (nginx stream module) on another free port that
+	// proxies to the RTMP port, with a certificate for 127.0.0.1 and
+	// localhost signed by a fresh CA whose PEM file is CAFile().
+	RTMPS bool
+}
+
+// Nginx is a running nginx-rtmp server in its own temporary directory. It
+// runs in the foreground as a single process (daemon off, master_process
+// off). Stop it with Stop.
+type Nginx struct {
+	cfg                     NginxConfig
+	dir                     string
+	port, tlsPort, httpPort int
+	cmd                     *exec.Cmd
+	done                    chan struct{} // closed when cmd has been waited for
+	waitErr                 error         // cmd.Wait's result, valid after done
+	stopOnce                sync.Once
+	stopErr                 error
+}
+
+// StartNginx writes a config for cfg into a new temporary directory, starts
+// nginx on free ports and waits (up to 10 s) until its ports accept TCP
+// connections. On failure the error includes the tail of nginx's logs.
+func StartNginx(cfg NginxConfig) (*Nginx, error) {
+	if cfg.App == "" {
+		cfg.App = "live"
+	}
+	bin, err := nginxBinary()
+	if err != nil {
+		return nil, fmt.Errorf("testpeer: start nginx: %w", err)
+	}
+	// A port from FreePort can be taken before nginx binds it: retry then.
+	for attempt := 1; ; attempt++ {
+		n, err := startNginx(bin, cfg)
+		if err == nil {
+			return n, nil
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "Address already in use") {
+			return nil, err
+		}
+	}
+}
+
+func startNginx(bin string, cfg NginxConfig) (n *Nginx, err error) {
+	dir, err := os.MkdirTemp("", "golive-nginx-")
+	if err != nil {
+		return nil, fmt.Errorf("testpeer: start nginx: %w", err)
+	}
+	n = &Nginx{cfg: cfg, dir: dir, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			n.Stop() // its error is about the process we are reporting on
+		}
+	}()
+	ports := []*int{&n.port}
+	if cfg.HLS {
+		ports = append(ports, &n.httpPort)
+	}
+	if cfg.RTMPS {
+		ports = append(ports, &n.tlsPort)
+		if err := writeCerts(filepath.Join(dir, "tls")); err != nil {
+			return n, fmt.Errorf("testpeer: start nginx: %w", err)
+		}
+	}
+	for _, p := range ports {
+		if *p, err = FreePort(); err != nil {
+			return n, fmt.Errorf("testpeer: start nginx: %w", err)
+		}
+	}
+	for _, sub := range []string{"rec", "hls", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
+			return n, fmt.Errorf("testpeer: start nginx: %w", err)
+		}
+	}
+	conf := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(conf, []byte(n.config()), 0o644); err != nil {
+		return n, fmt.Errorf("testpeer: start nginx: %w", err)
+	}
+	stderr, err := os.Create(filepath.Join(dir, "stderr.log"))
+	if err != nil {
+		return n, fmt.Errorf("testpeer: start nginx: %w", err)
+	}
+	defer stderr.Close() // the child has its own copy
+	n.cmd = exec.Command(bin, "-p", dir+"/", "-c", conf)
+	n.cmd.Dir = dir
+	n.cmd.Stdout, n.cmd.Stderr = stderr, stderr
+	if err := n.cmd.Start(); err != nil {
+		n.cmd = nil
+		return n, fmt.Errorf("testpeer: start nginx: %w", err)
+	}
+	go func() {
+		n.waitErr = n.cmd.Wait()
+		close(n.done)
+	}()
+
+	exited := false
+	ready := WaitFor(10*time.Second, 20*time.Millisecond, func() bool {
+		select {
+		case <-n.done:
+			exited = true
+			return true
+		default:
+		}
+		for _, p := range ports {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*p)), time.Second)
+			if err != nil {
+				return false
+			}
+			c.Close()
+		}
+		return true
+	})
+	switch {
+	case exited:
+		return n, fmt.Errorf("testpeer: start nginx: exited (%v):\n%s", n.waitErr, n.logTail())
+	case !ready:
+		return n, fmt.Errorf("testpeer: start nginx: ports %v not accepting connections after 10s:\n%s", n.portList(), n.logTail())
+	}
+	return n, nil
+}
+
+// config renders nginx.conf.
+func (n *Nginx) config() string {
+	q := func(parts ...string) string { return strconv.Quote(filepath.Join(parts...)) }
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	p("daemon off;")
+	p("master_process off;") // one process: no user switch, runs as the caller
+	p("pid %s;", q(n.dir, "nginx.pid"))
+	p("error_log %s info;", q(n.dir, "error.log"))
+	p("load_module %s;", rtmpModule)
+	if n.cfg.RTMPS {
+		p("load_module %s;", streamModule)
+	}
+	p("events { worker_connections 256; }")
+	p("rtmp {")
+	p("  server {")
+	p("    listen 127.0.0.1:%d;", n.port)
+	p("    chunk_size 4096;")
+	p("    ping 30s;")
+	p("    ping_timeout 30s;")
+	p("    application %s {", n.cfg.App)
+	p("      live on;")
+	if n.cfg.DenyPublish {
+		p("      deny publish all;")
+	}
+	if n.cfg.Record {
+		p("      record all;")
+		p("      record_path %s;", q(n.dir, "rec"))
+		p("      record_unique off;")
+	}
+	if n.cfg.HLS {
+		p("      hls on;")
+		p("      hls_path %s;", q(n.dir, "hls"))
+		p("      hls_fragment 2s;")
+	}
+	p("    }")
+	p("  }")
+	p("}")
+	if n.cfg.HLS {
+		p("http {")
+		p("  access_log off;")
+		for _, t := range []string{"client_body", "proxy", "fastcgi", "uwsgi", "scgi"} {
+			p("  %s_temp_path %s;", t, q(n.dir, "tmp", t))
+		}
+		p("  server {")
+		p("    listen 127.0.0.1:%d;", n.httpPort)
+		p("    location /hls/ {")
+		p("      types { application/vnd.apple.mpegurl m3u8; video/mp2t ts; }")
+		p("      root %s;", q(n.dir))
+		p("      add_header Cache-Control no-cache;")
+		p("    }")
+		p("  }")
+		p("}")
+	}
+	if n.cfg.RTMPS {
+		p("stream {")
+		p("  server {")
+		p("    listen 127.0.0.1:%d ssl;", n.tlsPort)
+		p("    ssl_certificate %s;", q(n.dir, "tls", "server.pem"))
+		p("    ssl_certificate_key %s;", q(n.dir, "tls", "server.key"))
+		p("    proxy_pass 127.0.0.1:%d;", n.port)
+		p("  }")
+		p("}")
+	}
+	return b.String()
+}
+
+// URL returns the RTMP URL to publish or play key: rtmp://127.0.0.1:PORT/APP/KEY.
+func (n *Nginx) URL(key string) string {
+	return fmt.Sprintf("rtmp://127.0.0.1:%d/%s/%s", n.port, n.cfg.App, key)
+}
+
+// RTMPSURL returns the RTMPS URL for key through the TLS front
+// (rtmps://127.0.0.1:TLSPORT/APP/KEY); empty unless NginxConfig.RTMPS.
+func (n *Nginx) RTMPSURL(key string) string {
+	if !n.cfg.RTMPS {
+		return ""
+	}
+	return fmt.Sprintf("rtmps://127.0.0.1:%d/%s/%s", n.tlsPort, n.cfg.App, key)
+}
+
+// HLSURL returns the HTTP URL of key's HLS playlist
+// (http://127.0.0.1:P/hls/KEY.m3u8); empty unless NginxConfig.HLS.
+func (n *Nginx) HLSURL(key string) string {
+	if !n.cfg.HLS {
+		return ""
+	}
+	return fmt.Sprintf("http://127.0.0.1:%d/hls/%s.m3u8", n.httpPort, key)
+}
+
+// Port returns the RTMP port.
+func (n *Nginx) Port() int { return n.port }
+
+// Dir returns the server's temporary directory (config, logs, rec/, hls/).
+func (n *Nginx) Dir() string { return n.dir }
+
+// CAFile returns the path of the PEM file of the CA that signed the RTMPS
+// certificate; empty unless NginxConfig.RTMPS.
+func (n *Nginx) CAFile() string {
+	if !n.cfg.RTMPS {
+		return ""
+	}
+	return filepath.Join(n.dir, "tls", "ca.pem")
+}
+
+// RecordPath returns where a publish to key is recorded (Dir()/rec/KEY.flv)
+// when NginxConfig.Record is set. See WaitRecordingDone.
+func (n *Nginx) RecordPath(key string) string {
+	return filepath.Join(n.dir, "rec", key+".flv")
+}
+
+// ErrorLog returns the contents of nginx's error log (level info: it has
+// one line per RTMP connect, publish and disconnect).
+func (n *Nginx) ErrorLog() string {
+	b, _ := os.ReadFile(filepath.Join(n.dir, "error.log"))
+	return string(b)
+}
+
+// logTail returns the last lines of nginx's stderr and error log.
+func (n *Nginx) logTail() string {
+	stderr, _ := os.ReadFile(filepath.Join(n.dir, "stderr.log"))
+	s := strings.TrimSpace(string(stderr) + "\n" + n.ErrorLog())
+	lines := strings.Split(s, "\n")
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (n *Nginx) portList() []int {
+	ps := []int{n.port}
+	for _, p := range []int{n.httpPort, n.tlsPort} {
+		if p != 0 {
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
+// Stop stops nginx and removes its directory (kept when the environment has
+// GOLIVE_KEEP_PEER=1). It sends SIGQUIT, waits up to 5 s, then SIGKILL, and
+// always waits for the process. It is safe to call more than once and
+// returns the first call's result; an nginx that had already exited on its
+// own is reported as an error.
+//
+// With master_process off, nginx exits on SIGQUIT without a graceful
+// shutdown of open connections: stop publishers (and WaitRecordingDone)
+// before Stop when a recording must be complete.
+func (n *Nginx) Stop() error {
+	n.stopOnce.Do(func() { n.stopErr = n.stop() })
+	return n.stopErr
+}
+
+func (n *Nginx) stop() error {
+	var err error
+	if n.cmd != nil {
+		select {
+		case <-n.done:
+			err = fmt.Errorf("testpeer: nginx exited before Stop (%v):\n%s", n.waitErr, n.logTail())
+		default:
+			_ = n.cmd.Process.Signal(syscall.SIGQUIT)
+			select {
+			case <-n.done:
+			case <-time.After(5 * time.Second):
+				_ = n.cmd.Process.Kill()
+				<-n.done
+				err = errors.New("testpeer: stop nginx: no exit 5s after SIGQUIT, killed")
+			}
+		}
+	}
+	if os.Getenv("GOLIVE_KEEP_PEER") != "1" {
+		if rerr := os.RemoveAll(n.dir); rerr != nil && err == nil {
+			err = fmt.Errorf("testpeer: stop nginx: %w", rerr)
+		}
+	}
+	return err
+}
+
+// StartNginxT starts nginx for a test: it requires the tools (RequireNginxRTMP,
+// and the stream module for RTMPS), fails the test if nginx does not start,
+// and stops nginx in t.Cleanup, logging the error log tail if the test failed.
+func StartNginxT(t testing.TB, cfg NginxConfig) *Nginx {
+	t.Helper()
+	RequireNginxRTMP(t)
+	if cfg.RTMPS {
+		requireFile(t, streamModule)
+	}
+	n, err := StartNginx(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		t.Helper()
+		if t.Failed() {
+			t.Logf("nginx logs (%s):\n%s", n.Dir(), n.logTail())
+		}
+		if err := n.Stop(); err != nil {
+			t.Error(err)
+		}
+		if os.Getenv("GOLIVE_KEEP_PEER") == "1" {
+			t.Logf("testpeer: kept nginx directory %s", n.Dir())
+		}
+	})
+	return n
+}
+
+// WaitRecordingDone waits until the recording at path is complete, after
+// its publisher has stopped: the file exists and is not empty, no process
+// has it open any more (checked through /proc where readable) and its size
+// has not changed between two polls 200 ms apart.
+func WaitRecordingDone(path string, timeout time.Duration) error {
+	last := int64(-1)
+	ok := WaitFor(timeout, 200*time.Millisecond, func() bool {
+		fi, err := os.Stat(path)
+		if err != nil || fi.Size() == 0 {
+			return false
+		}
+		size := fi.Size()
+		stable := size == last
+		last = size
+		return stable && !fileOpen(path)
+	})
+	if !ok {
+		if last < 0 {
+			return fmt.Errorf("testpeer: recording %s: not written within %v", path, timeout)
+		}
+		return fmt.Errorf("testpeer: recording %s: still being written after %v (size %d)", path, timeout, last)
+	}
+	return nil
+}
+
+// fileOpen reports whether a process whose file descriptors we may read has
+// path open. Without /proc it reports false.
+func fileOpen(path string) bool {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range fds {
+		if target, err := os.Readlink(fd); err == nil && target == abs {
+			return true
+		}
+	}
+	return false
+}
+
+// nginxBinary finds nginx in PATH or, as Debian installs it in /usr/sbin
+// (not in a normal user's PATH), there.
+func nginxBinary() (string, error) {
+	if p, err := exec.LookPath("nginx"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/sbin/nginx"); err == nil {
+		return "/usr/sbin/nginx", nil
+	}
+	return "", errors.New("nginx not found in PATH or /usr/sbin")
+}
+
+// writeCerts writes ca.pem, server.pem and server.key into dir: a fresh CA
+// and a server certificate it signed for 127.0.0.1, ::1 and localhost.
+func writeCerts(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	ca := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "golive testpeer CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return fmt.Errorf("certificates: CA: %w", err)
+	}
+	if ca, err = x509.ParseCertificate(caDER); err != nil {
+		return fmt.Errorf("certificates: CA: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return fmt.Errorf("certificates: server: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("certificates: server key: %w", err)
+	}
+	files := []struct {
+		name, typ string
+		der       []byte
+		mode      os.FileMode
+	}{
+		{"ca.pem", "CERTIFICATE", caDER, 0o644},
+		{"server.pem", "CERTIFICATE", leafDER, 0o644},
+		{"server.key", "PRIVATE KEY", keyDER, 0o600},
+	}
+	for _, f := range files {
+		var b bytes.Buffer
+		pem.Encode(&b, &pem.Block{Type: f.typ, Bytes: f.der})
+		if err := os.WriteFile(filepath.Join(dir, f.name), b.Bytes(), f.mode); err != nil {
+			return fmt.Errorf("certificates: %w", err)
+		}
+	}
+	return nil
+}
