@@ -251,3 +251,31 @@ func TestTimeBase(t *testing.T) {
 		t.Errorf("fromTimeBase(3000) = %v", got)
 	}
 }
+
+// BenchmarkVideoEncode720p is the encoder's per-frame cost at the 720p30
+// preset's settings: the bar the test source and the publisher must stay
+// far below.
+func BenchmarkVideoEncode720p(b *testing.B) {
+	var out collect
+	v, err := OpenVideo(VideoConfig{Width: 1280, Height: 720, FPS: 30, Bitrate: 2_500_000, KeyframeInterval: 2 * time.Second}, media.PacketWriterFunc(func(p *media.Packet) error { out = out[:0]; return nil }))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	pool := media.NewFramePool(1280, 720)
+	rng := rand.New(rand.NewPCG(5, 6))
+	frames := make([]*media.VideoFrame, 8)
+	for i := range frames {
+		frames[i] = pool.Get()
+		noisyFrame(frames[i], i, rng)
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		f := frames[n%len(frames)]
+		f.PTS = time.Duration(n) * time.Second / 30
+		if err := v.Encode(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/frame")
+}

@@ -1,0 +1,206 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/golive/golive/internal/pipeline"
+	"github.com/golive/golive/internal/preset"
+	"github.com/golive/golive/publish/rtmp"
+)
+
+// pushOptions is what `golive push` takes.
+type pushOptions struct {
+	URL            string
+	Preset         string
+	Bitrate        string
+	FPS            int
+	Size           string
+	Source         string
+	Duration       time.Duration
+	CAFile         string
+	InsecureTLS    bool
+	ConnectTimeout time.Duration
+	LogFormat      string
+	LogLevel       string
+	Status         string // auto|on|off
+
+	preset preset.Preset // filled by check
+}
+
+func pushCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "push",
+		Usage:     "capture, encode and publish a live stream",
+		ArgsUsage: "URL   (rtmp://host[:port]/app[/instance]/key or rtmps://…)",
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usagef("push: %v (see golive push --help)", err)
+		},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "preset", Value: "720p30", Usage: "preset name (see: golive presets; 720p = 720p30) or a YAML file"},
+			&cli.StringFlag{Name: "bitrate", Usage: "video bitrate, e.g. 3000k or 3M (overrides the preset; min/max scale with it)"},
+			&cli.IntFlag{Name: "fps", Usage: "frame rate (overrides the preset; 0: the preset's)"},
+			&cli.StringFlag{Name: "size", Usage: "WIDTHxHEIGHT, e.g. 1280x720 (overrides the preset)"},
+			&cli.StringFlag{Name: "source", Value: "test", Usage: "what to stream: test (moving test pattern with a clock and a 1 kHz tone)"},
+			&cli.DurationFlag{Name: "duration", Usage: "stop cleanly after this long, e.g. 30s or 1h (0: until interrupted)"},
+			&cli.StringFlag{Name: "ca-file", Usage: "PEM file of certificate authorities to trust for rtmps://"},
+			&cli.BoolFlag{Name: "insecure-tls", Usage: "rtmps://: do not verify the server's certificate"},
+			&cli.DurationFlag{Name: "connect-timeout", Value: 10 * time.Second, Usage: "give up connecting after this long"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "status", Value: "auto", Usage: "one-line live status: auto (on a terminal), on or off"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usagef("push: want exactly one URL, got %d arguments (golive push [flags] rtmp://host/app/key)", c.NArg())
+			}
+			o := pushOptions{
+				URL: c.Args().First(), Preset: c.String("preset"), Bitrate: c.String("bitrate"),
+				FPS: c.Int("fps"), Size: c.String("size"), Source: c.String("source"),
+				Duration: c.Duration("duration"), CAFile: c.String("ca-file"), InsecureTLS: c.Bool("insecure-tls"),
+				ConnectTimeout: c.Duration("connect-timeout"), LogFormat: c.String("log-format"),
+				LogLevel: c.String("log-level"), Status: c.String("status"),
+			}
+			if err := o.check(); err != nil {
+				return err
+			}
+			ctx, stop := signalContext(c.Context, c.App.ErrWriter)
+			defer stop()
+			return runPush(ctx, o, c.App.ErrWriter)
+		},
+	}
+}
+
+// check validates everything before anything goes live.
+func (o *pushOptions) check() error {
+	p, err := preset.Load(o.Preset)
+	if err != nil {
+		return usageError{err}
+	}
+	if err := p.Apply(preset.Overrides{Bitrate: o.Bitrate, FPS: o.FPS, Size: o.Size}); err != nil {
+		return usageError{err}
+	}
+	o.preset = p
+	if o.Source != "test" {
+		return usagef("--source %q: only \"test\" is available in this version", o.Source)
+	}
+	if _, err := rtmp.ParseURL(o.URL); err != nil {
+		return err
+	}
+	if o.Duration < 0 {
+		return usagef("--duration %v: must not be negative", o.Duration)
+	}
+	if o.ConnectTimeout <= 0 {
+		return usagef("--connect-timeout %v: must be positive", o.ConnectTimeout)
+	}
+	if o.CAFile != "" {
+		if _, err := os.Stat(o.CAFile); err != nil {
+			return usagef("--ca-file: %v", err)
+		}
+	}
+	switch o.Status {
+	case "auto", "on", "off":
+	default:
+		return usagef("--status %q: want auto, on or off", o.Status)
+	}
+	return nil
+}
+
+func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
+	showStatus := o.Status == "on" || (o.Status == "auto" && isTerminal(stderr) && o.LogFormat == "text")
+	out := &statusWriter{w: stderr, line: showStatus}
+	log, err := newLogger(out, o.LogFormat, o.LogLevel)
+	if err != nil {
+		return err
+	}
+	log.Info("starting", "component", "push", "preset", o.preset.String(), "url", rtmp.Redact(o.URL), "source", o.Source)
+	cfg := pipeline.Config{
+		Preset: o.preset, Source: o.Source, URL: o.URL, CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
+		ConnectTimeout: o.ConnectTimeout, Duration: o.Duration, Version: version, Logger: log,
+	}
+	if showStatus {
+		cfg.StatusEvery = time.Second
+		cfg.OnStatus = func(s pipeline.Status) { out.status(formatStatus(s)) }
+	}
+	err = pipeline.Run(ctx, cfg)
+	out.status("")
+	return err
+}
+
+func formatStatus(s pipeline.Status) string {
+	e := s.Elapsed.Truncate(time.Second)
+	return fmt.Sprintf("live %02d:%02d:%02d  %5.1f fps  %5d kbit/s (target %d)  dropped %d  queue %v",
+		int(e.Hours()), int(e.Minutes())%60, int(e.Seconds())%60, s.FPS, s.Bitrate/1000, s.TargetBitrate/1000,
+		s.Dropped, s.QueueDelay.Round(time.Millisecond))
+}
+
+// signalContext is cancelled by the first SIGINT/SIGTERM (a clean stop); a
+// second one exits at once.
+func signalContext(parent context.Context, stderr io.Writer) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(parent)
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-ch:
+			fmt.Fprintf(stderr, "\ngolive: %v: stopping (again to quit at once)\n", s)
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		<-ch
+		os.Exit(exitInternal)
+	}()
+	return ctx, func() { signal.Stop(ch); cancel() }
+}
+
+// statusWriter shares stderr between log lines and the one-line status: a
+// log line first clears the status line, which is then drawn again.
+type statusWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	line bool
+	last string
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.line || s.last == "" {
+		return s.w.Write(p)
+	}
+	fmt.Fprint(s.w, "\r\033[K")
+	n, err := s.w.Write(p)
+	fmt.Fprint(s.w, s.last)
+	return n, err
+}
+
+func (s *statusWriter) status(line string) {
+	if !s.line {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprint(s.w, "\r\033[K"+line)
+	if line == "" && s.last != "" {
+		fmt.Fprint(s.w, "\r")
+	}
+	s.last = line
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

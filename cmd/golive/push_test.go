@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golive/golive/internal/testpeer"
+)
+
+// push runs `golive push …` in-process and returns its exit code and stderr.
+func push(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"golive", "push", "--status", "off"}, args...), &stdout, &stderr)
+	return code, stderr.String()
+}
+
+// TestPushRecordedStream pushes 8 s of the 720p preset to a real nginx-rtmp
+// and checks what the server recorded, as a viewer's player would see it.
+func TestPushRecordedStream(t *testing.T) {
+	testpeer.RequireTool(t, "ffprobe")
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	const key = "SECRETKEY1"
+	code, log := push(t, "--preset", "720p", "--duration", "8s", n.URL(key))
+	if code != exitOK {
+		t.Fatalf("exit %d, want 0; log:\n%s", code, log)
+	}
+	if strings.Contains(log, key) {
+		t.Errorf("the stream key appears in the log:\n%s", log)
+	}
+	rec := n.RecordPath(key)
+	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := testpeer.Probe(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, a := pr.Video(), pr.Audio()
+	if v == nil || a == nil {
+		t.Fatalf("recording has streams %+v, want video and audio", pr.Streams)
+	}
+	if v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 {
+		t.Errorf("video %s %dx%d, want h264 1280x720", v.CodecName, v.Width, v.Height)
+	}
+	if fps := testpeer.ParseRate(v.RFrameRate); math.Abs(fps-30) > 0.5 {
+		t.Errorf("video frame rate %v (%s), want 30", fps, v.RFrameRate)
+	}
+	if a.CodecName != "aac" || a.SampleRate != 48000 || a.Channels != 2 {
+		t.Errorf("audio %s %d Hz %d ch, want aac 48000 Hz 2 ch", a.CodecName, a.SampleRate, a.Channels)
+	}
+	if math.Abs(pr.Duration-8) > 0.8 {
+		t.Errorf("duration %.2f s, want 8 s ±10%%", pr.Duration)
+	}
+
+	pkts, err := testpeer.Packets(rec, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkts) < 8*30*95/100 {
+		t.Errorf("%d video packets for 8 s at 30 fps", len(pkts))
+	}
+	if !pkts[0].Keyframe {
+		t.Error("the stream does not start with a keyframe")
+	}
+	for i := 1; i < len(pkts); i++ {
+		if pkts[i].DTS <= pkts[i-1].DTS {
+			t.Fatalf("video DTS not increasing at packet %d: %.3f after %.3f", i, pkts[i].DTS, pkts[i-1].DTS)
+		}
+	}
+	keys := testpeer.KeyframeTimes(pkts)
+	if len(keys) < 4 {
+		t.Fatalf("keyframes at %v: want one every 2 s", keys)
+	}
+	for i := 1; i < len(keys); i++ {
+		if d := keys[i] - keys[i-1]; math.Abs(d-2) > 0.001 {
+			t.Errorf("keyframes at %v: spacing %.3f s, want 2.000", keys, d)
+		}
+	}
+	apk, err := testpeer.Packets(rec, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(apk); i++ {
+		if apk[i].PTS <= apk[i-1].PTS {
+			t.Fatalf("audio PTS not increasing at packet %d", i)
+		}
+	}
+	// Audio and video cover the same span (no drift, no missing start).
+	if d := math.Abs(apk[0].PTS - pkts[0].PTS); d > 0.1 {
+		t.Errorf("audio starts %.3f s away from video", d)
+	}
+}
+
+func TestPushRefused(t *testing.T) {
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{DenyPublish: true})
+	const key = "SECRETKEY2"
+	start := time.Now()
+	code, log := push(t, "--duration", "20s", n.URL(key))
+	if code != exitUnauthorized {
+		t.Fatalf("exit %d, want %d (refused); log:\n%s", code, exitUnauthorized, log)
+	}
+	if time.Since(start) > 10*time.Second {
+		t.Errorf("took %v to notice the refusal", time.Since(start))
+	}
+	if strings.Contains(log, key) {
+		t.Errorf("the stream key appears in the output:\n%s", log)
+	}
+	if !strings.Contains(log, "refused") {
+		t.Errorf("no clear refusal message:\n%s", log)
+	}
+}
+
+func TestPushRTMPS(t *testing.T) {
+	testpeer.RequireTool(t, "ffprobe")
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{RTMPS: true, Record: true})
+	t.Run("ca-file", func(t *testing.T) {
+		if code, log := push(t, "--preset", "360p", "--duration", "2s", "--ca-file", n.CAFile(), n.RTMPSURL("withca")); code != exitOK {
+			t.Fatalf("exit %d; log:\n%s", code, log)
+		}
+		if err := testpeer.WaitRecordingDone(n.RecordPath("withca"), 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if pr, err := testpeer.Probe(n.RecordPath("withca")); err != nil || pr.Video() == nil || pr.Video().Width != 640 {
+			t.Fatalf("recording: %+v %v", pr, err)
+		}
+	})
+	t.Run("insecure", func(t *testing.T) {
+		if code, log := push(t, "--preset", "360p", "--duration", "1s", "--insecure-tls", n.RTMPSURL("insecure")); code != exitOK {
+			t.Fatalf("exit %d; log:\n%s", code, log)
+		}
+	})
+	t.Run("untrusted", func(t *testing.T) {
+		code, log := push(t, "--preset", "360p", "--duration", "1s", n.RTMPSURL("untrusted"))
+		if code != exitConnect || !strings.Contains(log, "certificate") {
+			t.Fatalf("exit %d, want %d with a certificate error; log:\n%s", code, exitConnect, log)
+		}
+	})
+}
+
+// TestBadInput: one clear line and the documented exit code, fast.
+func TestBadInput(t *testing.T) {
+	port, err := testpeer.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nothing := "rtmp://127.0.0.1:" + strconv.Itoa(port) + "/live/SECRETKEY3"
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		msg  string
+	}{
+		{"unknown preset", []string{"--preset", "900p", nothing}, exitUsage, "valid: 1080p30"},
+		{"malformed URL", []string{"rtmp//nohost/SECRETKEY3"}, exitUsage, "missing scheme"},
+		{"unsupported scheme", []string{"http://example.com/live/SECRETKEY3"}, exitUsage, "unsupported scheme"},
+		{"no key", []string{"rtmp://127.0.0.1/SECRETKEY3"}, exitUsage, "want rtmp://host/app/streamkey"},
+		{"bad bitrate", []string{"--bitrate", "fast", nothing}, exitUsage, "bitrate"},
+		{"bad size", []string{"--size", "1281x720", nothing}, exitUsage, "even"},
+		{"bad fps", []string{"--fps", "500", nothing}, exitUsage, "fps"},
+		{"unknown flag", []string{"--nope", nothing}, exitUsage, "nope"},
+		{"no URL", []string{}, exitUsage, "want exactly one URL"},
+		{"bad source", []string{"--source", "camera", nothing}, exitUsage, "source"},
+		{"nothing listening", []string{"--duration", "1s", nothing}, exitConnect, "connection refused"},
+		{"missing CA file", []string{"--ca-file", "/nonexistent.pem", nothing}, exitUsage, "ca-file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			code, log := push(t, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; output:\n%s", code, tc.code, log)
+			}
+			if !strings.Contains(log, tc.msg) {
+				t.Errorf("output lacks %q:\n%s", tc.msg, log)
+			}
+			if strings.Contains(log, "SECRETKEY3") {
+				t.Errorf("output leaks the key:\n%s", log)
+			}
+			if strings.Contains(log, "panic") || strings.Contains(log, "goroutine ") {
+				t.Errorf("panic:\n%s", log)
+			}
+			if time.Since(start) > 5*time.Second {
+				t.Errorf("took %v", time.Since(start))
+			}
+		})
+	}
+}

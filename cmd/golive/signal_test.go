@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"math"
+	"sync"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golive/golive/internal/testpeer"
+)
+
+// TestSignalStopsCleanly: SIGTERM (systemd's stop) and SIGINT (Ctrl-C) end
+// the push with exit 0 and a complete recording: what was encoded arrives,
+// ending on the frames before the signal.
+func TestSignalStopsCleanly(t *testing.T) {
+	testpeer.RequireTool(t, "ffprobe", "go")
+	bin := filepath.Join(t.TempDir(), "golive")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		t.Run(sig.String(), func(t *testing.T) {
+			key := "sig" + strings.ReplaceAll(sig.String(), " ", "")
+			cmd := exec.Command(bin, "push", "--preset", "360p", "--status", "off", "--log-format", "json", n.URL(key))
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			// Signal once it is live (its "publishing" line), 3 s later.
+			if !testpeer.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(stderr.String(), `"msg":"publishing"`) }) {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("never went live:\n%s", stderr.String())
+			}
+			time.Sleep(3 * time.Second) // the length of the stream, not a synchronisation
+			sent := time.Now()
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			if err != nil {
+				t.Fatalf("exit: %v, want 0; log:\n%s", err, stderr.String())
+			}
+			if took := time.Since(sent); took > 5*time.Second {
+				t.Errorf("took %v to stop", took)
+			}
+			if !strings.Contains(stderr.String(), `"msg":"stopped"`) {
+				t.Errorf("no final stats line:\n%s", stderr.String())
+			}
+			rec := n.RecordPath(key)
+			if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			pr, err := testpeer.Probe(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pr.Video() == nil || pr.Audio() == nil || math.Abs(pr.Duration-3) > 0.5 {
+				t.Fatalf("recording: %.2f s, streams %+v; want 3 s of audio and video", pr.Duration, pr.Streams)
+			}
+		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer that a running process may write to while
+// the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+
+func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -1,0 +1,278 @@
+// Package pipeline wires the stages: a source, the encoders and the
+// destinations, with a bounded queue at every thread boundary.
+//
+//	source goroutine(s) ─▶ video queue ─▶ video encoder goroutine ─┐
+//	                    └▶ audio queue ─▶ audio encoder goroutine ─┴▶ publisher queue ─▶ sender goroutine
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/golive/golive/capture/testsrc"
+	"github.com/golive/golive/encode"
+	"github.com/golive/golive/internal/preset"
+	"github.com/golive/golive/media"
+	"github.com/golive/golive/publish/rtmp"
+)
+
+// Config is everything a push needs.
+type Config struct {
+	Preset preset.Preset
+	Source string // "test"
+	// Destination.
+	URL            string
+	CAFile         string
+	InsecureTLS    bool
+	ConnectTimeout time.Duration
+	// Duration stops the push cleanly after this long (0: until ctx ends).
+	Duration time.Duration
+	// StatusEvery is how often OnStatus is called (0: never).
+	StatusEvery time.Duration
+	OnStatus    func(Status)
+	Version     string
+	Logger      *slog.Logger
+}
+
+// Status is a snapshot for the status line and the logs.
+type Status struct {
+	Elapsed       time.Duration
+	FPS           float64 // frames encoded per second, over the last interval
+	Bitrate       int     // bit/s sent, over the last interval
+	TargetBitrate int
+	Frames        int64
+	Dropped       int64 // video frames dropped anywhere (before the encoder, in the send queue)
+	QueueDelay    time.Duration
+	Sent          rtmp.Stats
+}
+
+// videoQueueLen: raw frames waiting for the encoder (~0.25 s at 30 fps).
+const videoQueueLen = 8
+
+// Run pushes until ctx is done or cfg.Duration has passed, or a stage
+// fails. Both ends are clean stops (nil): the source stops, the encoders
+// flush, and what is queued is sent (within the sender's drain timeout)
+// before the publish is ended politely.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	p := cfg.Preset
+	clock := media.NewClock()
+
+	// Encoders first: cheap, and the publisher needs their configuration.
+	fan := &fanOut{}
+	venc, err := encode.OpenVideo(encode.VideoConfig{
+		Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS,
+		Bitrate: p.Video.Bitrate, KeyframeInterval: p.Video.KeyframeInterval,
+		Preset: p.Video.X264Preset, Profile: p.Video.Profile, Logger: log,
+	}, fan)
+	if err != nil {
+		return err
+	}
+	defer venc.Close()
+	aenc, err := encode.OpenAudio(encode.AudioConfig{
+		SampleRate: p.Audio.SampleRate, Channels: p.Audio.Channels, Bitrate: p.Audio.Bitrate, Logger: log,
+	}, fan)
+	if err != nil {
+		return err
+	}
+	defer aenc.Close()
+	acfg := aenc.Config()
+
+	pub, err := rtmp.Dial(ctx, rtmp.Config{
+		DialConfig: rtmp.DialConfig{
+			URL: cfg.URL, CAFile: cfg.CAFile, InsecureTLS: cfg.InsecureTLS,
+			Timeout: cfg.ConnectTimeout, Logger: log,
+		},
+		Video: venc.Config(), Audio: &acfg, TimeOffset: acfg.Delay,
+		Clock: clock, Keyframes: venc, Encoder: "golive " + cfg.Version,
+	})
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	fan.add(pub)
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	if cfg.Duration > 0 {
+		var cancelT context.CancelFunc
+		runCtx, cancelT = context.WithTimeout(runCtx, cfg.Duration)
+		defer cancelT()
+	}
+
+	vq := newFrameQueue(videoQueueLen)
+	aq := make(chan *media.AudioFrame, 64)
+	apool := sync.Pool{}
+	src := &testsrc.Source{
+		Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS,
+		SampleRate: p.Audio.SampleRate, Channels: p.Audio.Channels, Clock: clock,
+		Video: media.VideoWriterFunc(func(f *media.VideoFrame) error { vq.push(f); return nil }),
+		Audio: media.AudioWriterFunc(func(f *media.AudioFrame) error {
+			// The source reuses its buffer: copy into a pooled frame.
+			c, _ := apool.Get().(*media.AudioFrame)
+			if c == nil {
+				c = &media.AudioFrame{}
+			}
+			c.SampleRate, c.Channels, c.PTS = f.SampleRate, f.Channels, f.PTS
+			c.Samples = append(c.Samples[:0], f.Samples...)
+			select {
+			case aq <- c:
+			default: // the audio encoder is hopelessly behind
+				apool.Put(c)
+			}
+			return nil
+		}),
+	}
+
+	var (
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		first   error
+	)
+	fail := func(err error) {
+		if err != nil {
+			errOnce.Do(func() { first = err })
+			stop()
+		}
+	}
+	// Source.
+	srcDone := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(srcDone)
+		fail(src.Run(runCtx))
+	}()
+	// Encoders: they run until the source has stopped and their queue is
+	// empty, then flush.
+	var encWG sync.WaitGroup
+	encWG.Add(2)
+	go func() {
+		defer encWG.Done()
+		for f := range vq.frames(srcDone) {
+			err := venc.Encode(f)
+			f.Release()
+			if err != nil {
+				fail(err)
+			}
+		}
+		fail(venc.Flush())
+	}()
+	go func() {
+		defer encWG.Done()
+		for {
+			select {
+			case f := <-aq:
+				fail(aenc.Encode(f))
+				apool.Put(f)
+				continue
+			case <-srcDone:
+			}
+			for len(aq) > 0 {
+				f := <-aq
+				fail(aenc.Encode(f))
+				apool.Put(f)
+			}
+			fail(aenc.Flush())
+			return
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		encWG.Wait()
+		pub.Finish()
+	}()
+	// Sender. It outlives ctx: on a stop it drains what the encoders flushed
+	// (bounded by its drain and write timeouts) and returns nil.
+	pubErr := make(chan error, 1)
+	go func() { pubErr <- pub.Run(context.WithoutCancel(ctx)) }()
+
+	// Status.
+	statusStop := make(chan struct{})
+	var statusWG sync.WaitGroup
+	if cfg.OnStatus != nil && cfg.StatusEvery > 0 {
+		statusWG.Add(1)
+		go func() {
+			defer statusWG.Done()
+			reportStatus(clock, cfg.StatusEvery, statusStop, venc, vq, pub, cfg.OnStatus)
+		}()
+	}
+
+	var sendErr error
+	select {
+	case sendErr = <-pubErr:
+		stop() // the destination is gone: stop the stages
+	case <-runCtx.Done():
+		sendErr = <-pubErr
+	}
+	wg.Wait()
+	encWG.Wait()
+	close(statusStop)
+	statusWG.Wait()
+
+	st := pub.Stats()
+	frames, keys, _ := venc.Stats()
+	log.Info("stopped", "elapsed", clock.Now().Round(time.Millisecond), "frames", frames, "keyframes", keys,
+		"dropped_before_encoder", vq.dropped.Load(), "dropped_sending", st.VideoDropped,
+		"bytes", st.Bytes, "latency_p50_ms", st.LatencyP50.Milliseconds(), "latency_p99_ms", st.LatencyP99.Milliseconds())
+
+	if first != nil {
+		return first
+	}
+	return sendErr
+}
+
+func reportStatus(clock *media.Clock, every time.Duration, done <-chan struct{}, venc *encode.Video, vq *frameQueue, pub *rtmp.Publisher, fn func(Status)) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var lastFrames, lastBytes int64
+	last := clock.Now()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		now := clock.Now()
+		frames, _, _ := venc.Stats()
+		st := pub.Stats()
+		dt := (now - last).Seconds()
+		fn(Status{
+			Elapsed: now, FPS: float64(frames-lastFrames) / dt, Bitrate: int(float64(st.Bytes-lastBytes) * 8 / dt),
+			TargetBitrate: venc.Bitrate(), Frames: frames, Dropped: vq.dropped.Load() + st.VideoDropped,
+			QueueDelay: st.QueueDelay, Sent: st,
+		})
+		lastFrames, lastBytes, last = frames, st.Bytes, now
+	}
+}
+
+// fanOut hands every packet to each destination.
+type fanOut struct {
+	mu   sync.RWMutex
+	dsts []media.PacketWriter
+}
+
+func (f *fanOut) add(w media.PacketWriter) { f.mu.Lock(); f.dsts = append(f.dsts, w); f.mu.Unlock() }
+
+func (f *fanOut) WritePacket(p *media.Packet) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var errs []error
+	for _, d := range f.dsts {
+		if err := d.WritePacket(p); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("pipeline: %w", errors.Join(errs...))
+	}
+	return nil
+}
