@@ -2,6 +2,7 @@ package encode
 
 import (
 	"bytes"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -17,6 +18,8 @@ func TestMain(m *testing.M) {
 	astiav.SetLogLevel(astiav.LogLevelError)
 	m.Run()
 }
+
+var quiet = slog.New(slog.DiscardHandler)
 
 type collect []*media.Packet
 
@@ -36,7 +39,7 @@ func noisyFrame(f *media.VideoFrame, n int, rng *rand.Rand) {
 
 func openTestVideo(t *testing.T, out media.PacketWriter) *Video {
 	t.Helper()
-	v, err := OpenVideo(VideoConfig{Width: 320, Height: 180, FPS: 30, Bitrate: 1_000_000, KeyframeInterval: 2 * time.Second, Preset: "ultrafast"}, out)
+	v, err := OpenVideo(VideoConfig{Width: 320, Height: 180, FPS: 30, Bitrate: 1_000_000, KeyframeInterval: 2 * time.Second, Preset: "ultrafast", Logger: quiet}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +196,7 @@ func TestSetBitrateLive(t *testing.T) {
 
 func TestAudioAAC(t *testing.T) {
 	var out collect
-	a, err := OpenAudio(AudioConfig{SampleRate: 48000, Channels: 2, Bitrate: 128000}, &out)
+	a, err := OpenAudio(AudioConfig{SampleRate: 48000, Channels: 2, Bitrate: 128000, Logger: quiet}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +260,7 @@ func TestTimeBase(t *testing.T) {
 // far below.
 func BenchmarkVideoEncode720p(b *testing.B) {
 	var out collect
-	v, err := OpenVideo(VideoConfig{Width: 1280, Height: 720, FPS: 30, Bitrate: 2_500_000, KeyframeInterval: 2 * time.Second}, media.PacketWriterFunc(func(p *media.Packet) error { out = out[:0]; return nil }))
+	v, err := OpenVideo(VideoConfig{Width: 1280, Height: 720, FPS: 30, Bitrate: 2_500_000, KeyframeInterval: 2 * time.Second, Logger: quiet}, media.PacketWriterFunc(func(p *media.Packet) error { out = out[:0]; return nil }))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -48,6 +48,12 @@ type picture struct {
 	w, h int
 	bg   [3][]byte // background planes, strides w, w/2, w/2
 
+	// snow: a field of noise, larger than the patch it fills by snowSlack
+	// both ways; each frame copies it from another offset.
+	snow                   []byte
+	snowX, snowY           int // the patch, bottom right
+	snowW, snowH, snowSpan int
+
 	boxY, boxSize int // the sweeping box
 	barW          int // the stepping bar
 	scale         int // font pixel size
@@ -139,6 +145,19 @@ func newPicture(w, h int) *picture {
 		fillRect(bg, 0, even(y), w, 2, grey)
 	}
 
+	// Snow over the right half of the ramp: noise that moves every frame
+	// cannot be predicted, so the encoder spends the bitrate it is given,
+	// as it would on a real camera's picture (and as on ffmpeg's testsrc2).
+	p.snowX, p.snowY = even(w/2), barsH
+	p.snowW, p.snowH = w-p.snowX, h-barsH
+	p.snowSpan = p.snowW + snowSlack
+	p.snow = make([]byte, p.snowSpan*(p.snowH+snowSlack))
+	rng := uint64(0x9e3779b97f4a7c15)
+	for i := range p.snow {
+		rng = splitmix(rng)
+		p.snow[i] = byte(64 + rng>>57) // 64..191: grey ±64
+	}
+
 	p.boxSize = max(even(h/6), 2)
 	p.boxY = even(h / 16)
 	p.barW = max(even(w/80), 2)
@@ -174,6 +193,17 @@ func (s *Source) RenderFrame(f *media.VideoFrame, n uint64) {
 	// One copy of the background.
 	for i := range f.Planes {
 		copyPlane(f, i, p.bg[i], planeW(p.w, i), planeW(p.h, i))
+	}
+
+	// Snow, from a different place in the field every frame.
+	if p.snowW > 0 && p.snowH > 0 {
+		r := splitmix(n)
+		ox, oy := int(r%snowSlack), int(r>>32%snowSlack)
+		for y := 0; y < p.snowH; y++ {
+			src := p.snow[(y+oy)*p.snowSpan+ox:]
+			dst := f.Planes[0][(p.snowY+y)*f.Strides[0]+p.snowX:]
+			copy(dst[:p.snowW], src[:p.snowW])
+		}
 	}
 
 	// A red bar stepping one bar width per frame, so every frame differs
@@ -228,6 +258,17 @@ func (p *picture) drawText(f *media.VideoFrame, text []byte, y int) {
 			}
 		}
 	}
+}
+
+// snowSlack is how far (in pixels, both ways) the snow's window moves.
+const snowSlack = 64
+
+// splitmix is SplitMix64's output function: a cheap, well-mixed hash.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	return x ^ x>>31
 }
 
 // appendPadded appends v in decimal, zero-padded to at least width digits.

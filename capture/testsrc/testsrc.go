@@ -7,7 +7,10 @@
 // right once per second, a red vertical bar that steps one bar width per
 // frame, and, in large digits, the frame counter and the frame's PTS as
 // HH:MM:SS.mmm. A viewer can therefore see motion, freezes (nothing moves,
-// the numbers stop) and drops (the counter and the bar skip).
+// the numbers stop) and drops (the counter and the bar skip). A patch of
+// snow (noise that moves every frame) over the right half of the ramp makes
+// the encoder spend the bitrate it is given, as on a camera's picture, so
+// a test push loads the uplink for real.
 //
 // Frames lie on an exact PTS grid: video frame n has PTS n*1s/FPS and audio
 // frame k, of N samples, has PTS k*N*1s/SampleRate (integer maths, no

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"math"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -185,6 +187,48 @@ func TestBadInput(t *testing.T) {
 			}
 			if time.Since(start) > 5*time.Second {
 				t.Errorf("took %v", time.Since(start))
+			}
+		})
+	}
+}
+
+// TestUnresponsiveServers: a server that accepts the TCP connection and
+// then says nothing must not hang golive (fail within --connect-timeout),
+// and one that hangs up at once fails with a clear line.
+func TestUnresponsiveServers(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		handle func(net.Conn)
+		msg    string
+	}{
+		{"silent", func(c net.Conn) { io.Copy(io.Discard, c) }, "no answer within 1s"},
+		{"hangs up", func(c net.Conn) { c.Close() }, "the connection"}, // closed or reset: it depends on timing
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() { defer c.Close(); tc.handle(c) }()
+				}
+			}()
+			start := time.Now()
+			code, log := push(t, "--connect-timeout", "1s", "--duration", "5s", "rtmp://"+ln.Addr().String()+"/live/SECRETKEY4")
+			if code != exitConnect || !strings.Contains(log, tc.msg) {
+				t.Fatalf("exit %d, want %d with %q; output:\n%s", code, exitConnect, tc.msg, log)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("took %v with --connect-timeout 1s", took)
+			}
+			if strings.Contains(log, "SECRETKEY4") {
+				t.Errorf("output leaks the key:\n%s", log)
 			}
 		})
 	}

@@ -94,6 +94,9 @@ func Run(ctx context.Context, cfg Config) error {
 		Clock: clock, Keyframes: venc, Encoder: "golive " + cfg.Version,
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped (Ctrl-C) while connecting: nothing went live
+		}
 		return err
 	}
 	defer pub.Close()

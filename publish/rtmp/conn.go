@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	amf0 "github.com/yutopp/go-amf0"
@@ -223,9 +224,13 @@ func (c *conn) setup() error {
 	return c.awaitPublish()
 }
 
+// cause says in plain words why a connection ended, where it can.
 func cause(err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
 		return errors.New("server closed the connection")
+	case errors.Is(err, syscall.ECONNRESET):
+		return errors.New("server reset the connection")
 	}
 	return err
 }
