@@ -61,6 +61,9 @@ func TestFLVHeaders(t *testing.T) {
 		{videoHeader(nil, true, avcNALU, -33), []byte{0x17, 1, 0xff, 0xff, 0xdf}},
 		{audioHeader(nil, aacSeqHeader), []byte{0xaf, 0}},
 		{audioHeader(nil, aacRaw), []byte{0xaf, 1}},
+		// Sequence headers as sent: AVC with its record, AAC with its ASC.
+		{append(videoHeader(nil, true, avcSeqHeader, 0), 1, 0x64, 0, 0x1f), []byte{0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f}},
+		{append(audioHeader(nil, aacSeqHeader), 0x11, 0x90), []byte{0xaf, 0, 0x11, 0x90}},
 	} {
 		if !bytes.Equal(tc.got, tc.want) {
 			t.Errorf("% x, want % x", tc.got, tc.want)

@@ -130,18 +130,63 @@ func (p *Publisher) depthLocked() time.Duration {
 	return p.queue[len(p.queue)-1].DTS - p.queue[0].DTS
 }
 
+// trimLocked brings the queue back within its budget. Video before the
+// newest queued keyframe goes first (a viewer could not use it without
+// what was already dropped, and the server restarts viewers at a keyframe
+// anyway); then the oldest audio; and only if the newest group of pictures
+// alone is longer than the budget, all video, until a keyframe that is
+// asked for at once.
 func (p *Publisher) trimLocked() {
 	d := p.depthLocked()
-	p.queueDelay.Store(int64(d))
 	if d <= p.cfg.QueueBudget {
+		p.queueDelay.Store(int64(d))
 		return
 	}
-	// Video first: every queued frame depends on the ones before it, so
-	// all of it goes, and video resumes at the next keyframe.
+	key := -1
+	for i := len(p.queue) - 1; i >= 0; i-- {
+		if q := p.queue[i]; q.Kind == media.KindVideo && q.Keyframe {
+			key = i
+			break
+		}
+	}
+	if key < 0 {
+		p.dropVideoLocked(nil)
+	} else {
+		p.dropVideoLocked(p.queue[key])
+	}
+	var adrop int64
+	for p.depthLocked() > p.cfg.QueueBudget && p.queue[0].Kind == media.KindAudio {
+		p.queue[0] = nil
+		p.queue = p.queue[1:]
+		adrop++
+	}
+	if p.depthLocked() > p.cfg.QueueBudget {
+		p.dropVideoLocked(nil)
+		for p.depthLocked() > p.cfg.QueueBudget {
+			p.queue[0] = nil
+			p.queue = p.queue[1:]
+			adrop++
+		}
+	}
+	p.audioDropped.Add(adrop)
+	if now := time.Now(); now.Sub(p.lastDropLog) >= time.Second {
+		p.lastDropLog = now
+		p.log.Warn("network too slow: dropping", "queue", d.Round(time.Millisecond), "video_total", p.videoDropped.Load(), "audio_total", p.audioDropped.Load())
+	}
+	p.queueDelay.Store(int64(p.depthLocked()))
+}
+
+// dropVideoLocked drops queued video before keep (all of it when keep is
+// nil, and then video waits for a new keyframe, which is requested).
+func (p *Publisher) dropVideoLocked(keep *media.Packet) {
 	kept := p.queue[:0]
 	var dropped int64
+	before := true
 	for _, q := range p.queue {
-		if q.Kind == media.KindVideo {
+		if q == keep {
+			before = false
+		}
+		if q.Kind == media.KindVideo && before {
 			dropped++
 			continue
 		}
@@ -149,26 +194,13 @@ func (p *Publisher) trimLocked() {
 	}
 	clear(p.queue[len(kept):])
 	p.queue = kept
-	if dropped > 0 {
-		p.videoDropped.Add(dropped)
+	p.videoDropped.Add(dropped)
+	if keep == nil {
 		p.waitKey = true
-		if p.cfg.Keyframes != nil {
+		if dropped > 0 && p.cfg.Keyframes != nil {
 			p.cfg.Keyframes.RequestKeyframe()
 		}
 	}
-	// Audio last.
-	var adrop int
-	for p.depthLocked() > p.cfg.QueueBudget {
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
-		adrop++
-	}
-	p.audioDropped.Add(int64(adrop))
-	if now := time.Now(); now.Sub(p.lastDropLog) >= time.Second {
-		p.lastDropLog = now
-		p.log.Warn("network too slow: dropping", "queue", d.Round(time.Millisecond), "video_total", p.videoDropped.Load(), "audio_total", p.audioDropped.Load())
-	}
-	p.queueDelay.Store(int64(p.depthLocked()))
 }
 
 // Finish says no more packets will come: Run sends what is queued (for at
