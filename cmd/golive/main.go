@@ -28,6 +28,13 @@ const (
 	exitUnauthorized = 4 // the server refused the publish (key, app, denied)
 )
 
+// reportedError is an error already written to the JSON log: run does
+// not print it again (a JSON log stays pure JSON lines).
+type reportedError struct{ err error }
+
+func (e reportedError) Error() string { return e.err.Error() }
+func (e reportedError) Unwrap() error { return e.err }
+
 // usageError marks errors in what the user typed.
 type usageError struct{ err error }
 
@@ -60,7 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	err := app.Run(args)
 	code := exitCode(err)
-	if err != nil {
+	var reported reportedError
+	if err != nil && !errors.As(err, &reported) {
 		fmt.Fprintf(stderr, "golive: %s\n", oneLine(err.Error()))
 	}
 	return code

@@ -132,6 +132,10 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 	}
 	err = pipeline.Run(ctx, cfg)
 	out.status("")
+	if err != nil && o.LogFormat == "json" {
+		log.Error("failed", "component", "push", "error", oneLine(err.Error()), "exit_code", exitCode(err))
+		return reportedError{err}
+	}
 	return err
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"math"
 	"net"
@@ -231,5 +232,59 @@ func TestUnresponsiveServers(t *testing.T) {
 				t.Errorf("output leaks the key:\n%s", log)
 			}
 		})
+	}
+}
+
+// TestServerGoesAway: the server dies mid-stream → exit 3 with a clear
+// line, promptly (reconnecting comes with the network issue).
+func TestServerGoesAway(t *testing.T) {
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{})
+	done := make(chan struct{})
+	var code int
+	var log string
+	go func() {
+		defer close(done)
+		code, log = push(t, "--preset", "360p", "--duration", "30s", n.URL("SECRETKEY5"))
+	}()
+	time.Sleep(3 * time.Second) // stream for a while, then pull the plug
+	n.Stop()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("golive still running 15 s after the server went away")
+	}
+	if code != exitConnect || !strings.Contains(log, "connection lost") {
+		t.Fatalf("exit %d, want %d with \"connection lost\"; output:\n%s", code, exitConnect, log)
+	}
+	if strings.Contains(log, "SECRETKEY5") {
+		t.Errorf("output leaks the key:\n%s", log)
+	}
+}
+
+// TestJSONLogs: with --log-format json every line of stderr is a JSON
+// object, the final error too, with its exit code.
+func TestJSONLogs(t *testing.T) {
+	port, err := testpeer.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, log := push(t, "--log-format", "json", "rtmp://127.0.0.1:"+strconv.Itoa(port)+"/live/SECRETKEY6")
+	if code != exitConnect {
+		t.Fatalf("exit %d, want %d:\n%s", code, exitConnect, log)
+	}
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("not JSON: %q", l)
+		}
+	}
+	var last map[string]any
+	json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+	if last["level"] != "ERROR" || last["exit_code"] != float64(exitConnect) || !strings.Contains(last["error"].(string), "connection refused") {
+		t.Fatalf("last line %v: want the error with exit_code 3", last)
+	}
+	if strings.Contains(log, "SECRETKEY6") {
+		t.Errorf("log leaks the key:\n%s", log)
 	}
 }

@@ -64,7 +64,7 @@ type conn struct {
 // refusalWindow: nginx-rtmp (deny publish, on_publish returning non-2xx)
 // answers NetStream.Publish.Start and closes the connection right after.
 // A connection that ends this soon after the start is taken as a refusal.
-const refusalWindow = 2 * time.Second
+const refusalWindow = time.Second
 
 // dial connects and publishes; on success the connection is ready for media.
 func dial(ctx context.Context, cfg DialConfig) (*conn, error) {
