@@ -282,3 +282,13 @@ func BenchmarkVideoEncode720p(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N), "ns/frame")
 }
+
+// TestThreadsAuto: Threads 0 means "auto", as on the ffmpeg command line,
+// not libavcodec's default of one thread.
+func TestThreadsAuto(t *testing.T) {
+	var out collect
+	v := openTestVideo(t, &out)
+	if n := v.cc.ThreadCount(); n == 1 {
+		t.Fatalf("thread count %d: libavcodec's default of one thread, not auto", n)
+	}
+}
