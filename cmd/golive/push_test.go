@@ -36,13 +36,7 @@ func TestPushRecordedStream(t *testing.T) {
 		t.Errorf("the stream key appears in the log:\n%s", log)
 	}
 	rec := n.RecordPath(key)
-	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	pr, err := testpeer.Probe(rec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pr := testpeer.ProbeRecordingT(t, rec)
 	v, a := pr.Video(), pr.Audio()
 	if v == nil || a == nil {
 		t.Fatalf("recording has streams %+v, want video and audio", pr.Streams)
@@ -125,11 +119,8 @@ func TestPushRTMPS(t *testing.T) {
 		if code, log := push(t, "--preset", "360p", "--duration", "2s", "--ca-file", n.CAFile(), n.RTMPSURL("withca")); code != exitOK {
 			t.Fatalf("exit %d; log:\n%s", code, log)
 		}
-		if err := testpeer.WaitRecordingDone(n.RecordPath("withca"), 10*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		if pr, err := testpeer.Probe(n.RecordPath("withca")); err != nil || pr.Video() == nil || pr.Video().Width != 640 {
-			t.Fatalf("recording: %+v %v", pr, err)
+		if pr := testpeer.ProbeRecordingT(t, n.RecordPath("withca")); pr.Video() == nil || pr.Video().Width != 640 {
+			t.Fatalf("recording: %+v", pr)
 		}
 	})
 	t.Run("insecure", func(t *testing.T) {

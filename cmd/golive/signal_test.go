@@ -53,13 +53,7 @@ func TestSignalStopsCleanly(t *testing.T) {
 				t.Errorf("no final stats line:\n%s", stderr.String())
 			}
 			rec := n.RecordPath(key)
-			if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
-				t.Fatal(err)
-			}
-			pr, err := testpeer.Probe(rec)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pr := testpeer.ProbeRecordingT(t, rec)
 			if pr.Video() == nil || pr.Audio() == nil || math.Abs(pr.Duration-3) > 0.5 {
 				t.Fatalf("recording: %.2f s, streams %+v; want 3 s of audio and video", pr.Duration, pr.Streams)
 			}

@@ -221,9 +221,21 @@ func median(rs []result, f func(result) float64) float64 {
 	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
+func cpu(r result) float64 { return r.cpu.Seconds() }
+func rss(r result) float64 { return float64(r.rssKB) / 1024 }
+
+// compare writes the table of golive's rounds against ffmpeg's.
+func compare(b *strings.Builder, g, f []result) {
+	fmt.Fprintf(b, "| round | golive CPU s | ffmpeg CPU s | CPU ratio | golive RSS MiB | ffmpeg RSS MiB | RSS ratio | frames golive / ffmpeg | kbit/s golive / ffmpeg |\n|---|---|---|---|---|---|---|---|---|\n")
+	for i := range g {
+		fmt.Fprintf(b, "| %d | %.2f | %.2f | %.2f | %.0f | %.0f | %.2f | %d / %d | %.0f / %.0f |\n", i+1, cpu(g[i]), cpu(f[i]), cpu(g[i])/cpu(f[i]),
+			rss(g[i]), rss(f[i]), rss(g[i])/rss(f[i]), g[i].frames, f[i].frames, g[i].kbps, f[i].kbps)
+	}
+	fmt.Fprintf(b, "| **median** | %.2f | %.2f | **%.2f** | %.0f | %.0f | **%.2f** | | |\n\n", median(g, cpu), median(f, cpu), median(g, cpu)/median(f, cpu),
+		median(g, rss), median(f, rss), median(g, rss)/median(f, rss))
+}
+
 func report(path, micro string, g, f, same []result, dur time.Duration) error {
-	cpu := func(r result) float64 { return r.cpu.Seconds() }
-	rss := func(r result) float64 { return float64(r.rssKB) / 1024 }
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (internal/benchrun) on %s, %s, %d cores (%s/%s), host %q.\n",
@@ -234,25 +246,13 @@ func report(path, micro string, g, f, same []result, dur time.Duration) error {
 	fmt.Fprintf(&b, "ffmpeg: `ffmpeg -re -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=… -c:v libx264 -preset veryfast -tune zerolatency -b:v 2500k -maxrate 2500k -bufsize 2500k -g 60 -keyint_min 60 -sc_threshold 0 -bf 0 -c:a aac -b:a 128k -f flv …`.\n")
 	fmt.Fprintf(&b, "CPU = user+sys of the process (getrusage); RSS = its peak resident set; frames and kbit/s = what the server recorded.\n")
 	fmt.Fprintf(&b, "The two test pictures differ (golive's pattern vs testsrc2): the recorded bitrates show how close the encoder's work was.\n\n")
-	fmt.Fprintf(&b, "| round | golive CPU s | ffmpeg CPU s | CPU ratio | golive RSS MiB | ffmpeg RSS MiB | RSS ratio | frames golive / ffmpeg | kbit/s golive / ffmpeg |\n|---|---|---|---|---|---|---|---|---|\n")
-	for i := range g {
-		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.0f | %.0f | %.2f | %d / %d | %.0f / %.0f |\n", i+1, cpu(g[i]), cpu(f[i]), cpu(g[i])/cpu(f[i]),
-			rss(g[i]), rss(f[i]), rss(g[i])/rss(f[i]), g[i].frames, f[i].frames, g[i].kbps, f[i].kbps)
-	}
-	fmt.Fprintf(&b, "| **median** | %.2f | %.2f | **%.2f** | %.0f | %.0f | **%.2f** | | |\n\n", median(g, cpu), median(f, cpu), median(g, cpu)/median(f, cpu),
-		median(g, rss), median(f, rss), median(g, rss)/median(f, rss))
+	compare(&b, g, f)
 	fmt.Fprintf(&b, "### Same picture: ffmpeg encoding golive's test pattern\n\n")
 	fmt.Fprintf(&b, "The two pictures above differ, and libx264's work depends on the picture, not only on the bitrate. Here ffmpeg encodes\n")
 	fmt.Fprintf(&b, "exactly golive's frames (rendered by capture/testsrc, piped in as y4m; its own sine for the audio), same settings:\n")
 	fmt.Fprintf(&b, "the encoder's work is the same, so the ratio is what golive itself adds. (The rendering and the pipe are paid by\n")
 	fmt.Fprintf(&b, "benchrun, not by ffmpeg: this flatters ffmpeg a little.)\n\n")
-	fmt.Fprintf(&b, "| round | golive CPU s | ffmpeg CPU s | CPU ratio | golive RSS MiB | ffmpeg RSS MiB | RSS ratio | frames golive / ffmpeg | kbit/s golive / ffmpeg |\n|---|---|---|---|---|---|---|---|---|\n")
-	for i := range g {
-		fmt.Fprintf(&b, "| %d | %.2f | %.2f | %.2f | %.0f | %.0f | %.2f | %d / %d | %.0f / %.0f |\n", i+1, cpu(g[i]), cpu(same[i]), cpu(g[i])/cpu(same[i]),
-			rss(g[i]), rss(same[i]), rss(g[i])/rss(same[i]), g[i].frames, same[i].frames, g[i].kbps, same[i].kbps)
-	}
-	fmt.Fprintf(&b, "| **median** | %.2f | %.2f | **%.2f** | %.0f | %.0f | **%.2f** | | |\n\n", median(g, cpu), median(same, cpu), median(g, cpu)/median(same, cpu),
-		median(g, rss), median(same, rss), median(g, rss)/median(same, rss))
+	compare(&b, g, same)
 	fmt.Fprintf(&b, "Goal: CPU ratio ≤ 1.0 on the same picture (the encoder is the same library; what golive adds must cost next to nothing).\n\n")
 	fmt.Fprintf(&b, "## Capture-to-wire latency, golive 720p30\n\nPTS at capture → the video message's last byte written to the socket (histogram, 1 ms buckets).\n\n| round | p50 ms | p99 ms |\n|---|---|---|\n")
 	for i, r := range g {

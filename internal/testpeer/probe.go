@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"testing"
 	"time"
 )
 
@@ -194,4 +195,18 @@ func atof(s string) float64 {
 		return 0
 	}
 	return f
+}
+
+// ProbeRecordingT waits until the recording at path is complete (the
+// publisher has gone) and probes it; any failure ends the test.
+func ProbeRecordingT(t testing.TB, path string) ProbeResult {
+	t.Helper()
+	if err := WaitRecordingDone(path, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pr, err := Probe(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pr
 }
