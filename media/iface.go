@@ -1,7 +1,5 @@
 package media
 
-import "context"
-
 // VideoWriter takes raw video frames. Ownership passes with the call: the
 // callee releases the frame when done with it.
 type VideoWriter interface {
@@ -45,9 +43,4 @@ type BitrateController interface {
 // KeyframeRequester asks an encoder to make the next frame a keyframe.
 type KeyframeRequester interface {
 	RequestKeyframe()
-}
-
-// Runner is a component with a blocking Run.
-type Runner interface {
-	Run(ctx context.Context) error
 }

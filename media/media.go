@@ -173,15 +173,11 @@ func NewClock() *Clock { return &Clock{start: time.Now()} }
 // Now is the time on the pipeline clock.
 func (c *Clock) Now() time.Duration { return time.Since(c.start) }
 
-// Start is the wall (monotonic) instant the clock's zero stands for.
-func (c *Clock) Start() time.Time { return c.start }
-
 // At converts a pipeline time to the monotonic instant it stands for.
 func (c *Clock) At(d time.Duration) time.Time { return c.start.Add(d) }
 
 // Counter is a lock-free counter, for statistics read by other goroutines.
 type Counter struct{ v atomic.Int64 }
 
-func (c *Counter) Add(n int64)   { c.v.Add(n) }
-func (c *Counter) Load() int64   { return c.v.Load() }
-func (c *Counter) Store(n int64) { c.v.Store(n) }
+func (c *Counter) Add(n int64) { c.v.Add(n) }
+func (c *Counter) Load() int64 { return c.v.Load() }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -277,5 +278,56 @@ func TestJSONLogs(t *testing.T) {
 	}
 	if strings.Contains(log, "SECRETKEY6") {
 		t.Errorf("log leaks the key:\n%s", log)
+	}
+}
+
+// TestLivePlayback: a viewer playing the stream live (what `ffplay
+// rtmp://…` does) gets H.264, AAC and the metadata the server derived from
+// our onMetaData.
+func TestLivePlayback(t *testing.T) {
+	testpeer.RequireTool(t, "ffprobe")
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{})
+	url := n.URL("live1")
+	done := make(chan int)
+	go func() {
+		code, _ := push(t, "--preset", "360p", "--duration", "6s", url)
+		done <- code
+	}()
+	// nginx-rtmp holds a player of a stream not yet published until it is.
+	out, err := exec.Command("ffprobe", "-v", "error", "-rw_timeout", "15000000", "-show_entries",
+		"format_tags:stream=codec_name,width,height,sample_rate", "-of", "json", url).Output()
+	if code := <-done; code != exitOK {
+		t.Fatalf("push exit %d", code)
+	}
+	if err != nil {
+		t.Fatalf("ffprobe of the live stream: %v", err)
+	}
+	var pr struct {
+		Streams []struct {
+			CodecName  string `json:"codec_name"`
+			Width      int    `json:"width"`
+			SampleRate string `json:"sample_rate"`
+		} `json:"streams"`
+		Format struct {
+			Tags map[string]string `json:"tags"`
+		} `json:"format"`
+	}
+	if err := json.Unmarshal(out, &pr); err != nil {
+		t.Fatal(err)
+	}
+	codecs := map[string]bool{}
+	for _, s := range pr.Streams {
+		codecs[s.CodecName] = true
+		if s.CodecName == "h264" && s.Width != 640 {
+			t.Errorf("live video width %d, want 640", s.Width)
+		}
+	}
+	if !codecs["h264"] || !codecs["aac"] {
+		t.Errorf("live streams %s, want h264 and aac", out)
+	}
+	// nginx-rtmp (meta on) sends players metadata of its own making; its
+	// fps is taken only from the publisher's onMetaData "framerate".
+	if tags := pr.Format.Tags; tags["fps"] != "30" || tags["displayWidth"] != "640" {
+		t.Errorf("live metadata %v: want fps 30 and displayWidth 640 from our onMetaData", tags)
 	}
 }

@@ -364,12 +364,17 @@ func (c *conn) readLoop() {
 // write sends one message; safe for concurrent use. It returns when the
 // last byte is in the kernel's socket buffer.
 func (c *conn) write(csid int, typ byte, streamID, ts uint32, parts ...[]byte) error {
+	_, err := c.writeN(csid, typ, streamID, ts, parts...)
+	return err
+}
+
+// writeN is write that also says how many bytes went to the socket.
+func (c *conn) writeN(csid int, typ byte, streamID, ts uint32, parts ...[]byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	b := c.cw.frame(csid, typ, streamID, ts, parts...)
 	c.nc.SetWriteDeadline(time.Now().Add(c.cfg.WriteTimeout))
-	_, err := c.nc.Write(b)
-	return err
+	return c.nc.Write(b)
 }
 
 func (c *conn) command(streamID uint32, name string, txid float64, args ...any) error {

@@ -37,11 +37,12 @@ type Config struct {
 // Stats are the sender's counters, for the status line, the adaptive
 // bitrate controller and the benchmarks.
 type Stats struct {
-	Bytes, Packets              int64
-	VideoDropped, AudioDropped  int64
-	QueueDelay                  time.Duration // media time waiting in the queue
-	QueuePackets                int
-	LatencyP50, LatencyP99, Max time.Duration // capture → last byte in the socket, video
+	Bytes, Packets             int64 // bytes written to the socket (chunk headers included)
+	VideoDropped, AudioDropped int64
+	QueueDelay                 time.Duration // media time waiting in the queue
+	QueuePackets               int
+	// Capture → last byte in the socket, for video packets.
+	LatencyP50, LatencyP99, LatencyMax time.Duration
 }
 
 // Publisher sends packets to one RTMP destination. WritePacket never blocks:
@@ -309,23 +310,24 @@ func (p *Publisher) flvTime(d time.Duration) uint32 {
 func (p *Publisher) send(pkt *media.Packet) error {
 	c := p.conn
 	var hdr [5]byte
+	var n int
 	var err error
 	ts := p.flvTime(pkt.DTS)
 	switch pkt.Kind {
 	case media.KindVideo:
-		err = c.write(csidVideo, typeVideo, c.streamID, ts, videoHeader(hdr[:0], pkt.Keyframe, avcNALU, compositionTime(pkt)), pkt.Data)
+		n, err = c.writeN(csidVideo, typeVideo, c.streamID, ts, videoHeader(hdr[:0], pkt.Keyframe, avcNALU, compositionTime(pkt)), pkt.Data)
 		if err == nil {
 			p.latency.Record(time.Since(p.cfg.Clock.At(pkt.PTS)))
 		}
 	case media.KindAudio:
-		err = c.write(csidAudio, typeAudio, c.streamID, ts, audioHeader(hdr[:0], aacRaw), pkt.Data)
+		n, err = c.writeN(csidAudio, typeAudio, c.streamID, ts, audioHeader(hdr[:0], aacRaw), pkt.Data)
 	default:
 		return nil
 	}
+	p.bytes.Add(int64(n))
 	if err != nil {
 		return err
 	}
-	p.bytes.Add(int64(len(pkt.Data) + 16))
 	p.packets.Add(1)
 	return nil
 }
@@ -336,7 +338,7 @@ func (p *Publisher) Stats() Stats {
 		Bytes: p.bytes.Load(), Packets: p.packets.Load(),
 		VideoDropped: p.videoDropped.Load(), AudioDropped: p.audioDropped.Load(),
 		QueueDelay: time.Duration(p.queueDelay.Load()), QueuePackets: int(p.queueLen.Load()),
-		LatencyP50: p.latency.Quantile(0.5), LatencyP99: p.latency.Quantile(0.99), Max: p.latency.Max(),
+		LatencyP50: p.latency.Quantile(0.5), LatencyP99: p.latency.Quantile(0.99), LatencyMax: p.latency.Max(),
 	}
 }
 
