@@ -18,5 +18,6 @@ require (
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/vladimirvivien/go4vl v0.3.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
+	golang.org/x/image v0.24.0 // indirect
 	golang.org/x/sys v0.37.0 // indirect
 )

@@ -1,6 +1,9 @@
 package testsrc
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // FillAudio fills buf, interleaved S16 with Channels channels (1 when
 // Channels is 0), with the tone from absolute sample index startSample on.
@@ -16,9 +19,13 @@ func (s *Source) FillAudio(buf []int16, startSample uint64) {
 	// hz*rem/rate, exact for a whole hz and precise for days otherwise.
 	sec, rem := startSample/rate, startSample%rate
 	base := secondsPhase(hz, sec)
+	beep := rate * uint64(SyncBeep) / uint64(time.Second)
 	for i := 0; i+chans <= len(buf); i += chans {
 		cycles := base + hz*float64(rem)/float64(rate)
 		v := int16(math.Round(amp * math.Sin(2*math.Pi*cycles)))
+		if s.Sync && rem >= beep {
+			v = 0 // the sync signal: a beep in the first SyncBeep of each second
+		}
 		for c := range chans {
 			buf[i+c] = v
 		}

@@ -190,6 +190,11 @@ func (s *Source) RenderFrame(f *media.VideoFrame, n uint64) {
 	pts := gridTime(n, fps)
 	f.Seq, f.PTS = n, pts
 
+	if s.Sync && n%fps == 0 {
+		fillRect(f, 0, 0, p.w, p.h, white) // the sync flash
+		return
+	}
+
 	// One copy of the background.
 	for i := range f.Planes {
 		copyPlane(f, i, p.bg[i], planeW(p.w, i), planeW(p.h, i))

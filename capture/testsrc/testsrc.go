@@ -36,6 +36,9 @@ const (
 	DefaultAudioFrameSamples = 1024 // one AAC frame
 )
 
+// SyncBeep is how long each beep of the sync signal lasts.
+const SyncBeep = 100 * time.Millisecond
+
 // maxLagFrames is how far (in frames) a stream may fall behind the clock
 // before it skips ahead instead of catching up frame by frame.
 const maxLagFrames = 3
@@ -66,6 +69,12 @@ type Source struct {
 	// AudioFrameSamples is the number of samples (per channel) in each
 	// AudioFrame; 0 means DefaultAudioFrameSamples.
 	AudioFrameSamples int
+	// Sync makes the A/V sync signal (`--source test:sync`): at every whole
+	// second of the PTS grid the whole picture is white for one frame, and
+	// a beep (the tone, SyncBeep long) starts on the same instant; the
+	// audio is silent otherwise. Measuring flash against beep in what a
+	// server received gives the A/V offset.
+	Sync bool
 
 	once sync.Once
 	pic  *picture

@@ -457,3 +457,41 @@ func BenchmarkFillAudio(b *testing.B) {
 		n += 1024
 	}
 }
+
+// TestSync: the flash is frame n%FPS == 0 only, white all over; the beep
+// fills exactly the first SyncBeep of each second.
+func TestSync(t *testing.T) {
+	s := &Source{Width: 64, Height: 36, FPS: 30, SampleRate: 48000, Channels: 2, Sync: true}
+	pool := media.NewFramePool(64, 36)
+	for _, n := range []uint64{0, 1, 29, 30, 31, 60} {
+		f := pool.Get()
+		s.RenderFrame(f, n)
+		white := true
+		for _, y := range f.Planes[0] {
+			if y != 235 {
+				white = false
+			}
+		}
+		if want := n%30 == 0; white != want {
+			t.Errorf("frame %d: all white %v, want %v", n, white, want)
+		}
+		f.Release()
+	}
+	buf := make([]int16, 2*96000) // 2 s
+	s.FillAudio(buf, 0)
+	for i := 0; i < 96000; i++ {
+		inBeep := i%48000 < 4800
+		loud := false
+		for j := i; j < i+48 && j < 96000; j++ { // a 1 kHz cycle
+			if buf[2*j] > 1000 || buf[2*j] < -1000 {
+				loud = true
+			}
+		}
+		if inBeep && i%48000 < 4800-48 && !loud {
+			t.Fatalf("sample %d: silent inside the beep", i)
+		}
+		if !inBeep && buf[2*i] != 0 {
+			t.Fatalf("sample %d: %d outside the beep", i, buf[2*i])
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package failover
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	_ "image/jpeg" // --slate card.jpg
+	_ "image/png"  // --slate card.png
+	"os"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+
+	"github.com/golive/golive/media"
+)
+
+// NewSlate makes the picture shown while the camera is gone: the image at
+// path (PNG or JPEG, letterboxed to width×height, transparency over black),
+// or, when path is "", a generated "camera unavailable" card.
+func NewSlate(path string, width, height int) (*media.VideoFrame, error) {
+	var img image.Image
+	if path == "" {
+		img = card(width, height)
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("slate: %w", err)
+		}
+		defer f.Close()
+		if img, _, err = image.Decode(f); err != nil {
+			return nil, fmt.Errorf("slate: %s: not a PNG or JPEG image: %w", path, err)
+		}
+	}
+	return toI420(fit(img, width, height)), nil
+}
+
+// card draws the generated slate: dark grey, two lines of text.
+func card(w, h int) image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(img, img.Bounds(), &image.Uniform{color.RGBA{40, 44, 52, 255}}, image.Point{}, draw.Src)
+	lines := []string{"CAMERA UNAVAILABLE", "the stream goes on; reconnecting..."}
+	face := basicfont.Face7x13
+	// Render small, then scale up by an integer factor: the big line takes
+	// about 60% of the width.
+	small := image.NewRGBA(image.Rect(0, 0, 7*len(lines[0]), 13))
+	scale := max(w*6/10/small.Bounds().Dx(), 1)
+	y := h/2 - 13*scale
+	for i, l := range lines {
+		s := scale
+		if i == 1 {
+			s = max(scale/2, 1)
+		}
+		tw := 7 * len(l)
+		tmp := image.NewRGBA(image.Rect(0, 0, tw, 13))
+		d := font.Drawer{Dst: tmp, Src: image.White, Face: face, Dot: fixed.P(0, 10)}
+		d.DrawString(l)
+		x0 := (w - tw*s) / 2
+		for yy := 0; yy < 13*s; yy++ {
+			for xx := 0; xx < tw*s; xx++ {
+				if _, _, _, a := tmp.At(xx/s, yy/s).RGBA(); a > 0x8000 {
+					img.Set(x0+xx, y+yy, color.White)
+				}
+			}
+		}
+		y += 13*s + 13*s/2
+	}
+	return img
+}
+
+// fit scales img to fit w×h (aspect kept, bilinear), centred on black.
+func fit(img image.Image, w, h int) *image.RGBA {
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(dst, dst.Bounds(), image.Black, image.Point{}, draw.Src)
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	if sw == 0 || sh == 0 {
+		return dst
+	}
+	tw, th := w, sh*w/sw
+	if th > h {
+		tw, th = sw*h/sh, h
+	}
+	ox, oy := (w-tw)/2, (h-th)/2
+	for y := 0; y < th; y++ {
+		fy := (float64(y)+0.5)*float64(sh)/float64(th) - 0.5
+		for x := 0; x < tw; x++ {
+			fx := (float64(x)+0.5)*float64(sw)/float64(tw) - 0.5
+			dst.Set(ox+x, oy+y, bilinear(img, b, fx, fy))
+		}
+	}
+	return dst
+}
+
+func bilinear(img image.Image, b image.Rectangle, fx, fy float64) color.RGBA {
+	x0, y0 := int(max(fx, 0)), int(max(fy, 0))
+	x1, y1 := min(x0+1, b.Dx()-1), min(y0+1, b.Dy()-1)
+	ax, ay := max(fx-float64(x0), 0), max(fy-float64(y0), 0)
+	var out [4]float64
+	for _, p := range []struct {
+		x, y int
+		w    float64
+	}{{x0, y0, (1 - ax) * (1 - ay)}, {x1, y0, ax * (1 - ay)}, {x0, y1, (1 - ax) * ay}, {x1, y1, ax * ay}} {
+		r, g, bl, a := img.At(b.Min.X+p.x, b.Min.Y+p.y).RGBA() // premultiplied: over black as is
+		out[0] += p.w * float64(r)
+		out[1] += p.w * float64(g)
+		out[2] += p.w * float64(bl)
+		out[3] += p.w * float64(a)
+	}
+	return color.RGBA{uint8(out[0] / 257), uint8(out[1] / 257), uint8(out[2] / 257), 255}
+}
+
+// toI420 converts to BT.709 limited-range I420 (chroma averaged over 2×2).
+func toI420(img *image.RGBA) *media.VideoFrame {
+	w, h := img.Bounds().Dx(), img.Bounds().Dy()
+	f := media.NewFramePool(w, h).Get()
+	yuv := func(x, y int) (float64, float64, float64) {
+		c := img.RGBAAt(x, y)
+		r, g, b := float64(c.R)/255, float64(c.G)/255, float64(c.B)/255
+		l := 0.2126*r + 0.7152*g + 0.0722*b
+		return 16 + 219*l, 128 + 224*(b-l)/1.8556, 128 + 224*(r-l)/1.5748
+	}
+	cw := (w + 1) / 2
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			l, _, _ := yuv(x, y)
+			f.Planes[0][y*w+x] = uint8(l + 0.5)
+		}
+	}
+	for y := 0; y < (h+1)/2; y++ {
+		for x := 0; x < cw; x++ {
+			var u, v float64
+			for _, d := range [][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				_, cu, cv := yuv(min(2*x+d[0], w-1), min(2*y+d[1], h-1))
+				u, v = u+cu/4, v+cv/4
+			}
+			f.Planes[1][y*cw+x], f.Planes[2][y*cw+x] = uint8(u+0.5), uint8(v+0.5)
+		}
+	}
+	return f
+}

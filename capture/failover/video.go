@@ -1,0 +1,137 @@
+package failover
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/golive/golive/media"
+)
+
+// Video keeps a video stream at a fixed size and rate alive. A frame that
+// does not come within two frame intervals is filled in: with the last
+// picture while the camera is only late, with the slate once it is gone
+// (an error, or nothing for Stall).
+type Video struct {
+	Width, Height, FPS int
+	Clock              *media.Clock
+	Out                media.VideoWriter
+	// First is the device, already opened (so that a bad device fails
+	// before going live). Nil: only the slate, until Open succeeds.
+	First Device
+	// Open reopens the device after it was lost, writing to w. Nil: the
+	// device is never retried (a file without video: the slate for ever).
+	Open func(w media.VideoWriter) (Device, error)
+	// Slate is shown while the device is gone (see NewSlate).
+	Slate *media.VideoFrame
+	// Retry and Stall: DefaultRetry and DefaultStall when zero.
+	Retry, Stall time.Duration
+	Logger       *slog.Logger
+
+	mu       sync.Mutex
+	lastPTS  time.Duration // of the last frame sent on
+	lastSeen time.Duration // clock time the device last delivered
+	upAt     time.Duration // clock time the running device started
+	started  bool
+	held     *media.VideoFrame // copy of the last device frame
+	pool     *media.FramePool
+	filled   media.Counter
+}
+
+// Writer is what the device writes to (pass it to the device's Open).
+func (v *Video) Writer() media.VideoWriter { return media.VideoWriterFunc(v.fromDevice) }
+
+// Filled counts the frames filled in (repeated or slate).
+func (v *Video) Filled() int64 { return v.filled.Load() }
+
+func (v *Video) fromDevice(f *media.VideoFrame) error {
+	v.mu.Lock()
+	if v.started && f.PTS <= v.lastPTS {
+		v.mu.Unlock()
+		f.Release() // behind what was filled in meanwhile
+		return nil
+	}
+	if f.Width != v.Width || f.Height != v.Height {
+		v.mu.Unlock()
+		f.Release()
+		return nil
+	}
+	v.started, v.lastPTS, v.lastSeen = true, f.PTS, v.Clock.Now()
+	copyFrame(v.held, f)
+	v.mu.Unlock()
+	return v.Out.WriteVideo(f)
+}
+
+// Run runs the device (reopening it as needed) and the filler until ctx
+// ends. It returns nil.
+func (v *Video) Run(ctx context.Context) error {
+	if v.Retry <= 0 {
+		v.Retry = DefaultRetry
+	}
+	if v.Stall <= 0 {
+		v.Stall = DefaultStall
+	}
+	log := v.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	v.pool = media.NewFramePool(v.Width, v.Height)
+	v.held = v.pool.Get()
+	copyFrame(v.held, v.Slate)
+	sup := &supervisor{kind: "camera", first: v.First, retry: v.Retry, log: log.With("component", "capture.failover")}
+	if v.Open != nil {
+		sup.open = func() (Device, error) { return v.Open(v.Writer()) }
+	}
+	sup.onUp = func() {
+		v.mu.Lock()
+		v.upAt = v.Clock.Now()
+		v.mu.Unlock()
+	}
+	sup.onUp()
+
+	var wg sync.WaitGroup
+	wg.Go(func() { sup.run(ctx) })
+	interval := time.Second / time.Duration(v.FPS)
+	ticker(ctx, v.Clock, interval, func(now time.Duration) {
+		v.mu.Lock()
+		if now-v.lastSeen <= 2*interval { // frames arrive: nothing to do
+			v.mu.Unlock()
+			return
+		}
+		up := sup.isUp()
+		if up && now-max(v.lastSeen, v.upAt) > v.Stall {
+			v.mu.Unlock()
+			sup.stall()
+			v.mu.Lock()
+			up = false
+		}
+		if !up {
+			copyFrame(v.held, v.Slate) // the slate from now on
+		}
+		f := v.pool.Get()
+		copyFrame(f, v.held)
+		// Continue the cadence of the last frame; after a long pause, now.
+		f.PTS = v.lastPTS + interval
+		if !v.started || f.PTS < now-10*interval {
+			f.PTS = now
+		}
+		v.started, v.lastPTS = true, f.PTS
+		v.mu.Unlock()
+		v.filled.Add(1)
+		v.Out.WriteVideo(f)
+	})
+	wg.Wait()
+	v.held.Release()
+	return nil
+}
+
+// copyFrame copies src's pixels into dst (same size, I420).
+func copyFrame(dst, src *media.VideoFrame) {
+	if dst == nil || src == nil {
+		return
+	}
+	for i := range dst.Planes {
+		copy(dst.Planes[i], src.Planes[i])
+	}
+}
