@@ -13,6 +13,7 @@ import (
 	"github.com/asticode/go-astiav"
 	"github.com/urfave/cli/v2"
 
+	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/publish"
 )
 
@@ -48,7 +49,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, publish.ErrBadURL):
+	case errors.As(err, &ue), errors.Is(err, publish.ErrBadURL), errors.Is(err, pipeline.ErrSource):
 		return exitUsage
 	case errors.Is(err, publish.ErrUnauthorized):
 		return exitUnauthorized
@@ -86,7 +87,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
-		Commands: []*cli.Command{pushCommand(), presetsCommand(), versionCommand()},
+		Commands: []*cli.Command{pushCommand(), devicesCommand(), presetsCommand(), versionCommand()},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "golive: unknown command %q (try: golive help)\n", name)
 			os.Exit(exitUsage)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -25,6 +26,11 @@ type pushOptions struct {
 	FPS            int
 	Size           string
 	Source         string
+	Camera         string
+	CameraControls []string
+	Mic            string
+	Slate          string
+	Loop           bool
 	Duration       time.Duration
 	CAFile         string
 	InsecureTLS    bool
@@ -49,7 +55,12 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "bitrate", Usage: "video bitrate, e.g. 3000k or 3M (overrides the preset; min/max scale with it)"},
 			&cli.IntFlag{Name: "fps", Usage: "frame rate (overrides the preset; 0: the preset's)"},
 			&cli.StringFlag{Name: "size", Usage: "WIDTHxHEIGHT, e.g. 1280x720 (overrides the preset)"},
-			&cli.StringFlag{Name: "source", Value: "test", Usage: "what to stream: test (moving test pattern with a clock and a 1 kHz tone)"},
+			&cli.StringFlag{Name: "source", Value: "test", Usage: "what to stream: test (a moving pattern with a clock, and a 1 kHz tone), test:sync (a flash and a beep each second, to check A/V sync), camera, or file:PATH"},
+			&cli.StringFlag{Name: "camera", Usage: "camera device for --source camera, e.g. /dev/video0 (default: the first one; see golive devices)"},
+			&cli.StringSliceFlag{Name: "camera-control", Usage: "set a V4L2 control, name=value (repeatable), e.g. brightness=140, focus_automatic_continuous=0"},
+			&cli.StringFlag{Name: "mic", Usage: "microphone: default, a name from golive devices, or none (default: the default microphone with --source camera; the source's own audio otherwise)"},
+			&cli.StringFlag{Name: "slate", Usage: "PNG or JPEG shown while the camera is gone (default: a generated 'camera unavailable' card)"},
+			&cli.BoolFlag{Name: "loop", Usage: "--source file:…: play the file again and again (24/7 playout)"},
 			&cli.DurationFlag{Name: "duration", Usage: "stop cleanly after this long, e.g. 30s or 1h (0: until interrupted)"},
 			&cli.StringFlag{Name: "ca-file", Usage: "PEM file of certificate authorities to trust for rtmps://"},
 			&cli.BoolFlag{Name: "insecure-tls", Usage: "rtmps://: do not verify the server's certificate"},
@@ -65,6 +76,8 @@ func pushCommand() *cli.Command {
 			o := pushOptions{
 				URL: c.Args().First(), Preset: c.String("preset"), Bitrate: c.String("bitrate"),
 				FPS: c.Int("fps"), Size: c.String("size"), Source: c.String("source"),
+				Camera: c.String("camera"), CameraControls: c.StringSlice("camera-control"), Mic: c.String("mic"),
+				Slate: c.String("slate"), Loop: c.Bool("loop"),
 				Duration: c.Duration("duration"), CAFile: c.String("ca-file"), InsecureTLS: c.Bool("insecure-tls"),
 				ConnectTimeout: c.Duration("connect-timeout"), LogFormat: c.String("log-format"),
 				LogLevel: c.String("log-level"), Status: c.String("status"),
@@ -89,8 +102,24 @@ func (o *pushOptions) check() error {
 		return usageError{err}
 	}
 	o.preset = p
-	if o.Source != "test" {
-		return usagef("--source %q: only \"test\" is available in this version", o.Source)
+	if err := pipeline.CheckSource(o.Source); err != nil {
+		return usageError{err}
+	}
+	if o.Loop && !strings.HasPrefix(o.Source, "file:") {
+		return usagef("--loop: only with --source file:PATH")
+	}
+	if o.Camera != "" && o.Source != pipeline.SourceCamera {
+		return usagef("--camera: only with --source camera")
+	}
+	for _, kv := range o.CameraControls {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return usagef("--camera-control %q: want name=value", kv)
+		}
+	}
+	if o.Slate != "" {
+		if _, err := os.Stat(o.Slate); err != nil {
+			return usagef("--slate: %v", err)
+		}
 	}
 	if _, err := rtmp.ParseURL(o.URL); err != nil {
 		return err
@@ -123,7 +152,8 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 	}
 	log.Info("starting", "component", "push", "preset", o.preset.String(), "url", rtmp.Redact(o.URL), "source", o.Source)
 	cfg := pipeline.Config{
-		Preset: o.preset, Source: o.Source, URL: o.URL, CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
+		Preset: o.preset, Source: o.Source, Camera: o.Camera, CameraControls: o.CameraControls,
+		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URL: o.URL, CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
 		ConnectTimeout: o.ConnectTimeout, Duration: o.Duration, Version: version, Logger: log,
 	}
 	if showStatus {

@@ -159,7 +159,12 @@ func TestBadInput(t *testing.T) {
 		{"bad fps", []string{"--fps", "500", nothing}, exitUsage, "fps"},
 		{"unknown flag", []string{"--nope", nothing}, exitUsage, "nope"},
 		{"no URL", []string{}, exitUsage, "want exactly one URL"},
-		{"bad source", []string{"--source", "camera", nothing}, exitUsage, "source"},
+		{"bad source", []string{"--source", "webcam", nothing}, exitUsage, "want test, test:sync, camera or file:PATH"},
+		{"no such camera", []string{"--source", "camera", "--camera", "/dev/video9", nothing}, exitUsage, "/dev/video9"},
+		{"missing file", []string{"--source", "file:/nonexistent.mp4", nothing}, exitUsage, "/nonexistent.mp4"},
+		{"loop without file", []string{"--loop", nothing}, exitUsage, "--loop"},
+		{"bad camera control", []string{"--source", "camera", "--camera-control", "brightness", nothing}, exitUsage, "name=value"},
+		{"missing slate", []string{"--slate", "/nonexistent.png", nothing}, exitUsage, "slate"},
 		{"nothing listening", []string{"--duration", "1s", nothing}, exitConnect, "connection refused"},
 		{"missing CA file", []string{"--ca-file", "/nonexistent.pem", nothing}, exitUsage, "ca-file"},
 	} {

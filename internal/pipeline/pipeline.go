@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golive/golive/capture/testsrc"
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/media"
@@ -23,7 +22,13 @@ import (
 // Config is everything a push needs.
 type Config struct {
 	Preset preset.Preset
-	Source string // "test"
+	// Source: test, test:sync, camera or file:PATH (see CheckSource).
+	Source         string
+	Camera         string   // camera device; "" = the first one
+	CameraControls []string // "name=value" V4L2 controls
+	Mic            string   // MicAuto, MicDefault, MicNone or a microphone's name
+	Slate          string   // image shown while the camera is gone; "" = a generated card
+	Loop           bool     // file: play it again and again
 	// Destination.
 	URL            string
 	CAFile         string
@@ -85,6 +90,32 @@ func Run(ctx context.Context, cfg Config) error {
 	defer aenc.Close()
 	acfg := aenc.Config()
 
+	// Sources next: a missing camera or an unreadable file fails here,
+	// before anything goes live.
+	vq := newFrameQueue(videoQueueLen)
+	aq := make(chan *media.AudioFrame, 64)
+	apool := sync.Pool{}
+	toAudioQueue := media.AudioWriterFunc(func(f *media.AudioFrame) error {
+		// Sources reuse their buffers: copy into a pooled frame.
+		c, _ := apool.Get().(*media.AudioFrame)
+		if c == nil {
+			c = &media.AudioFrame{}
+		}
+		c.SampleRate, c.Channels, c.PTS = f.SampleRate, f.Channels, f.PTS
+		c.Samples = append(c.Samples[:0], f.Samples...)
+		select {
+		case aq <- c:
+		default: // the audio encoder is hopelessly behind
+			apool.Put(c)
+		}
+		return nil
+	})
+	srcs, err := openSources(cfg, clock, media.VideoWriterFunc(func(f *media.VideoFrame) error { vq.push(f); return nil }), toAudioQueue, log)
+	if err != nil {
+		return err
+	}
+	defer srcs.close()
+
 	pub, err := rtmp.Dial(ctx, rtmp.Config{
 		DialConfig: rtmp.DialConfig{
 			URL: cfg.URL, CAFile: cfg.CAFile, InsecureTLS: cfg.InsecureTLS,
@@ -110,30 +141,6 @@ func Run(ctx context.Context, cfg Config) error {
 		defer cancelT()
 	}
 
-	vq := newFrameQueue(videoQueueLen)
-	aq := make(chan *media.AudioFrame, 64)
-	apool := sync.Pool{}
-	src := &testsrc.Source{
-		Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS,
-		SampleRate: p.Audio.SampleRate, Channels: p.Audio.Channels, Clock: clock,
-		Video: media.VideoWriterFunc(func(f *media.VideoFrame) error { vq.push(f); return nil }),
-		Audio: media.AudioWriterFunc(func(f *media.AudioFrame) error {
-			// The source reuses its buffer: copy into a pooled frame.
-			c, _ := apool.Get().(*media.AudioFrame)
-			if c == nil {
-				c = &media.AudioFrame{}
-			}
-			c.SampleRate, c.Channels, c.PTS = f.SampleRate, f.Channels, f.PTS
-			c.Samples = append(c.Samples[:0], f.Samples...)
-			select {
-			case aq <- c:
-			default: // the audio encoder is hopelessly behind
-				apool.Put(c)
-			}
-			return nil
-		}),
-	}
-
 	var (
 		wg      sync.WaitGroup
 		errOnce sync.Once
@@ -145,14 +152,23 @@ func Run(ctx context.Context, cfg Config) error {
 			stop()
 		}
 	}
-	// Source.
+	// Sources. When the one that ends the stream (a file) ends, all stop.
 	srcDone := make(chan struct{})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(srcDone)
-		fail(src.Run(runCtx))
-	}()
+	var srcWG sync.WaitGroup
+	for i, run := range srcs.runs {
+		srcWG.Go(func() {
+			err := run(runCtx)
+			fail(err)
+			if i == srcs.ends && err == nil {
+				log.Info("end of the source: stopping", "component", "pipeline")
+				stop()
+			}
+		})
+	}
+	wg.Go(func() {
+		srcWG.Wait()
+		close(srcDone)
+	})
 	// Encoders: they run until the source has stopped and their queue is
 	// empty, then flush.
 	var encWG sync.WaitGroup

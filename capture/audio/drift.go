@@ -1,0 +1,420 @@
+package audio
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/golive/golive/media"
+)
+
+// FrameSamples is the number of samples (per channel) in every frame a
+// DriftCorrector, and so a Mic, emits: one AAC frame.
+const FrameSamples = 1024
+
+// Tuning of the DriftCorrector. Times are in seconds.
+const (
+	// The timing loop is a second-order (PI) phase-locked loop, critically
+	// damped, whose natural frequency narrows from omegaStart to omegaEnd
+	// (rad/s) as the stream ages: it locks within a few seconds, then
+	// averages over about 1/omegaEnd = 5 s, so callback jitter barely moves
+	// the resampling ratio while a drift that changes with temperature is
+	// still followed.
+	omegaStart = 0.8
+	omegaEnd   = 0.2
+	// omegaHalf is the age at which ω has come halfway down in log scale.
+	omegaHalf = 4.0
+	// The error is low-pass filtered before the loop with a time constant
+	// of 1/(prefilterRatio·ω): well above the loop's bandwidth, so it adds
+	// little phase lag, but it keeps jitter out of the proportional term.
+	prefilterRatio = 4.0
+	// maxDrift bounds the estimated drift, maxCorrection the resampling
+	// ratio's departure from 1 (drift plus the proportional term). Sound
+	// cards are within ±0.1% of nominal; 1% is already an audible detune
+	// (17 cents), so anything further is corrected by skips and re-anchors.
+	maxDrift      = 0.01
+	maxCorrection = 0.015
+	// skipAfter: when the next sample's PTS is more than this later than
+	// the measured capture time, input is dropped at once to catch up
+	// (arrivals are never early, so such an error is certain). Happens when
+	// the first callback came late.
+	skipAfter = 0.020
+	// gapAfter: when the PTS is more than this earlier than the measured
+	// capture time (samples are missing: the device stalled or overran),
+	// and stays so for gapConfirm of arrivals, the timeline is re-anchored
+	// at the first sample after the gap. A callback that is merely late is
+	// followed by its backlog, which brings the error back: output is held
+	// meanwhile, never emitted with a wrong PTS.
+	gapAfter   = 0.020
+	gapConfirm = 0.100
+	// maxLoopStep bounds the time between two callbacks that the loop
+	// integrates over (a longer silence is a gap, not a measurement).
+	maxLoopStep = 0.1
+)
+
+// DriftCorrector turns audio captured by a device whose sample clock is not
+// the pipeline clock into frames of FrameSamples samples whose PTS are exact
+// on the pipeline clock: frame k of a timeline has PTS
+//
+//	anchor + k·FrameSamples/SampleRate (integer nanoseconds, no rounding drift)
+//
+// and its first sample was captured at that time, within a few milliseconds,
+// for hours.
+//
+// # Model
+//
+// A sound card's crystal is off by up to ±0.1% or so: one that runs 0.1%
+// fast delivers 48048 samples per real second. Stamping samples by counting
+// them at the nominal rate would drift 3.6 s an hour away from the video;
+// stamping them by arrival time would carry the callbacks' jitter. So:
+//
+//   - The anchor is the arrival time of the first callback minus the
+//     duration of its samples (its first sample was captured one buffer
+//     before it arrived).
+//   - Every callback measures the error e = PTS of the next output sample −
+//     (arrival time − duration of the samples not yet consumed): how far the
+//     timeline is from the capture time now.
+//   - A PI loop (see the constants) drives e to zero by setting the
+//     resampling ratio r = input samples per output sample = 1 + drift +
+//     Kp·e, with drift its integral term: the estimate of the card's drift.
+//   - The samples are resampled by r with 4-point cubic (Catmull-Rom)
+//     interpolation, phase-continuous across callbacks and frames: the
+//     output has exactly SampleRate samples per second of the pipeline
+//     clock, and a tone keeps its pitch and has no clicks. With no drift
+//     and no error (r = 1 at an integer position) samples pass through
+//     unchanged.
+//
+// Large errors are not slewed: a PTS later than the capture by more than
+// 20 ms drops input at once; input missing for more than 20 ms (a stall or
+// an overrun: the arrival times run ahead of the sample count, and stay
+// ahead for 100 ms) starts a new timeline (re-anchor) whose first frame is
+// stamped with the capture time of the first sample after the gap. The
+// incomplete frame before the gap is dropped; nothing fills the gap, so
+// there is never a burst of frames, and PTS only increase; they are never
+// negative. The drift estimate survives a re-anchor.
+//
+// A DriftCorrector is not safe for concurrent use.
+type DriftCorrector struct {
+	rate     int
+	channels int
+	out      media.AudioWriter
+
+	frame    media.AudioFrame // reused: Samples has FrameSamples*channels
+	fill     int              // samples (per channel) in frame
+	lastPTS  time.Duration    // PTS of the last emitted frame
+	emitted  bool             // lastPTS is valid
+	started  bool             // a timeline exists
+	lastAt   time.Duration    // arrival of the previous Write
+	firstAt  time.Duration    // arrival of the first Write of the timeline
+	anchor   time.Duration    // PTS of output sample 0 of the timeline
+	outCount int64            // output samples of the timeline (emitted or in frame)
+
+	// Input FIFO of the timeline: buf holds interleaved samples whose first
+	// is input index bufStart. Index -1 is a copy of index 0, so that the
+	// interpolator has its left neighbour at the start.
+	buf      []int16
+	bufStart int64
+	inCount  int64   // input samples of the timeline (pushed)
+	ipos     int64   // integer part of the read position
+	frac     float64 // fractional part, in [0, 1)
+	base     int64   // input samples before this timeline (since Reset)
+
+	// Gap suspicion: output is held below input index suspectAt while
+	// suspect, from arrival suspectSince.
+	suspect      bool
+	suspectAt    int64
+	suspectSince time.Duration
+
+	// Loop state.
+	efilt float64 // prefiltered error, s
+	drift float64 // integral term: estimated input/output rate ratio - 1
+	ratio float64 // current resampling ratio
+	age   float64 // seconds of loop time (sets ω)
+	errV  float64 // last raw error, s
+
+	reanchors, skipped int64
+	framePos           float64 // input position (since Reset) of the last frame's first sample
+	nextFramePos       float64 // the same for the frame being filled
+}
+
+// NewDriftCorrector makes a corrector for interleaved S16 audio of channels
+// channels at the nominal sampleRate, which writes its frames to out. out
+// must not keep the frame after it returns; an error from it is returned by
+// Write.
+func NewDriftCorrector(sampleRate, channels int, out media.AudioWriter) (*DriftCorrector, error) {
+	if sampleRate < 1000 || sampleRate > 384000 {
+		return nil, fmt.Errorf("audio: drift corrector: sample rate %d: must be 1000..384000", sampleRate)
+	}
+	if channels < 1 || channels > 8 {
+		return nil, fmt.Errorf("audio: drift corrector: %d channels: must be 1..8", channels)
+	}
+	if out == nil {
+		return nil, errors.New("audio: drift corrector: no AudioWriter")
+	}
+	d := &DriftCorrector{
+		rate:     sampleRate,
+		channels: channels,
+		out:      out,
+		buf:      make([]int16, 0, 4096*channels),
+	}
+	d.frame = media.AudioFrame{
+		SampleRate: sampleRate,
+		Channels:   channels,
+		Samples:    make([]int16, FrameSamples*channels),
+	}
+	d.Reset()
+	return d, nil
+}
+
+// Reset forgets everything, the drift estimate included: the next Write
+// starts a timeline as the first one did. The next frame's PTS is still
+// after the last one's.
+func (d *DriftCorrector) Reset() {
+	d.started = false
+	d.fill = 0
+	d.suspect = false
+	d.drift, d.ratio, d.efilt, d.age, d.errV = 0, 1, 0, 0, 0
+	d.base = 0
+	d.buf = d.buf[:0]
+	d.bufStart, d.inCount, d.ipos, d.frac, d.outCount = 0, 0, 0, 0, 0
+}
+
+// DriftStats describes the state of a DriftCorrector.
+type DriftStats struct {
+	// Drift is the estimated rate of the device relative to the nominal
+	// rate, minus 1: +0.001 for a card that runs 0.1% fast.
+	Drift float64
+	// Ratio is the current resampling ratio (input samples per output
+	// sample): 1 + Drift + the proportional correction.
+	Ratio float64
+	// Error is the last measured difference between the timeline and the
+	// arrival-based capture time, callback jitter included (positive: PTS
+	// later than the capture).
+	Error time.Duration
+	// Reanchors counts the timelines started after gaps; Skipped the input
+	// samples (per channel) dropped to catch up.
+	Reanchors, Skipped int64
+}
+
+// Stats returns the corrector's state.
+func (d *DriftCorrector) Stats() DriftStats {
+	return DriftStats{
+		Drift:     d.drift,
+		Ratio:     d.ratio,
+		Error:     time.Duration(d.errV * float64(time.Second)),
+		Reanchors: d.reanchors,
+		Skipped:   d.skipped,
+	}
+}
+
+// Write takes the samples of one device callback (interleaved, channels
+// per sample frame; a partial sample frame at the end is ignored) and at,
+// their arrival time on the pipeline clock: when the callback ran, so that
+// the last sample was captured just before at. It emits every frame that is
+// complete. It does not keep samples.
+func (d *DriftCorrector) Write(samples []int16, at time.Duration) error {
+	n := len(samples) / d.channels
+	if n == 0 {
+		return nil
+	}
+	samples = samples[:n*d.channels]
+	if !d.started {
+		d.startTimeline(samples, at-d.dur(n), at)
+		return d.produce()
+	}
+	dt := (at - d.lastAt).Seconds()
+	d.lastAt = at
+	d.buf = append(d.buf, samples...)
+	d.inCount += int64(n)
+
+	e := d.measure(at)
+	d.errV = e
+	switch {
+	case e > skipAfter:
+		d.suspect = false
+		d.skip(e)
+		d.efilt = 0
+	case e < -gapAfter:
+		if !d.suspect {
+			d.suspect = true
+			d.suspectAt = d.inCount - int64(n)
+			d.suspectSince = at
+		} else if (at - d.suspectSince).Seconds() >= gapConfirm {
+			return d.reanchor(at)
+		}
+	default:
+		if d.suspect && e > -gapAfter/2 {
+			d.suspect = false // the late callback's backlog has arrived
+		}
+		if !d.suspect {
+			d.control(e, dt)
+		}
+	}
+	return d.produce()
+}
+
+// dur is the duration of n samples at the nominal rate.
+func (d *DriftCorrector) dur(n int) time.Duration {
+	return time.Duration(int64(n) * int64(time.Second) / int64(d.rate))
+}
+
+// pts is the PTS of output sample j of the timeline.
+func (d *DriftCorrector) pts(j int64) time.Duration {
+	r := int64(d.rate)
+	return d.anchor + time.Duration(j/r)*time.Second + time.Duration((j%r)*int64(time.Second)/r)
+}
+
+// measure returns the timeline error in seconds for a callback that
+// arrived at: the PTS of the next output sample minus the capture time of
+// the input at the read position (at, less the duration of the input after
+// the read position).
+func (d *DriftCorrector) measure(at time.Duration) float64 {
+	pending := float64(d.inCount) - (float64(d.ipos) + d.frac)
+	capture := at.Seconds() - pending/float64(d.rate)
+	return d.pts(d.outCount).Seconds() - capture
+}
+
+// control runs one step of the loop on error e after dt seconds.
+func (d *DriftCorrector) control(e, dt float64) {
+	dt = min(max(dt, 0), maxLoopStep)
+	d.age += dt
+	// ω from omegaStart to omegaEnd, halfway (geometrically) at omegaHalf.
+	w := omegaEnd + (omegaStart-omegaEnd)/(1+d.age/omegaHalf*d.age/omegaHalf)
+	a := min(dt*prefilterRatio*w, 1)
+	d.efilt += (e - d.efilt) * a
+	kp, ki := 2*w, w*w
+	d.drift = min(max(d.drift+ki*d.efilt*dt, -maxDrift), maxDrift)
+	d.ratio = 1 + min(max(d.drift+kp*d.efilt, -maxCorrection), maxCorrection)
+}
+
+// skip drops input to take out e seconds of error at once.
+func (d *DriftCorrector) skip(e float64) {
+	n := int64(math.Round(e * float64(d.rate)))
+	// Keep the samples the interpolator needs after the read position.
+	if avail := d.inCount - 3 - d.ipos; n > avail {
+		n = avail
+	}
+	if n <= 0 {
+		return
+	}
+	d.ipos += n
+	d.skipped += n
+	d.trim()
+}
+
+// startTimeline makes samples the first input of a new timeline whose first
+// sample was captured at anchor, taking care that it starts after the last
+// frame emitted.
+func (d *DriftCorrector) startTimeline(samples []int16, anchor, at time.Duration) {
+	// PTS are never negative (the first samples of a pipeline may have
+	// been captured just before its clock started), and a new timeline
+	// starts after the last frame. The loop takes out the error this makes
+	// (or a skip, if it is large).
+	lowest := time.Duration(0)
+	if d.emitted {
+		lowest = d.lastPTS + d.dur(FrameSamples)
+	}
+	anchor = max(anchor, lowest)
+	d.started = true
+	d.anchor = anchor
+	d.lastAt, d.firstAt = at, at
+	d.outCount, d.fill = 0, 0
+	d.suspect = false
+	d.efilt = 0
+	d.buf = append(d.buf[:0], samples[:d.channels]...) // index -1: copy of 0
+	d.buf = append(d.buf, samples...)
+	d.bufStart = -1
+	d.inCount = int64(len(samples) / d.channels)
+	d.ipos, d.frac = 0, 0
+	d.nextFramePos = float64(d.base)
+}
+
+// reanchor starts a new timeline at the first input sample after the gap
+// (suspectAt), and emits what it can.
+func (d *DriftCorrector) reanchor(at time.Duration) error {
+	// The output before the gap has been produced (held at suspectAt); the
+	// incomplete frame is dropped.
+	from := d.suspectAt
+	d.base += from
+	rest := d.buf[(from-d.bufStart)*int64(d.channels):]
+	capture := at - d.dur(int(d.inCount-from))
+	// startTimeline moves rest to the start of buf: it lies after it, and
+	// append moves overlapping memory safely.
+	d.startTimeline(rest, capture, at)
+	d.reanchors++
+	return d.produce()
+}
+
+// produce resamples the input available into frames.
+func (d *DriftCorrector) produce() error {
+	limit := d.inCount
+	if d.suspect {
+		limit = d.suspectAt
+	}
+	ch := d.channels
+	for d.ipos+2 < limit {
+		if d.fill == 0 {
+			d.nextFramePos = float64(d.base+d.ipos) + d.frac
+		}
+		// x0..x3 are input indices ipos-1 .. ipos+2.
+		k := int(d.ipos-1-d.bufStart) * ch
+		t := d.frac
+		dst := d.frame.Samples[d.fill*ch : (d.fill+1)*ch]
+		if t == 0 {
+			copy(dst, d.buf[k+ch:k+2*ch])
+		} else {
+			x := d.buf[k : k+4*ch]
+			for c := range ch {
+				x0, x1, x2, x3 := float64(x[c]), float64(x[ch+c]), float64(x[2*ch+c]), float64(x[3*ch+c])
+				c1 := 0.5 * (x2 - x0)
+				c2 := x0 - 2.5*x1 + 2*x2 - 0.5*x3
+				c3 := 0.5*(x3-x0) + 1.5*(x1-x2)
+				v := ((c3*t+c2)*t+c1)*t + x1
+				dst[c] = int16(min(max(math.Round(v), -32768), 32767))
+			}
+		}
+		d.fill++
+		d.outCount++
+		adv := d.frac + d.ratio
+		step := math.Floor(adv)
+		d.ipos += int64(step)
+		d.frac = adv - step
+		if d.fill == FrameSamples {
+			if err := d.emit(); err != nil {
+				d.trim()
+				return err
+			}
+		}
+	}
+	d.trim()
+	return nil
+}
+
+// emit writes the full frame.
+func (d *DriftCorrector) emit() error {
+	d.frame.PTS = d.pts(d.outCount - FrameSamples)
+	d.framePos = d.nextFramePos
+	d.fill = 0
+	d.lastPTS, d.emitted = d.frame.PTS, true
+	if err := d.out.WriteAudio(&d.frame); err != nil {
+		return fmt.Errorf("audio: write frame at %v: %w", d.frame.PTS, err)
+	}
+	return nil
+}
+
+// trim drops the input before the interpolator's left neighbour.
+func (d *DriftCorrector) trim() {
+	keep := d.ipos - 1 // index of x0
+	if keep <= d.bufStart {
+		return
+	}
+	drop := int((keep - d.bufStart)) * d.channels
+	if drop >= len(d.buf) {
+		d.buf = d.buf[:0]
+	} else {
+		n := copy(d.buf, d.buf[drop:])
+		d.buf = d.buf[:n]
+	}
+	d.bufStart = keep
+}

@@ -1,0 +1,181 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/golive/golive/capture/audio"
+	"github.com/golive/golive/capture/failover"
+	"github.com/golive/golive/capture/file"
+	"github.com/golive/golive/capture/testsrc"
+	"github.com/golive/golive/capture/v4l2"
+	"github.com/golive/golive/media"
+)
+
+// Source kinds, as --source spells them.
+const (
+	SourceTest     = "test"
+	SourceTestSync = "test:sync"
+	SourceCamera   = "camera"
+	filePrefix     = "file:"
+)
+
+// ErrSource marks a source that cannot be used (no such camera, a busy
+// one, an unreadable file, an unknown microphone): a configuration error.
+var ErrSource = errors.New("source")
+
+// Mic values with a meaning of their own.
+const (
+	MicAuto    = ""        // the camera: the default microphone; test and file: their own audio
+	MicDefault = "default" // the system's default microphone
+	MicNone    = "none"    // no microphone: silence
+)
+
+// CheckSource validates a --source value.
+func CheckSource(s string) error {
+	switch {
+	case s == SourceTest, s == SourceTestSync, s == SourceCamera:
+		return nil
+	case strings.HasPrefix(s, filePrefix) && len(s) > len(filePrefix):
+		return nil
+	}
+	return fmt.Errorf("--source %q: want test, test:sync, camera or file:PATH", s)
+}
+
+// sources are the running capture devices of a push.
+type sources struct {
+	runs   []func(context.Context) error
+	closes []func()
+	// ends: the run whose normal end (a file played to its end) ends the
+	// push; -1 when only ctx ends it.
+	ends int
+}
+
+func (s *sources) add(run func(context.Context) error, close func()) {
+	s.runs = append(s.runs, run)
+	if close != nil {
+		s.closes = append(s.closes, close)
+	}
+}
+
+func (s *sources) close() {
+	for _, c := range s.closes {
+		c()
+	}
+}
+
+// openSources opens what cfg asks for, writing video to vw and audio to
+// aw. Everything that can be wrong with a device or file fails here,
+// before going live.
+func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.AudioWriter, log *slog.Logger) (_ *sources, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrSource, err)
+		}
+	}()
+	p := cfg.Preset
+	w, h, fps := p.Video.Width, p.Video.Height, p.Video.FPS
+	rate, ch := p.Audio.SampleRate, p.Audio.Channels
+	s := &sources{ends: -1}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	slate, err := failover.NewSlate(cfg.Slate, w, h)
+	if err != nil {
+		return nil, err
+	}
+	// slateOnly and silence stand in for a missing track.
+	slateOnly := func() {
+		v := &failover.Video{Width: w, Height: h, FPS: fps, Clock: clock, Out: vw, Slate: slate, Logger: log}
+		s.add(v.Run, nil)
+	}
+	silence := func() {
+		a := &failover.Audio{SampleRate: rate, Channels: ch, Clock: clock, Out: aw, Logger: log}
+		s.add(a.Run, nil)
+	}
+
+	mic := cfg.Mic
+	ownAudio := false // the source brings its audio
+	switch {
+	case cfg.Source == SourceTest || cfg.Source == SourceTestSync:
+		src := &testsrc.Source{Width: w, Height: h, FPS: fps, SampleRate: rate, Channels: ch,
+			Clock: clock, Video: vw, Sync: cfg.Source == SourceTestSync}
+		if mic == MicAuto {
+			src.Audio, ownAudio = aw, true
+		}
+		s.add(src.Run, nil)
+
+	case cfg.Source == SourceCamera:
+		fv := &failover.Video{Width: w, Height: h, FPS: fps, Clock: clock, Out: vw, Slate: slate, Logger: log}
+		camCfg := v4l2.Config{Device: cfg.Camera, Width: w, Height: h, FPS: fps, Controls: cfg.CameraControls,
+			Clock: clock, Logger: log}
+		open := func(out media.VideoWriter) (failover.Device, error) {
+			c := camCfg
+			c.Video = out
+			return v4l2.Open(c)
+		}
+		first, err := open(fv.Writer())
+		if err != nil {
+			return nil, err
+		}
+		fv.First, fv.Open = first, open
+		s.add(fv.Run, nil)
+		if mic == MicAuto {
+			mic = MicDefault
+		}
+
+	case strings.HasPrefix(cfg.Source, filePrefix):
+		f, err := file.Open(file.Config{Path: strings.TrimPrefix(cfg.Source, filePrefix), Loop: cfg.Loop,
+			Width: w, Height: h, FPS: fps, SampleRate: rate, Channels: ch, Clock: clock,
+			Video: vw, Audio: aw, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		s.closes = append(s.closes, f.Close)
+		s.ends = len(s.runs)
+		s.add(f.Run, nil)
+		if !f.HasVideo() {
+			slateOnly()
+		}
+		if f.HasAudio() && mic == MicAuto {
+			ownAudio = true
+		}
+		// A file's audio is its own; a named --mic replaces it.
+		if mic != MicAuto && f.HasAudio() {
+			return nil, errors.New("--mic with a file that has audio: the file's audio would be doubled; use one or the other")
+		}
+	default:
+		return nil, CheckSource(cfg.Source)
+	}
+
+	switch {
+	case ownAudio:
+	case mic == MicAuto || mic == MicNone:
+		silence()
+	default:
+		fa := &failover.Audio{SampleRate: rate, Channels: ch, Clock: clock, Out: aw, Logger: log}
+		micCfg := audio.Config{Device: mic, SampleRate: rate, Channels: ch, Clock: clock, Logger: log}
+		open := func(out media.AudioWriter) (failover.Device, error) {
+			c := micCfg
+			c.Audio = out
+			return audio.Open(c)
+		}
+		first, err := open(fa.Writer())
+		switch {
+		case errors.Is(err, audio.ErrNoMicrophone) && mic == MicDefault:
+			log.Warn("no microphone found: streaming silence (and retrying every second)", "component", "capture")
+		case err != nil:
+			return nil, err
+		default:
+			fa.First = first
+		}
+		fa.Open = open
+		s.add(fa.Run, nil)
+	}
+	return s, nil
+}
