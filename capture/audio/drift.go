@@ -15,6 +15,15 @@ const FrameSamples = 1024
 
 // Tuning of the DriftCorrector. Times are in seconds.
 const (
+	// Callbacks arrive late, never early, and often in bursts (PulseAudio
+	// hands over a sink's block of several periods at once): the arrival
+	// time of the least late callback is the best measure of the capture
+	// time. So the error is measured as its maximum over blocks of
+	// envelopeBlock (see DriftCorrector), and a timeline starts by holding
+	// its output for startupHold, to anchor on the least late callback of
+	// that time rather than on the first.
+	envelopeBlock = 0.25
+	startupHold   = 0.2
 	// The timing loop is a second-order (PI) phase-locked loop, critically
 	// damped, whose natural frequency narrows from omegaStart to omegaEnd
 	// (rad/s) as the stream ages: it locks within a few seconds, then
@@ -23,11 +32,11 @@ const (
 	// still followed.
 	omegaStart = 0.8
 	omegaEnd   = 0.2
-	// omegaHalf is the age at which ω has come halfway down in log scale.
+	// omegaHalf is the age at which ω has come halfway down.
 	omegaHalf = 4.0
 	// The error is low-pass filtered before the loop with a time constant
-	// of 1/(prefilterRatio·ω): well above the loop's bandwidth, so it adds
-	// little phase lag, but it keeps jitter out of the proportional term.
+	// of 1/(prefilterRatio·ω): above the loop's bandwidth, so it adds little
+	// phase lag, but it keeps jitter out of the proportional term.
 	prefilterRatio = 4.0
 	// maxDrift bounds the estimated drift, maxCorrection the resampling
 	// ratio's departure from 1 (drift plus the proportional term). Sound
@@ -36,9 +45,8 @@ const (
 	maxDrift      = 0.01
 	maxCorrection = 0.015
 	// skipAfter: when the next sample's PTS is more than this later than
-	// the measured capture time, input is dropped at once to catch up
-	// (arrivals are never early, so such an error is certain). Happens when
-	// the first callback came late.
+	// the capture time measured by one callback, input is dropped at once
+	// to catch up (arrivals are never early, so such an error is certain).
 	skipAfter = 0.020
 	// gapAfter: when the PTS is more than this earlier than the measured
 	// capture time (samples are missing: the device stalled or overran),
@@ -48,9 +56,9 @@ const (
 	// meanwhile, never emitted with a wrong PTS.
 	gapAfter   = 0.020
 	gapConfirm = 0.100
-	// maxLoopStep bounds the time between two callbacks that the loop
-	// integrates over (a longer silence is a gap, not a measurement).
-	maxLoopStep = 0.1
+	// maxLoopStep bounds the time between two loop updates that the loop
+	// integrates over.
+	maxLoopStep = 1.0
 )
 
 // DriftCorrector turns audio captured by a device whose sample clock is not
@@ -69,21 +77,31 @@ const (
 // them at the nominal rate would drift 3.6 s an hour away from the video;
 // stamping them by arrival time would carry the callbacks' jitter. So:
 //
-//   - The anchor is the arrival time of the first callback minus the
-//     duration of its samples (its first sample was captured one buffer
-//     before it arrived).
 //   - Every callback measures the error e = PTS of the next output sample −
 //     (arrival time − duration of the samples not yet consumed): how far the
-//     timeline is from the capture time now.
-//   - A PI loop (see the constants) drives e to zero by setting the
-//     resampling ratio r = input samples per output sample = 1 + drift +
-//     Kp·e, with drift its integral term: the estimate of the card's drift.
+//     timeline is from the capture time, as far as this callback tells.
+//     Since a callback is never early, the largest e over a short time is
+//     the most accurate: the loop works on the maximum of e over blocks of
+//     250 ms (an envelope), which bursty or late callbacks do not move.
+//   - The anchor is the arrival time of the first callback minus the
+//     duration of its samples (its first sample was captured one buffer
+//     before it arrived), moved back by the largest e of the first 200 ms:
+//     a timeline holds its output for that long, so that its first frame is
+//     already stamped right.
+//   - A PI loop (see the constants) drives the envelope of e to zero by
+//     setting the resampling ratio r = input samples per output sample =
+//     1 + drift + Kp·e, with drift its integral term: the estimate of the
+//     card's drift.
 //   - The samples are resampled by r with 4-point cubic (Catmull-Rom)
 //     interpolation, phase-continuous across callbacks and frames: the
 //     output has exactly SampleRate samples per second of the pipeline
 //     clock, and a tone keeps its pitch and has no clicks. With no drift
 //     and no error (r = 1 at an integer position) samples pass through
 //     unchanged.
+//
+// The PTS so stand for the time the samples reached the process at the
+// earliest, less the buffer duration: latency inside the backend before
+// that is not known, and not subtracted.
 //
 // Large errors are not slewed: a PTS later than the capture by more than
 // 20 ms drops input at once; input missing for more than 20 ms (a stall or
@@ -105,7 +123,6 @@ type DriftCorrector struct {
 	lastPTS  time.Duration    // PTS of the last emitted frame
 	emitted  bool             // lastPTS is valid
 	started  bool             // a timeline exists
-	lastAt   time.Duration    // arrival of the previous Write
 	firstAt  time.Duration    // arrival of the first Write of the timeline
 	anchor   time.Duration    // PTS of output sample 0 of the timeline
 	outCount int64            // output samples of the timeline (emitted or in frame)
@@ -125,6 +142,13 @@ type DriftCorrector struct {
 	suspect      bool
 	suspectAt    int64
 	suspectSince time.Duration
+
+	// Start-up hold and envelope.
+	holding  bool          // the timeline's output is held (startupHold)
+	holdMax  float64       // max error while holding, s
+	blockMax float64       // max error in the current envelope block, s
+	blockAt  time.Duration // start of the envelope block
+	loopAt   time.Duration // last loop update
 
 	// Loop state.
 	efilt float64 // prefiltered error, s
@@ -173,7 +197,7 @@ func NewDriftCorrector(sampleRate, channels int, out media.AudioWriter) (*DriftC
 func (d *DriftCorrector) Reset() {
 	d.started = false
 	d.fill = 0
-	d.suspect = false
+	d.suspect, d.holding = false, false
 	d.drift, d.ratio, d.efilt, d.age, d.errV = 0, 1, 0, 0, 0
 	d.base = 0
 	d.buf = d.buf[:0]
@@ -223,18 +247,23 @@ func (d *DriftCorrector) Write(samples []int16, at time.Duration) error {
 		d.startTimeline(samples, at-d.dur(n), at)
 		return d.produce()
 	}
-	dt := (at - d.lastAt).Seconds()
-	d.lastAt = at
 	d.buf = append(d.buf, samples...)
 	d.inCount += int64(n)
 
 	e := d.measure(at)
 	d.errV = e
+	if d.holding {
+		d.holdMax = max(d.holdMax, e)
+		if (at - d.firstAt).Seconds() >= startupHold {
+			d.endHold(at)
+		}
+		return d.produce()
+	}
 	switch {
 	case e > skipAfter:
 		d.suspect = false
 		d.skip(e)
-		d.efilt = 0
+		d.efilt, d.blockMax = 0, math.Inf(-1)
 	case e < -gapAfter:
 		if !d.suspect {
 			d.suspect = true
@@ -248,10 +277,31 @@ func (d *DriftCorrector) Write(samples []int16, at time.Duration) error {
 			d.suspect = false // the late callback's backlog has arrived
 		}
 		if !d.suspect {
-			d.control(e, dt)
+			d.blockMax = max(d.blockMax, e)
+			if (at - d.blockAt).Seconds() >= envelopeBlock {
+				d.control(d.blockMax, (at - d.loopAt).Seconds())
+				d.blockAt, d.loopAt, d.blockMax = at, at, math.Inf(-1)
+			}
 		}
 	}
 	return d.produce()
+}
+
+// endHold ends a timeline's start-up hold: the anchor moves back by the
+// largest error measured meanwhile (never before the last frame, nor 0).
+func (d *DriftCorrector) endHold(at time.Duration) {
+	d.holding = false
+	d.anchor = max(d.anchor-time.Duration(d.holdMax*float64(time.Second)), d.lowestPTS())
+	d.blockAt, d.loopAt, d.blockMax = at, at, math.Inf(-1)
+}
+
+// lowestPTS is the earliest PTS the next timeline may start at: after the
+// last frame emitted, and never negative.
+func (d *DriftCorrector) lowestPTS() time.Duration {
+	if d.emitted {
+		return d.lastPTS + d.dur(FrameSamples)
+	}
+	return 0
 }
 
 // dur is the duration of n samples at the nominal rate.
@@ -311,14 +361,11 @@ func (d *DriftCorrector) startTimeline(samples []int16, anchor, at time.Duration
 	// been captured just before its clock started), and a new timeline
 	// starts after the last frame. The loop takes out the error this makes
 	// (or a skip, if it is large).
-	lowest := time.Duration(0)
-	if d.emitted {
-		lowest = d.lastPTS + d.dur(FrameSamples)
-	}
-	anchor = max(anchor, lowest)
+	anchor = max(anchor, d.lowestPTS())
 	d.started = true
+	d.holding, d.holdMax = true, 0
 	d.anchor = anchor
-	d.lastAt, d.firstAt = at, at
+	d.firstAt = at
 	d.outCount, d.fill = 0, 0
 	d.suspect = false
 	d.efilt = 0
@@ -349,7 +396,10 @@ func (d *DriftCorrector) reanchor(at time.Duration) error {
 // produce resamples the input available into frames.
 func (d *DriftCorrector) produce() error {
 	limit := d.inCount
-	if d.suspect {
+	switch {
+	case d.holding:
+		return nil
+	case d.suspect:
 		limit = d.suspectAt
 	}
 	ch := d.channels

@@ -15,6 +15,9 @@ import (
 // arrival times jitter uniformly by ±jitter around the capture time of the
 // end of the buffer, and it records a tone of toneHz on every channel (the
 // tone is continuous in real time, so it is the pitch a listener hears).
+// With late set, the jitter is one-sided instead: callbacks arrive 0 to
+// late after the capture, as they do in reality; with burst, every other
+// callback is held back to arrive with the next (PulseAudio's pattern).
 // Optionally it stalls: from stallAt on it captures nothing for stall (the
 // samples are lost) and then goes on.
 type sim struct {
@@ -29,6 +32,8 @@ type sim struct {
 	// delivered at once, all samples kept (a descheduled audio thread).
 	delayAt, delay time.Duration
 	firstLate      time.Duration // extra delay of the first callback
+	late           time.Duration
+	burst          bool
 	toneHz, level  float64
 	seed           uint64
 	settle         time.Duration // errors are judged after this long
@@ -39,7 +44,8 @@ type simResult struct {
 	frames         int
 	maxErr         time.Duration // max |PTS - capture time| after settle
 	maxErrAll      time.Duration // the same over the whole run
-	converged      time.Duration // capture time after which |err| <= 2 ms stays true
+	bias           time.Duration // mean PTS error over the second half of the run
+	converged      time.Duration // time after which |err - bias| <= 1 ms stays true
 	maxDiff        float64       // max |y[k]-y[k-1]| of the tone, in full scale
 	maxWobble      float64       // max |ratio - (1+drift)| after settle: pitch error
 	outRate        float64       // output samples per second of capture time, last 90% of the run
@@ -82,7 +88,8 @@ func (s sim) run(t testing.TB) simResult {
 		rateFromPTS  time.Duration
 		rateFromSmp  int64
 		totalOut     int64
-		lastExceed   time.Duration
+		errs         []float32 // per frame: PTS error, s
+		capts        []float32 // per frame: capture time since start, s
 		skipDiffOnce bool
 		dc           *DriftCorrector
 	)
@@ -106,9 +113,8 @@ func (s sim) run(t testing.TB) simResult {
 			r.maxErr = max(r.maxErr, abs)
 			r.maxWobble = max(r.maxWobble, math.Abs(dc.ratio-1-s.drift))
 		}
-		if abs > 2*time.Millisecond {
-			lastExceed = capt
-		}
+		errs = append(errs, float32(err.Seconds()))
+		capts = append(capts, float32((capt - s.start).Seconds()))
 		if r.frames > 0 {
 			step := (f.PTS - prevPTS).Seconds()
 			if f.PTS <= prevPTS {
@@ -185,8 +191,14 @@ func (s sim) run(t testing.TB) simResult {
 		// The callback runs when its last sample has been captured.
 		at := s.capture(float64(i0+int64(n)-1)) + time.Duration(float64(time.Second)/s.devRate()) +
 			time.Duration((2*rng.Float64()-1)*float64(s.jitter))
+		if s.late > 0 {
+			at += time.Duration(rng.Float64() * float64(s.late))
+		}
 		if k == 0 {
 			at += s.firstLate
+		}
+		if s.burst && k%2 == 0 {
+			at += s.period
 		}
 		if s.delay > 0 && at >= s.delayAt && at < s.delayAt+s.delay {
 			at = s.delayAt + s.delay
@@ -197,7 +209,19 @@ func (s sim) run(t testing.TB) simResult {
 			t.Fatal(err)
 		}
 	}
-	r.converged = max(lastExceed-s.start, 0)
+	var sum float64
+	half := errs[len(errs)/2:]
+	for _, e := range half {
+		sum += float64(e)
+	}
+	bias := sum / float64(len(half))
+	r.bias = time.Duration(bias * float64(time.Second))
+	for i := len(errs) - 1; i >= 0; i-- {
+		if math.Abs(float64(errs[i])-bias) > 0.001 {
+			r.converged = time.Duration(float64(capts[i]) * float64(time.Second))
+			break
+		}
+	}
 	if outN > 0 && inN > 0 {
 		r.levelRatio = math.Sqrt(outSq/float64(outN)) / math.Sqrt(inSq/float64(inN))
 	}

@@ -137,6 +137,8 @@ type File struct {
 	pool   *media.FramePool
 	player player
 
+	// discont: the format's timestamps may jump (see fixDiscontinuity).
+	discont bool
 	// noPace emits frames as fast as they come (benchmarks).
 	noPace bool
 	ran    bool
@@ -199,6 +201,7 @@ func (f *File) openInput() error {
 		return fmt.Errorf("file: %s: not a media file FFmpeg can read (%v)", path, err)
 	}
 	f.open = true
+	f.discont = f.fc.InputFormat().Flags().Has(astiav.IOFormatFlagTsDiscont)
 	if err := f.fc.FindStreamInfo(nil); err != nil {
 		return fmt.Errorf("file: %s: not a media file FFmpeg can read (stream info: %v)", path, err)
 	}

@@ -470,6 +470,39 @@ func TestFormatChange(t *testing.T) {
 	}
 }
 
+// TestDiscontinuity: MPEG-TS files joined end to end, the timestamps of
+// the second starting again and those of the third an hour on, play as one
+// continuous stream, as with ffmpeg.
+func TestDiscontinuity(t *testing.T) {
+	var data []byte
+	for i, offset := range []string{"0", "0", "3600"} {
+		p := makeClip(t, "p"+itoa(i)+".ts", cat(videoSrc("320x240", 25), toneSrc(440, 48000),
+			[]string{"-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-output_ts_offset", offset})...)
+		d, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, d...)
+	}
+	path := filepath.Join(t.TempDir(), "joined.ts")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := play(t, testConfig(path, &result{}), 0, true)
+	checkVideoGrid(t, r, 30)
+	checkAudioGrid(t, r, 48000, 2)
+	checkContinuous(t, r)
+	if n := len(r.video); n < 87 || n > 95 {
+		t.Errorf("%d video frames from 3 s", n)
+	}
+	if n := len(r.audio); n < 136 || n > 146 {
+		t.Errorf("%d audio frames from 3 s", n)
+	}
+	if d := r.audio[len(r.audio)-1].PTS - r.video[len(r.video)-1].PTS; d < -100*time.Millisecond || d > 100*time.Millisecond {
+		t.Errorf("audio ends %v after the video", d)
+	}
+}
+
 // TestRotated: a phone's portrait video (landscape pixels and a display
 // matrix) is turned upright, as ffmpeg does.
 func TestRotated(t *testing.T) {

@@ -30,6 +30,11 @@ const (
 	// audioMaxFill bounds what a gap or an overlap may insert or cut; past
 	// it, the timestamps are broken and the audio simply carries on.
 	audioMaxFill = 10 * time.Second
+	// discontinuityJump and discontinuityBack: how far a stream's DTS may
+	// move ahead of, or back from, where the previous packet ended before
+	// fixDiscontinuity takes it for a discontinuity.
+	discontinuityJump = 10 * time.Second
+	discontinuityBack = 100 * time.Millisecond
 )
 
 // player is Run's state.
@@ -45,6 +50,7 @@ type player struct {
 	loopSeen            bool
 	loops               int
 	firstSet, inputDone bool
+	tsFix               time.Duration // see fixDiscontinuity
 
 	// Video waiting for its turn, in PTS order, PTS in file time.
 	vq       []*media.VideoFrame
@@ -185,13 +191,47 @@ func (f *File) step() error {
 		return f.endOfFile()
 	}
 	defer f.pkt.Unref()
+	var s *stream
 	switch i := f.pkt.StreamIndex(); {
 	case f.video != nil && i == f.video.index:
-		return f.decode(f.video, f.pkt)
+		s = f.video
 	case f.audio != nil && i == f.audio.index:
-		return f.decode(f.audio, f.pkt)
+		s = f.audio
+	default:
+		return nil
 	}
-	return nil
+	if f.discont {
+		f.fixDiscontinuity(s)
+	}
+	return f.decode(s, f.pkt)
+}
+
+// fixDiscontinuity makes the timestamps of formats that allow them to jump
+// (MPEG-TS: recordings cut and joined, a muxer restarted) continue instead,
+// as ffmpeg does (its -dts_delta_threshold): a stream's DTS that moves back,
+// or more than discontinuityJump ahead, sets a correction for every stream.
+func (f *File) fixDiscontinuity(s *stream) {
+	p, pkt := &f.player, f.pkt
+	dts := pkt.Dts()
+	if dts == astiav.NoPtsValue {
+		return
+	}
+	t := tsToDur(dts, s.tb) + p.tsFix
+	if s.dtsSeen {
+		if delta := t - s.nextDTS; delta > discontinuityJump || delta < -discontinuityBack {
+			p.tsFix -= delta
+			t -= delta
+			f.log.Info("timestamp discontinuity: carrying on", "stream", s.kind.String(), "jump", delta)
+		}
+	}
+	s.dtsSeen, s.nextDTS = true, t+tsToDur(pkt.Duration(), s.tb)
+	if p.tsFix != 0 {
+		fix := durToTS(p.tsFix, s.tb)
+		pkt.SetDts(dts + fix)
+		if pts := pkt.Pts(); pts != astiav.NoPtsValue {
+			pkt.SetPts(pts + fix)
+		}
+	}
 }
 
 // decode sends pkt (nil: drain) to s's decoder and converts what comes out.
@@ -539,7 +579,9 @@ func (f *File) endOfFile() error {
 		p.loopSeen = false
 		p.loops++
 		p.aExact = true
+		p.tsFix = 0
 		for _, s := range f.streams() {
+			s.dtsSeen = false
 			flushDecoder(s.dec)
 			s.offTS = durToTS(p.loopOffset, s.tb)
 			s.nextTS = astiav.NoPtsValue

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/asticode/go-astiav"
 
@@ -35,6 +36,9 @@ type stream struct {
 	nextTS int64
 	// offTS is the loop offset in tb, added to every raw timestamp.
 	offTS int64
+	// nextDTS: where the last packet ended (for fixDiscontinuity).
+	nextDTS time.Duration
+	dtsSeen bool
 	// done: the graph has been closed at the end of the file; pending: it
 	// may hold frames pull left there (video only).
 	done, pending bool

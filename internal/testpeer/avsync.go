@@ -1,0 +1,79 @@
+package testpeer
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os/exec"
+	"strconv"
+	"strings"
+)
+
+// Flashes returns the times (s) of the frames of path whose mean luma is
+// above threshold (0..255), the first frame of each run of bright frames.
+func Flashes(path string, threshold float64) ([]float64, error) {
+	// -copyts: absolute times, as ffprobe reports them (ffmpeg otherwise
+	// shifts everything by the file's start time).
+	cmd := exec.Command("ffmpeg", "-v", "error", "-copyts", "-i", path, "-map", "0:v:0",
+		"-vf", "signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-", "-f", "null", "-")
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("testpeer: ffmpeg signalstats %s: %w", path, err)
+	}
+	var times []float64
+	var t float64
+	prevBright := false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if i := strings.Index(line, "pts_time:"); i >= 0 {
+			t, _ = strconv.ParseFloat(strings.Fields(line[i+len("pts_time:"):])[0], 64)
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "lavfi.signalstats.YAVG="); ok {
+			y, _ := strconv.ParseFloat(v, 64)
+			bright := y > threshold
+			if bright && !prevBright {
+				times = append(times, t)
+			}
+			prevBright = bright
+		}
+	}
+	return times, nil
+}
+
+// BeepOnsets returns the times (s) at which the audio of path goes from
+// silence (at least minGap s) to sound above level (0..1 of full scale),
+// to the sample. The decoded audio's first sample is at the first audio
+// packet's PTS.
+func BeepOnsets(path string, level, minGap float64) ([]float64, error) {
+	pk, err := Packets(path, "a")
+	if err != nil || len(pk) == 0 {
+		return nil, fmt.Errorf("testpeer: audio packets of %s: %v", path, err)
+	}
+	start := pk[0].PTS
+	const rate = 48000
+	out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-map", "0:a:0",
+		"-ac", "1", "-ar", strconv.Itoa(rate), "-f", "s16le", "-").Output()
+	if err != nil {
+		return nil, fmt.Errorf("testpeer: decode audio of %s: %w", path, err)
+	}
+	n := len(out) / 2
+	thr := level * math.MaxInt16
+	var onsets []float64
+	quiet := 0
+	for i := 0; i < n; i++ {
+		v := math.Abs(float64(int16(binary.LittleEndian.Uint16(out[2*i:]))))
+		if v < thr {
+			quiet++
+			continue
+		}
+		if float64(quiet) >= minGap*rate {
+			onsets = append(onsets, start+float64(i)/rate)
+		}
+		quiet = 0
+	}
+	return onsets, nil
+}
