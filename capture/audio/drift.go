@@ -291,8 +291,24 @@ func (d *DriftCorrector) Write(samples []int16, at time.Duration) error {
 // largest error measured meanwhile (never before the last frame, nor 0).
 func (d *DriftCorrector) endHold(at time.Duration) {
 	d.holding = false
-	d.anchor = max(d.anchor-time.Duration(d.holdMax*float64(time.Second)), d.lowestPTS())
 	d.blockAt, d.loopAt, d.blockMax = at, at, math.Inf(-1)
+	anchor := d.anchor - time.Duration(d.holdMax*float64(time.Second))
+	// Input captured before the earliest allowed PTS is dropped, so that
+	// the first frame is still stamped right: nothing has been emitted
+	// from this timeline yet, so this is no discontinuity.
+	if low := d.lowestPTS(); anchor < low {
+		n := int64((low - anchor).Seconds() * float64(d.rate))
+		n = min(n, d.inCount-3)
+		d.ipos += n
+		d.skipped += n
+		d.nextFramePos += float64(n)
+		anchor += d.dur(int(n))
+		d.trim()
+		if anchor < low {
+			anchor = low
+		}
+	}
+	d.anchor = anchor
 }
 
 // lowestPTS is the earliest PTS the next timeline may start at: after the
@@ -357,11 +373,6 @@ func (d *DriftCorrector) skip(e float64) {
 // sample was captured at anchor, taking care that it starts after the last
 // frame emitted.
 func (d *DriftCorrector) startTimeline(samples []int16, anchor, at time.Duration) {
-	// PTS are never negative (the first samples of a pipeline may have
-	// been captured just before its clock started), and a new timeline
-	// starts after the last frame. The loop takes out the error this makes
-	// (or a skip, if it is large).
-	anchor = max(anchor, d.lowestPTS())
 	d.started = true
 	d.holding, d.holdMax = true, 0
 	d.anchor = anchor

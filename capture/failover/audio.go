@@ -84,6 +84,9 @@ func (a *Audio) Run(ctx context.Context) error {
 		a.mu.Unlock()
 	}
 	sup.onUp()
+	a.mu.Lock()
+	a.lastSeen = a.Clock.Now()
+	a.mu.Unlock()
 
 	var wg sync.WaitGroup
 	wg.Go(func() { sup.run(ctx) })

@@ -78,7 +78,11 @@ func (v *Video) Run(ctx context.Context) error {
 	}
 	v.pool = media.NewFramePool(v.Width, v.Height)
 	v.held = v.pool.Get()
-	copyFrame(v.held, v.Slate)
+	if v.First != nil {
+		black(v.held) // a camera is starting: black until its first frame
+	} else {
+		copyFrame(v.held, v.Slate)
+	}
 	sup := &supervisor{kind: "camera", first: v.First, retry: v.Retry, log: log.With("component", "capture.failover")}
 	if v.Open != nil {
 		sup.open = func() (Device, error) { return v.Open(v.Writer()) }
@@ -89,6 +93,9 @@ func (v *Video) Run(ctx context.Context) error {
 		v.mu.Unlock()
 	}
 	sup.onUp()
+	v.mu.Lock()
+	v.lastSeen = v.Clock.Now() // the device gets two frames' time to start
+	v.mu.Unlock()
 
 	var wg sync.WaitGroup
 	wg.Go(func() { sup.run(ctx) })
@@ -124,6 +131,19 @@ func (v *Video) Run(ctx context.Context) error {
 	wg.Wait()
 	v.held.Release()
 	return nil
+}
+
+// black paints f black (BT.709 limited).
+func black(f *media.VideoFrame) {
+	for i, p := range f.Planes {
+		v := byte(128)
+		if i == 0 {
+			v = 16
+		}
+		for j := range p {
+			p[j] = v
+		}
+	}
 }
 
 // copyFrame copies src's pixels into dst (same size, I420).

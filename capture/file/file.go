@@ -182,6 +182,9 @@ func statFile(path string) error {
 	case st.Mode().IsRegular() && st.Size() == 0:
 		return fmt.Errorf("file: %s: empty file, not a media file", path)
 	}
+	if !st.Mode().IsRegular() {
+		return nil // a device or a pipe: FFmpeg will tell
+	}
 	r, err := os.Open(path)
 	switch {
 	case errors.Is(err, fs.ErrPermission):

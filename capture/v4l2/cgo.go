@@ -99,7 +99,7 @@ import (
 // Scaler flags (libswscale/swscale.h): bilinear is cheap (it matters on a
 // Raspberry Pi) and, being area-averaging when downscaling, good enough for
 // a camera picture.
-const swsFlags = C.SWS_BICUBIC
+const swsFlags = C.SWS_BILINEAR
 
 // scaler is a libswscale context from one source layout to I420 (limited
 // range) of one size.

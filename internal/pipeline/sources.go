@@ -45,6 +45,10 @@ func CheckSource(s string) error {
 	return fmt.Errorf("--source %q: want test, test:sync, camera or file:PATH", s)
 }
 
+// openCamera opens a camera: the seam where tests put a camera that can be
+// unplugged on demand (there is none on a CI machine).
+var openCamera = func(c v4l2.Config) (failover.Device, error) { return v4l2.Open(c) }
+
 // sources are the running capture devices of a push.
 type sources struct {
 	runs   []func(context.Context) error
@@ -117,7 +121,7 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		open := func(out media.VideoWriter) (failover.Device, error) {
 			c := camCfg
 			c.Video = out
-			return v4l2.Open(c)
+			return openCamera(c)
 		}
 		first, err := open(fv.Writer())
 		if err != nil {

@@ -11,9 +11,11 @@ import (
 	"strings"
 )
 
-// Flashes returns the times (s) of the frames of path whose mean luma is
-// above threshold (0..255), the first frame of each run of bright frames.
-func Flashes(path string, threshold float64) ([]float64, error) {
+// Luma is one decoded frame's time (s) and mean luma (0..255).
+type Luma struct{ T, Y float64 }
+
+// LumaMeans decodes the video of path and returns every frame's mean luma.
+func LumaMeans(path string) ([]Luma, error) {
 	// -copyts: absolute times, as ffprobe reports them (ffmpeg otherwise
 	// shifts everything by the file's start time).
 	cmd := exec.Command("ffmpeg", "-v", "error", "-copyts", "-i", path, "-map", "0:v:0",
@@ -22,9 +24,8 @@ func Flashes(path string, threshold float64) ([]float64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testpeer: ffmpeg signalstats %s: %w", path, err)
 	}
-	var times []float64
+	var frames []Luma
 	var t float64
-	prevBright := false
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		line := sc.Text()
@@ -34,12 +35,27 @@ func Flashes(path string, threshold float64) ([]float64, error) {
 		}
 		if v, ok := strings.CutPrefix(line, "lavfi.signalstats.YAVG="); ok {
 			y, _ := strconv.ParseFloat(v, 64)
-			bright := y > threshold
-			if bright && !prevBright {
-				times = append(times, t)
-			}
-			prevBright = bright
+			frames = append(frames, Luma{t, y})
 		}
+	}
+	return frames, nil
+}
+
+// Flashes returns the times (s) of the frames of path whose mean luma is
+// above threshold (0..255), the first frame of each run of bright frames.
+func Flashes(path string, threshold float64) ([]float64, error) {
+	frames, err := LumaMeans(path)
+	if err != nil {
+		return nil, err
+	}
+	var times []float64
+	prevBright := false
+	for _, f := range frames {
+		bright := f.Y > threshold
+		if bright && !prevBright {
+			times = append(times, f.T)
+		}
+		prevBright = bright
 	}
 	return times, nil
 }

@@ -1,0 +1,121 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golive/golive/capture/failover"
+	"github.com/golive/golive/capture/v4l2"
+	"github.com/golive/golive/internal/preset"
+	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/media"
+)
+
+// flakyCamera delivers a mid-grey picture at its frame rate until its
+// unplug time, then fails as an unplugged USB camera does.
+type flakyCamera struct {
+	cfg    v4l2.Config
+	unplug time.Duration // on the pipeline clock; 0: never
+}
+
+func (c *flakyCamera) Run(ctx context.Context) error {
+	pool := media.NewFramePool(c.cfg.Width, c.cfg.Height)
+	t := time.NewTicker(time.Second / time.Duration(c.cfg.FPS))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		now := c.cfg.Clock.Now()
+		if c.unplug > 0 && now >= c.unplug {
+			return errors.New("VIDIOC_DQBUF: no such device")
+		}
+		f := pool.Get()
+		for i := range f.Planes[0] {
+			f.Planes[0][i] = 128
+		}
+		for i := range f.Planes[1] {
+			f.Planes[1][i], f.Planes[2][i] = 128, 128
+		}
+		f.PTS = now
+		c.cfg.Video.WriteVideo(f)
+	}
+}
+
+func (c *flakyCamera) Close() {}
+
+// TestCameraFailoverEndToEnd: the camera is unplugged 2 s into the push
+// and comes back 1.5 s later. What the server receives never has a gap
+// longer than two frames, shows the slate meanwhile, and does not end.
+func TestCameraFailoverEndToEnd(t *testing.T) {
+	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	var opens atomic.Int32
+	openCamera = func(c v4l2.Config) (failover.Device, error) {
+		switch k := opens.Add(1); {
+		case k == 1:
+			return &flakyCamera{cfg: c, unplug: 2 * time.Second}, nil
+		case c.Clock.Now() < 3500*time.Millisecond:
+			return nil, errors.New("/dev/video0: no such device")
+		default:
+			return &flakyCamera{cfg: c}, nil
+		}
+	}
+	t.Cleanup(func() { openCamera = func(c v4l2.Config) (failover.Device, error) { return v4l2.Open(c) } })
+
+	p, err := preset.Load("360p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Run(context.Background(), Config{Preset: p, Source: SourceCamera, Mic: MicNone, URL: n.URL("cam"),
+		Duration: 6 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := n.RecordPath("cam")
+	pr := testpeer.ProbeRecordingT(t, rec)
+	if pr.Duration < 5.5 {
+		t.Fatalf("recording is %.2f s long: the stream ended early", pr.Duration)
+	}
+	pk, err := testpeer.Packets(rec, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(pk); i++ {
+		if gap := pk[i].DTS - pk[i-1].DTS; gap > 2.0/30+0.002 {
+			t.Fatalf("video gap of %.0f ms at %.3f s: more than two frames", gap*1000, pk[i].DTS)
+		}
+	}
+	if len(pk) < 6*30*9/10 {
+		t.Errorf("%d video frames in 6 s", len(pk))
+	}
+	// Camera (flat grey, 128) until 2 s, the slate (a dark card) while it
+	// is gone, the camera again once it is back (reopened from 3.5 s).
+	frames, err := testpeer.LumaMeans(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := pk[0].DTS
+	for _, f := range frames {
+		rel := f.T - t0
+		switch {
+		case rel < 1.8, rel > 4.2:
+			if f.Y < 120 || f.Y > 136 {
+				t.Fatalf("frame at %.2f s: mean luma %.0f, want the camera's 128", rel, f.Y)
+			}
+		case rel > 2.3 && rel < 3.3:
+			if f.Y > 100 {
+				t.Fatalf("frame at %.2f s: mean luma %.0f, want the slate (dark)", rel, f.Y)
+			}
+		}
+	}
+	if opens.Load() < 3 {
+		t.Errorf("camera opened %d times: no retries?", opens.Load())
+	}
+}
