@@ -2,7 +2,10 @@ package main
 
 import (
 	"math"
+	"os/exec"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/golive/golive/internal/testpeer"
 )
@@ -50,5 +53,88 @@ func TestAVSync(t *testing.T) {
 		if math.Abs(o) > 1.0/30 {
 			t.Fatalf("A/V offsets %v s: more than one frame (33 ms)", offs)
 		}
+	}
+}
+
+// clip makes a media file with ffmpeg in dir.
+func clip(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("ffmpeg", append(append([]string{"-v", "error", "-y"}, args...), path)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg %s: %v\n%s", name, err, out)
+	}
+	return path
+}
+
+// TestFileSource: a file is pushed in real time, re-encoded to the preset,
+// and the push ends cleanly (exit 0) at its end.
+func TestFileSource(t *testing.T) {
+	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	mp4 := clip(t, "show.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
+		"-t", "4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "1")
+	start := time.Now()
+	if code, log := push(t, "--preset", "360p", "--source", "file:"+mp4, n.URL("file")); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, log)
+	}
+	if took := time.Since(start); took < 3500*time.Millisecond || took > 8*time.Second {
+		t.Errorf("a 4 s file took %v to push: not paced in real time", took)
+	}
+	pr := testpeer.ProbeRecordingT(t, n.RecordPath("file"))
+	v, a := pr.Video(), pr.Audio()
+	if v == nil || a == nil || v.Width != 640 || v.Height != 360 || a.SampleRate != 48000 || a.Channels != 2 {
+		t.Fatalf("recording streams %+v: want 640x360 video and 48 kHz stereo audio", pr.Streams)
+	}
+	if fps := testpeer.ParseRate(v.RFrameRate); math.Abs(fps-30) > 0.5 {
+		t.Errorf("frame rate %v, want the preset's 30", fps)
+	}
+	if math.Abs(pr.Duration-4) > 0.5 {
+		t.Errorf("duration %.2f s, want the file's 4 s", pr.Duration)
+	}
+}
+
+// TestFileLoop: --loop plays the file again and again; timestamps keep
+// running across the loop point without gaps.
+func TestFileLoop(t *testing.T) {
+	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	mp4 := clip(t, "loop.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+		"-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac")
+	if code, log := push(t, "--preset", "360p", "--source", "file:"+mp4, "--loop", "--duration", "5s", n.URL("loop")); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, log)
+	}
+	rec := n.RecordPath("loop")
+	pr := testpeer.ProbeRecordingT(t, rec)
+	if pr.Duration < 4.5 {
+		t.Fatalf("duration %.2f s: the loop stopped", pr.Duration)
+	}
+	for _, kind := range []string{"v", "a"} {
+		pk, err := testpeer.Packets(rec, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(pk); i++ {
+			if pk[i].DTS <= pk[i-1].DTS {
+				t.Fatalf("%s: timestamps go back at %.3f s", kind, pk[i].DTS)
+			}
+			if gap := pk[i].DTS - pk[i-1].DTS; gap > 2.0/30+0.002 {
+				t.Fatalf("%s: gap of %.0f ms at %.3f s (the loop point?)", kind, gap*1000, pk[i].DTS)
+			}
+		}
+	}
+}
+
+// TestFileAudioOnly: a wav has no picture: the slate goes with its audio.
+func TestFileAudioOnly(t *testing.T) {
+	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	wav := clip(t, "radio.wav", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3")
+	if code, log := push(t, "--preset", "360p", "--source", "file:"+wav, n.URL("wav")); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, log)
+	}
+	pr := testpeer.ProbeRecordingT(t, n.RecordPath("wav"))
+	if pr.Video() == nil || pr.Audio() == nil || math.Abs(pr.Duration-3) > 0.5 {
+		t.Fatalf("recording %.2f s, streams %+v: want 3 s of slate and audio", pr.Duration, pr.Streams)
 	}
 }
