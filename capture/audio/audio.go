@@ -415,6 +415,7 @@ func (m *Mic) process() (bool, error) {
 		in := m.scratch[off : off+c.n*m.devCh]
 		off += c.n * m.devCh
 		m.mapped = mapChannels(m.mapped[:0], in, m.devCh, m.cfg.Channels)
+		if dbgN < 3000 { dbgN++; st := m.dc.Stats(); println("chunk", c.at.Microseconds(), c.n, st.Error.Microseconds(), int((st.Ratio-1)*1e6), int(st.Drift*1e6)) }
 		if err := m.dc.Write(m.mapped, c.at); err != nil {
 			return true, err
 		}
@@ -485,3 +486,5 @@ func mapChannels(dst, src []int16, inCh, outCh int) []int16 {
 	}
 	return dst
 }
+
+var dbgN int

@@ -24,26 +24,40 @@ const (
 	// that time rather than on the first.
 	envelopeBlock = 0.25
 	startupHold   = 0.2
+	// warmup: the first input after Reset is dropped for this long. The
+	// latency of a stream that has just started still changes (a PulseAudio
+	// capture delivers its first 0.5 s about 10 ms earlier than later), and
+	// anchoring on it would leave an error to slew; many devices also pop
+	// as they start.
+	warmup = 0.5
 	// The timing loop is a second-order (PI) phase-locked loop, critically
 	// damped, whose natural frequency narrows from omegaStart to omegaEnd
 	// (rad/s) as the stream ages: it locks within a few seconds, then
 	// averages over about 1/omegaEnd = 5 s, so callback jitter barely moves
 	// the resampling ratio while a drift that changes with temperature is
 	// still followed.
-	omegaStart = 0.8
-	omegaEnd   = 0.2
+	omegaStart = 0.3
+	omegaEnd   = 0.1
 	// omegaHalf is the age at which ω has come halfway down.
-	omegaHalf = 4.0
+	omegaHalf = 10.0
 	// The error is low-pass filtered before the loop with a time constant
 	// of 1/(prefilterRatio·ω): above the loop's bandwidth, so it adds little
 	// phase lag, but it keeps jitter out of the proportional term.
 	prefilterRatio = 4.0
-	// maxDrift bounds the estimated drift, maxCorrection the resampling
-	// ratio's departure from 1 (drift plus the proportional term). Sound
+	// settleTime: for this long after the start-up hold (seconds of loop
+	// time), the loop only slews the phase (proportional term): the
+	// latency of a stream that has just started still changes (a
+	// PulseAudio capture delivers its first 0.5 s about 10 ms earlier than
+	// later), and such a step must not be learnt as drift.
+	settleTime = 0.0
+	// maxDrift bounds the estimated drift, maxSlew the proportional term:
+	// the resampling ratio stays within 1 ± (maxDrift + maxSlew). Sound
 	// cards are within ±0.1% of nominal; 1% is already an audible detune
 	// (17 cents), so anything further is corrected by skips and re-anchors.
+	// A phase error is slewed at 0.5% (5 ms a second) at most.
 	maxDrift      = 0.01
-	maxCorrection = 0.015
+	maxSlew       = 0.005
+	maxCorrection = maxDrift + maxSlew
 	// skipAfter: when the next sample's PTS is more than this later than
 	// the capture time measured by one callback, input is dropped at once
 	// to catch up (arrivals are never early, so such an error is certain).
@@ -143,7 +157,9 @@ type DriftCorrector struct {
 	suspectAt    int64
 	suspectSince time.Duration
 
-	// Start-up hold and envelope.
+	// Warm-up (before the first timeline), start-up hold and envelope.
+	warming  bool
+	warmFrom time.Duration // arrival of the first Write
 	holding  bool          // the timeline's output is held (startupHold)
 	holdMax  float64       // max error while holding, s
 	blockMax float64       // max error in the current envelope block, s
@@ -197,7 +213,7 @@ func NewDriftCorrector(sampleRate, channels int, out media.AudioWriter) (*DriftC
 func (d *DriftCorrector) Reset() {
 	d.started = false
 	d.fill = 0
-	d.suspect, d.holding = false, false
+	d.suspect, d.holding, d.warming = false, false, false
 	d.drift, d.ratio, d.efilt, d.age, d.errV = 0, 1, 0, 0, 0
 	d.base = 0
 	d.buf = d.buf[:0]
@@ -244,6 +260,13 @@ func (d *DriftCorrector) Write(samples []int16, at time.Duration) error {
 	}
 	samples = samples[:n*d.channels]
 	if !d.started {
+		if !d.warming {
+			d.warming, d.warmFrom = true, at
+		}
+		if (at - d.warmFrom).Seconds() < warmup {
+			d.base += int64(n) // a stream that has just started: see warmup
+			return nil
+		}
 		d.startTimeline(samples, at-d.dur(n), at)
 		return d.produce()
 	}
@@ -301,7 +324,6 @@ func (d *DriftCorrector) endHold(at time.Duration) {
 		n = min(n, d.inCount-3)
 		d.ipos += n
 		d.skipped += n
-		d.nextFramePos += float64(n)
 		anchor += d.dur(int(n))
 		d.trim()
 		if anchor < low {
@@ -350,8 +372,10 @@ func (d *DriftCorrector) control(e, dt float64) {
 	a := min(dt*prefilterRatio*w, 1)
 	d.efilt += (e - d.efilt) * a
 	kp, ki := 2*w, w*w
-	d.drift = min(max(d.drift+ki*d.efilt*dt, -maxDrift), maxDrift)
-	d.ratio = 1 + min(max(d.drift+kp*d.efilt, -maxCorrection), maxCorrection)
+	if d.age > settleTime {
+		d.drift = min(max(d.drift+ki*d.efilt*dt, -maxDrift), maxDrift)
+	}
+	d.ratio = 1 + d.drift + min(max(kp*d.efilt, -maxSlew), maxSlew)
 }
 
 // skip drops input to take out e seconds of error at once.

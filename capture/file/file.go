@@ -146,8 +146,11 @@ type File struct {
 }
 
 // Open opens and probes cfg.Path, and prepares its decoders and converters.
-// A file that is missing, unreadable, not a media file, or has neither a
-// decodable audio nor video stream fails here, with one clear error.
+// A file that is missing, unreadable or not a media file, that has neither
+// an audio nor a video stream, or whose audio or video cannot be decoded
+// fails here, before going live, with one clear error ("file: PATH: …").
+// It logs what it found: container, duration, codecs, size, frame rate,
+// sample rate and channels.
 func Open(cfg Config) (*File, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -75,6 +76,14 @@ type Source struct {
 	// audio is silent otherwise. Measuring flash against beep in what a
 	// server received gives the A/V offset.
 	Sync bool
+	// AudioDrift simulates a sound card whose clock is off: 0.001 is one
+	// running 0.1% fast. The audio then comes as a sound card delivers it —
+	// raw 10 ms callbacks to RawAudio with their arrival time, the samples
+	// placed at their true capture times — for the drift correction a
+	// microphone goes through. For tests of A/V sync.
+	AudioDrift float64
+	// RawAudio receives the simulated sound card's callbacks (AudioDrift).
+	RawAudio func(samples []int16, at time.Duration) error
 
 	once sync.Once
 	pic  *picture
@@ -167,7 +176,10 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	wg.Go(run(s.runVideo))
-	if s.Audio != nil && s.Channels > 0 {
+	switch {
+	case s.RawAudio != nil && s.Channels > 0:
+		wg.Go(run(s.runSoundCard))
+	case s.Audio != nil && s.Channels > 0:
 		wg.Go(run(s.runAudio))
 	}
 	wg.Wait()
@@ -229,6 +241,44 @@ func (s *Source) runAudio(ctx context.Context) error {
 		fr.PTS = gridTime(start, rate)
 		if err := s.Audio.WriteAudio(fr); err != nil {
 			return fmt.Errorf("testsrc: audio at sample %d: %w", start, err)
+		}
+	}
+}
+
+// runSoundCard delivers audio as a sound card whose clock runs AudioDrift
+// off would: every 10 ms, the samples captured since the last callback —
+// SampleRate*(1+AudioDrift) a second — with the tone (or the sync beep)
+// placed at each sample's true capture time on the pipeline clock.
+func (s *Source) runSoundCard(ctx context.Context) error {
+	rate := float64(s.SampleRate) * (1 + s.AudioDrift)
+	ch := s.Channels
+	hz, amp := s.toneHz(), s.toneLevel()*32767
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	start := s.Clock.Now()
+	var done uint64 // samples delivered
+	buf := make([]int16, 0, 4096*ch)
+	for tick := 1; ; tick++ {
+		if !s.sleepUntil(ctx, timer, start+time.Duration(tick)*10*time.Millisecond) {
+			return nil
+		}
+		now := s.Clock.Now()
+		total := uint64((now - start).Seconds() * rate)
+		buf = buf[:0]
+		for j := done; j < total; j++ {
+			at := start.Seconds() + float64(j)/rate // true capture time
+			v := int16(0)
+			if _, frac := math.Modf(at); !s.Sync || frac < SyncBeep.Seconds() {
+				v = int16(amp * math.Sin(2*math.Pi*hz*at))
+			}
+			for range ch {
+				buf = append(buf, v)
+			}
+		}
+		done = total
+		if err := s.RawAudio(buf, now); err != nil {
+			return fmt.Errorf("testsrc: sound card: %w", err)
 		}
 	}
 }

@@ -153,7 +153,8 @@ func Open(cfg Config) (cam *Camera, err error) {
 		}
 		return nil, fmt.Errorf("v4l2: %s: %w", path, err)
 	}
-	c := &Camera{cfg: cfg, dev: dev, stop: make(chan struct{}), runDone: make(chan struct{})}
+	log = log.With("device", path)
+	c := &Camera{cfg: cfg, log: log, dev: dev, stop: make(chan struct{}), runDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -190,17 +191,17 @@ func Open(cfg Config) (cam *Camera, err error) {
 		return nil, fmt.Errorf("v4l2: %s: asked for %s, the driver set %s: %w", name, ch, got, ErrUnsupported)
 	}
 	if int(pf.Width) != ch.Width || int(pf.Height) != ch.Height {
-		log.Warn("the driver adjusted the size", "device", path, "asked", fmt.Sprintf("%dx%d", ch.Width, ch.Height),
+		log.Warn("the driver adjusted the size", "asked", fmt.Sprintf("%dx%d", ch.Width, ch.Height),
 			"got", fmt.Sprintf("%dx%d", pf.Width, pf.Height))
 		ch.Width, ch.Height = int(pf.Width), int(pf.Height)
 	}
 	if pf.Field != go4vl.FieldNone && pf.Field != go4vl.FieldAny {
-		log.Warn("the camera delivers interlaced fields; frames are passed on as they come", "device", path, "field", pf.Field)
+		log.Warn("the camera delivers interlaced fields; frames are passed on as they come", "field", pf.Field)
 	}
 	if fps, err := dev.setFrameRate(ch.FPS); err != nil {
 		return nil, fail("set frame rate", err)
 	} else if fps > 0 && fps != ch.FPS {
-		log.Warn("the driver adjusted the frame rate", "device", path, "asked", ch.FPS, "got", fps)
+		log.Warn("the driver adjusted the frame rate", "asked", ch.FPS, "got", fps)
 		ch.FPS = fps
 	}
 	c.choice = ch
@@ -216,9 +217,9 @@ func Open(cfg Config) (cam *Camera, err error) {
 		}
 		for _, s := range sets {
 			if err := setControl(dev.fd, s); err != nil {
-				return nil, fail("set", err)
+				return nil, fail("controls", err)
 			}
-			log.Info("control set", "device", path, "control", ctrlVarName(s.ctrl.Name), "value", s.value)
+			log.Info("control set", "control", ctrlVarName(s.ctrl.Name), "value", s.value)
 		}
 	}
 
@@ -233,8 +234,7 @@ func Open(cfg Config) (cam *Camera, err error) {
 	if c.bufs, err = dev.mapBuffers(numBuffers); err != nil {
 		return nil, fail("buffers", err)
 	}
-	c.log = log.With("device", path)
-	c.log.Info("camera opened", "card", dev.caps.Card, "driver", dev.caps.Driver, "bus", dev.caps.BusInfo,
+	log.Info("camera opened", "card", dev.caps.Card, "driver", dev.caps.Driver, "bus", dev.caps.BusInfo,
 		"fourcc", ch.FourCC, "size", fmt.Sprintf("%dx%d", ch.Width, ch.Height), "fps", ch.FPS,
 		"output", fmt.Sprintf("%dx%d", cfg.Width, cfg.Height), "conversion", conv.describe(),
 		"buffers", len(c.bufs))

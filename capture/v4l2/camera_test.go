@@ -3,9 +3,12 @@ package v4l2
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/golive/golive/media"
 )
@@ -142,5 +145,24 @@ func TestCloseWithoutRun(t *testing.T) {
 	}
 	if err := c.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("second Run: %v", err)
+	}
+}
+
+// Run on a node that is not (or no longer) a camera fails with
+// ErrDeviceGone, and Close then frees it.
+func TestRunOnNonCamera(t *testing.T) {
+	fd, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Skip(err)
+	}
+	c := &Camera{cfg: Config{Clock: media.NewClock()}, log: slog.New(slog.DiscardHandler),
+		dev: &device{fd: fd, path: "/dev/null"}, stop: make(chan struct{}), runDone: make(chan struct{})}
+	err = c.Run(context.Background())
+	if !errors.Is(err, ErrDeviceGone) || !strings.Contains(err.Error(), "v4l2: /dev/null: stream on") {
+		t.Errorf("Run: %v", err)
+	}
+	c.Close()
+	if c.dev.fd != -1 {
+		t.Error("Close left the device open")
 	}
 }

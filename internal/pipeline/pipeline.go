@@ -29,6 +29,10 @@ type Config struct {
 	Mic            string   // MicAuto, MicDefault, MicNone or a microphone's name
 	Slate          string   // image shown while the camera is gone; "" = a generated card
 	Loop           bool     // file: play it again and again
+	// SimulateAudioDrift: test sources only — the audio comes from a
+	// simulated sound card this far off (0.001: 0.1% fast) through the
+	// microphone's drift correction. For A/V sync tests.
+	SimulateAudioDrift float64
 	// Destination.
 	URL            string
 	CAFile         string

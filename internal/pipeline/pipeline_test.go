@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,5 +119,59 @@ func TestCameraFailoverEndToEnd(t *testing.T) {
 	}
 	if opens.Load() < 3 {
 		t.Errorf("camera opened %d times: no retries?", opens.Load())
+	}
+}
+
+// TestAVSyncWithDrift: a sound card 0.1% fast (48048 samples a real
+// second) would put the audio 300 ms late after 5 minutes if its samples
+// were simply counted; the drift correction keeps flash and beep within one
+// frame at the start and at the end. GOLIVE_LONG_TESTS=1 runs the full 5
+// minutes at 0.1%; by default 60 s at 0.5% (the same 300 ms).
+func TestAVSyncWithDrift(t *testing.T) {
+	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	dur, drift := 60*time.Second, 0.005
+	if os.Getenv("GOLIVE_LONG_TESTS") == "1" {
+		dur, drift = 5*time.Minute, 0.001
+	}
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	p, err := preset.Load("360p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Video.Bitrate, p.Video.MinBitrate = 300_000, 300_000 // the picture is all but static
+	err = Run(context.Background(), Config{Preset: p, Source: SourceTestSync, SimulateAudioDrift: drift,
+		URL: n.URL("drift"), Duration: dur, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := n.RecordPath("drift")
+	testpeer.ProbeRecordingT(t, rec)
+	flashes, err := testpeer.Flashes(rec, 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beeps, err := testpeer.BeepOnsets(rec, 0.05, 0.5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(flashes) < int(dur.Seconds())-2 {
+		t.Fatalf("%d flashes in %v", len(flashes), dur)
+	}
+	var offs []float64
+	for _, f := range flashes {
+		best := math.Inf(1)
+		for _, b := range beeps {
+			if math.Abs(b-f) < math.Abs(best) {
+				best = b - f
+			}
+		}
+		offs = append(offs, best)
+	}
+	t.Logf("flash→beep: first %.1f ms, last %.1f ms (%d pairs; uncorrected the last would be %.0f ms)",
+		offs[0]*1000, offs[len(offs)-1]*1000, len(offs), dur.Seconds()*drift*1000)
+	for i, o := range offs {
+		if math.Abs(o) > 1.0/30 {
+			t.Fatalf("flash %d at %.1f s: A/V offset %.1f ms, more than a frame", i, flashes[i], o*1000)
+		}
 	}
 }

@@ -112,6 +112,13 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		if mic == MicAuto {
 			src.Audio, ownAudio = aw, true
 		}
+		if cfg.SimulateAudioDrift != 0 && ownAudio {
+			dc, err := audio.NewDriftCorrector(rate, ch, aw)
+			if err != nil {
+				return nil, err
+			}
+			src.AudioDrift, src.RawAudio = cfg.SimulateAudioDrift, dc.Write
+		}
 		s.add(src.Run, nil)
 
 	case cfg.Source == SourceCamera:
