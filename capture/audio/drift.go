@@ -36,10 +36,10 @@ const (
 	// averages over about 1/omegaEnd = 5 s, so callback jitter barely moves
 	// the resampling ratio while a drift that changes with temperature is
 	// still followed.
-	omegaStart = 0.3
-	omegaEnd   = 0.1
+	omegaStart = 0.4
+	omegaEnd   = 0.15
 	// omegaHalf is the age at which ω has come halfway down.
-	omegaHalf = 10.0
+	omegaHalf = 8.0
 	// The error is low-pass filtered before the loop with a time constant
 	// of 1/(prefilterRatio·ω): above the loop's bandwidth, so it adds little
 	// phase lag, but it keeps jitter out of the proportional term.
@@ -49,7 +49,7 @@ const (
 	// latency of a stream that has just started still changes (a
 	// PulseAudio capture delivers its first 0.5 s about 10 ms earlier than
 	// later), and such a step must not be learnt as drift.
-	settleTime = 0.0
+	settleTime = 2.0
 	// maxDrift bounds the estimated drift, maxSlew the proportional term:
 	// the resampling ratio stays within 1 ± (maxDrift + maxSlew). Sound
 	// cards are within ±0.1% of nominal; 1% is already an audible detune

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/golive/golive/capture/audio"
 	"github.com/golive/golive/capture/failover"
@@ -122,7 +123,10 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		s.add(src.Run, nil)
 
 	case cfg.Source == SourceCamera:
-		fv := &failover.Video{Width: w, Height: h, FPS: fps, Clock: clock, Out: vw, Slate: slate, Logger: log}
+		// The camera reports a stall itself (2 s; 4 s for its first frame):
+		// the failover's watch is only a backstop.
+		fv := &failover.Video{Width: w, Height: h, FPS: fps, Clock: clock, Out: vw, Slate: slate,
+			Stall: v4l2.FirstFrameTimeout + time.Second, Logger: log}
 		camCfg := v4l2.Config{Device: cfg.Camera, Width: w, Height: h, FPS: fps, Controls: cfg.CameraControls,
 			Clock: clock, Logger: log}
 		open := func(out media.VideoWriter) (failover.Device, error) {
