@@ -16,8 +16,12 @@
 // PTS come from the sample count, anchored to the pipeline clock at the
 // first callback and resampled to follow drift between the sound card's
 // clock and the system's: see DriftCorrector. They stand for the moment a
-// sample reached the sound server; the server's own buffering (about one
-// 10 ms period with PulseAudio) is not subtracted.
+// sample reached the process, less the callback's duration; the backend's
+// own latency before that is not known, and not subtracted. The first
+// 0.5 s a device delivers are dropped (its latency is still settling) and
+// the first frame comes 0.2 s after that (the anchor is refined
+// meanwhile): frames start about 0.7 s after Run, stamped with their true
+// capture time.
 //
 // # Device names
 //
@@ -119,6 +123,7 @@ type Mic struct {
 	bc  *backendContext
 	dev *malgo.Device
 
+	now      func() time.Duration // the pipeline clock (a fake in tests)
 	ring     ring
 	stopping atomic.Bool   // we are stopping the device: ignore its stop notification
 	stopped  chan struct{} // miniaudio's stop notification (cap 1)
@@ -177,7 +182,7 @@ func Open(cfg Config) (*Mic, error) {
 	}
 	log = log.With("component", "capture.audio")
 
-	m := &Mic{cfg: cfg, log: log, stopped: make(chan struct{}, 1), done: make(chan struct{})}
+	m := &Mic{cfg: cfg, log: log, now: cfg.Clock.Now, stopped: make(chan struct{}, 1), done: make(chan struct{})}
 	bc, id, err := m.find()
 	if err != nil {
 		return nil, err
@@ -217,7 +222,13 @@ func (m *Mic) find() (*backendContext, *malgo.DeviceID, error) {
 			}
 			if def >= 0 {
 				m.info = bc.devices[def]
-				return bc, nil, nil
+				if m.info.Default {
+					return bc, nil, nil // the backend's default: it may follow changes
+				}
+				// The backend's default is a monitor (or unknown): name
+				// the microphone.
+				id := bc.ids[def]
+				return bc, &id, nil
 			}
 		} else {
 			i, err := match(bc.devices, m.cfg.Device)
@@ -304,7 +315,7 @@ func (m *Mic) onData(_, in []byte, frames uint32) {
 	if len(in) < 2 {
 		return
 	}
-	at := m.cfg.Clock.Now()
+	at := m.now()
 	// S16 in the machine's byte order, as miniaudio delivers it.
 	samples := unsafe.Slice((*int16)(unsafe.Pointer(&in[0])), len(in)/2)
 	m.ring.push(samples, int(frames), at)
@@ -360,6 +371,7 @@ func (m *Mic) loop(ctx context.Context) error {
 		lastData  time.Time // zero until the first data
 		stoppedAt time.Time // miniaudio's stop notification, zero if none since the last data
 		warned    time.Time
+		reported  = time.Now()
 		lastDrops int64
 		lastRe    int64
 	)
@@ -393,6 +405,12 @@ func (m *Mic) loop(ctx context.Context) error {
 		case !lastData.IsZero() && now.Sub(lastData) > NoDataTimeout:
 			return fmt.Errorf("audio: %s: %w: no sample for %v", m.info, ErrDeviceGone, NoDataTimeout)
 		}
+		if now.Sub(reported) >= time.Minute {
+			st := m.dc.Stats()
+			m.log.Debug("audio clock", "drift_ppm", int(st.Drift*1e6), "ratio_ppm", int((st.Ratio-1)*1e6),
+				"error_ms", float64(st.Error.Microseconds())/1000)
+			reported = now
+		}
 		// Rate-limited warnings: one line a second at most.
 		if now.Sub(warned) >= time.Second {
 			st := m.dc.Stats()
@@ -415,7 +433,6 @@ func (m *Mic) process() (bool, error) {
 		in := m.scratch[off : off+c.n*m.devCh]
 		off += c.n * m.devCh
 		m.mapped = mapChannels(m.mapped[:0], in, m.devCh, m.cfg.Channels)
-		if dbgN < 3000 { dbgN++; st := m.dc.Stats(); println("chunk", c.at.Microseconds(), c.n, st.Error.Microseconds(), int((st.Ratio-1)*1e6), int(st.Drift*1e6)) }
 		if err := m.dc.Write(m.mapped, c.at); err != nil {
 			return true, err
 		}
@@ -486,5 +503,3 @@ func mapChannels(dst, src []int16, inCh, outCh int) []int16 {
 	}
 	return dst
 }
-
-var dbgN int

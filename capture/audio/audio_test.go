@@ -67,9 +67,12 @@ func TestRing(t *testing.T) {
 	}
 }
 
-// newTestMic is a Mic without a device, for the data path.
+// newTestMic is a Mic without a device, for the data path, on a fake clock
+// that advances 10 ms a callback.
 func newTestMic(t testing.TB, devCh, ch int, out media.AudioWriter) *Mic {
 	m := &Mic{cfg: Config{SampleRate: 48000, Channels: ch, Clock: media.NewClock(), Audio: out}, devCh: devCh}
+	var now time.Duration
+	m.now = func() time.Duration { now += 10 * time.Millisecond; return now }
 	m.initRing()
 	dc, err := NewDriftCorrector(48000, ch, out)
 	if err != nil {
@@ -89,7 +92,12 @@ func BenchmarkCapturePath(b *testing.B) {
 	for i := range in {
 		in[i] = byte(i * 7)
 	}
+	for range 200 { // past the warm-up and the hold
+		m.onData(nil, in, 480)
+		m.process()
+	}
 	b.ReportAllocs()
+	b.ResetTimer()
 	for range b.N {
 		m.onData(nil, in, 480)
 		if _, err := m.process(); err != nil {
@@ -102,7 +110,8 @@ func BenchmarkCapturePath(b *testing.B) {
 }
 
 func TestCapturePathAllocs(t *testing.T) {
-	m := newTestMic(t, 2, 2, media.AudioWriterFunc(func(*media.AudioFrame) error { return nil }))
+	frames := 0
+	m := newTestMic(t, 2, 2, media.AudioWriterFunc(func(*media.AudioFrame) error { frames++; return nil }))
 	in := make([]byte, 480*2*2)
 	step := func() {
 		m.onData(nil, in, 480)
@@ -110,11 +119,15 @@ func TestCapturePathAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for range 10 {
+	for range 200 { // past the warm-up and the hold
 		step()
 	}
-	if n := testing.AllocsPerRun(200, step); n != 0 {
+	before := frames
+	if n := testing.AllocsPerRun(500, step); n != 0 {
 		t.Errorf("%v allocations per callback, want 0", n)
+	}
+	if frames-before < 200 {
+		t.Errorf("%d frames from 500 callbacks: not in the steady state", frames-before)
 	}
 }
 
@@ -265,9 +278,11 @@ func TestMicPulse(t *testing.T) {
 			frames := rec.get()
 			t.Logf("%d frames; first PTS %v (Run started at %v); corrector %+v",
 				len(frames), frames[0].PTS, started, m.dc.Stats())
-			// The first sample was captured after Run started the device.
-			if p0 := frames[0].PTS; p0 < 0 || p0 < started-5*time.Millisecond || p0 > started+200*time.Millisecond {
-				t.Errorf("first PTS %v; Run started at %v", p0, started)
+			// The first sample was captured after Run started the device,
+			// and the corrector drops the first 0.5 s (warmup).
+			from := started + time.Duration(warmup*float64(time.Second))
+			if p0 := frames[0].PTS; p0 < from-20*time.Millisecond || p0 > from+300*time.Millisecond {
+				t.Errorf("first PTS %v; Run started at %v, so want about %v", p0, started, from)
 			}
 			var all []int16
 			for k, f := range frames {
@@ -348,5 +363,54 @@ func TestMicDeviceGone(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run still running 5s after the sound server died")
+	}
+}
+
+// TestMicSuspended: PulseAudio suspends the source under a running Mic
+// (here: its sink is suspended). miniaudio reports the stream stopped; a
+// short suspension is ridden out, a lasting one is ErrDeviceGone.
+func TestMicSuspended(t *testing.T) {
+	p := testpeer.StartPulseT(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := p.PlayTone(ctx, 440, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	suspend := func(on string) {
+		t.Helper()
+		if out, err := p.Command(ctx, "pactl", "suspend-sink", p.Sink(), on).CombinedOutput(); err != nil {
+			t.Fatalf("pactl suspend-sink %s: %v: %s", on, err, out)
+		}
+	}
+	_, rec, _, done, runErr, _ := startMic(t, Config{Device: p.Monitor(), SampleRate: 48000, Channels: 2})
+	if !testpeer.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) >= 10 }) {
+		t.Fatal("no frames")
+	}
+
+	suspend("1")
+	suspend("0") // within stopGrace: the data comes back
+	n := len(rec.get())
+	if !testpeer.WaitFor(3*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) >= n+50 }) {
+		t.Fatalf("frames stopped after a short suspension (%d, then %d)", n, len(rec.get()))
+	}
+	select {
+	case <-done:
+		t.Fatalf("Run returned after a short suspension: %v", *runErr)
+	default:
+	}
+
+	suspend("1")
+	since := time.Now()
+	select {
+	case <-done:
+		t.Logf("Run returned %v after %v", *runErr, time.Since(since))
+		if !errors.Is(*runErr, ErrDeviceGone) || !strings.Contains((*runErr).Error(), "stopped") {
+			t.Errorf("Run = %v, want ErrDeviceGone (stopped by the backend)", *runErr)
+		}
+		if d := time.Since(since); d > 1500*time.Millisecond {
+			t.Errorf("Run returned %v after the suspension, want within stopGrace", d)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run still running 5s after the source was suspended")
 	}
 }

@@ -15,60 +15,57 @@ const FrameSamples = 1024
 
 // Tuning of the DriftCorrector. Times are in seconds.
 const (
+	// warmup: the first input after Reset is dropped for this long. The
+	// latency of a stream that has just started still moves (measured on a
+	// PulseAudio 16 null-sink monitor: its first 0.5 s arrive about 10 ms
+	// earlier than what follows), and anchoring on it would leave an error
+	// to slew; many devices also pop as they start.
+	warmup = 0.5
 	// Callbacks arrive late, never early, and often in bursts (PulseAudio
-	// hands over a sink's block of several periods at once): the arrival
-	// time of the least late callback is the best measure of the capture
-	// time. So the error is measured as its maximum over blocks of
-	// envelopeBlock (see DriftCorrector), and a timeline starts by holding
-	// its output for startupHold, to anchor on the least late callback of
-	// that time rather than on the first.
+	// hands over several periods at once): the least late callback is the
+	// best measure of the capture time. So the loop works on the maximum
+	// of the error over blocks of envelopeBlock, and a timeline starts by
+	// holding its output for startupHold, to anchor on the least late
+	// callback of that time rather than on the first.
 	envelopeBlock = 0.25
 	startupHold   = 0.2
-	// warmup: the first input after Reset is dropped for this long. The
-	// latency of a stream that has just started still changes (a PulseAudio
-	// capture delivers its first 0.5 s about 10 ms earlier than later), and
-	// anchoring on it would leave an error to slew; many devices also pop
-	// as they start.
-	warmup = 0.5
 	// The timing loop is a second-order (PI) phase-locked loop, critically
-	// damped, whose natural frequency narrows from omegaStart to omegaEnd
-	// (rad/s) as the stream ages: it locks within a few seconds, then
-	// averages over about 1/omegaEnd = 5 s, so callback jitter barely moves
-	// the resampling ratio while a drift that changes with temperature is
+	// damped, whose natural frequency ω narrows from omegaStart to omegaEnd
+	// (rad/s) as the stream ages, halfway at omegaHalf seconds: it learns
+	// the drift in seconds, then averages over 1/omegaEnd ≈ 7 s, so that
+	// callback jitter and a backend's latency wander barely move the
+	// resampling ratio, while a drift that changes with temperature is
 	// still followed.
-	omegaStart = 0.4
+	omegaStart = 0.5
 	omegaEnd   = 0.15
-	// omegaHalf is the age at which ω has come halfway down.
-	omegaHalf = 8.0
+	omegaHalf  = 5.0
 	// The error is low-pass filtered before the loop with a time constant
 	// of 1/(prefilterRatio·ω): above the loop's bandwidth, so it adds little
 	// phase lag, but it keeps jitter out of the proportional term.
 	prefilterRatio = 4.0
 	// settleTime: for this long after the start-up hold (seconds of loop
-	// time), the loop only slews the phase (proportional term): the
-	// latency of a stream that has just started still changes (a
-	// PulseAudio capture delivers its first 0.5 s about 10 ms earlier than
-	// later), and such a step must not be learnt as drift.
+	// time) the loop only slews the phase (proportional term) and learns
+	// no drift: a latency that still moves must not be taken for drift.
 	settleTime = 2.0
-	// maxDrift bounds the estimated drift, maxSlew the proportional term:
-	// the resampling ratio stays within 1 ± (maxDrift + maxSlew). Sound
-	// cards are within ±0.1% of nominal; 1% is already an audible detune
-	// (17 cents), so anything further is corrected by skips and re-anchors.
-	// A phase error is slewed at 0.5% (5 ms a second) at most.
+	// maxDrift bounds the estimated drift, maxSlew the proportional term
+	// (a phase error is slewed at 2.5 ms a second at most): the resampling
+	// ratio stays within 1 ± maxCorrection. Sound cards are within ±0.1% of
+	// nominal, and 0.25% is 4 cents of pitch; errors the loop cannot take
+	// out smoothly are handled by skips and re-anchors.
 	maxDrift      = 0.01
-	maxSlew       = 0.005
+	maxSlew       = 0.0025
 	maxCorrection = maxDrift + maxSlew
 	// skipAfter: when the next sample's PTS is more than this later than
 	// the capture time measured by one callback, input is dropped at once
 	// to catch up (arrivals are never early, so such an error is certain).
 	skipAfter = 0.020
-	// gapAfter: when the PTS is more than this earlier than the measured
-	// capture time (samples are missing: the device stalled or overran),
-	// and stays so for gapConfirm of arrivals, the timeline is re-anchored
-	// at the first sample after the gap. A callback that is merely late is
+	// gapAfter: when the PTS is more than this earlier than the capture
+	// time measured by every callback for gapConfirm (samples are missing:
+	// the device stalled or overran), the timeline is re-anchored at the
+	// first sample after the gap. A callback that is merely late is
 	// followed by its backlog, which brings the error back: output is held
 	// meanwhile, never emitted with a wrong PTS.
-	gapAfter   = 0.020
+	gapAfter   = 0.030
 	gapConfirm = 0.100
 	// maxLoopStep bounds the time between two loop updates that the loop
 	// integrates over.
@@ -91,17 +88,18 @@ const (
 // them at the nominal rate would drift 3.6 s an hour away from the video;
 // stamping them by arrival time would carry the callbacks' jitter. So:
 //
+//   - The first 0.5 s of input are dropped (warm-up, see warmup).
 //   - Every callback measures the error e = PTS of the next output sample −
 //     (arrival time − duration of the samples not yet consumed): how far the
 //     timeline is from the capture time, as far as this callback tells.
 //     Since a callback is never early, the largest e over a short time is
 //     the most accurate: the loop works on the maximum of e over blocks of
 //     250 ms (an envelope), which bursty or late callbacks do not move.
-//   - The anchor is the arrival time of the first callback minus the
-//     duration of its samples (its first sample was captured one buffer
-//     before it arrived), moved back by the largest e of the first 200 ms:
-//     a timeline holds its output for that long, so that its first frame is
-//     already stamped right.
+//   - The anchor is the arrival time of the first callback after the
+//     warm-up minus the duration of its samples (its first sample was
+//     captured one buffer before it arrived), moved back by the largest e
+//     of the next 200 ms: a timeline holds its output for that long, so
+//     that its first frame is stamped right already.
 //   - A PI loop (see the constants) drives the envelope of e to zero by
 //     setting the resampling ratio r = input samples per output sample =
 //     1 + drift + Kp·e, with drift its integral term: the estimate of the
@@ -118,13 +116,14 @@ const (
 // that is not known, and not subtracted.
 //
 // Large errors are not slewed: a PTS later than the capture by more than
-// 20 ms drops input at once; input missing for more than 20 ms (a stall or
+// 20 ms drops input at once; input missing for more than 30 ms (a stall or
 // an overrun: the arrival times run ahead of the sample count, and stay
 // ahead for 100 ms) starts a new timeline (re-anchor) whose first frame is
 // stamped with the capture time of the first sample after the gap. The
 // incomplete frame before the gap is dropped; nothing fills the gap, so
 // there is never a burst of frames, and PTS only increase; they are never
-// negative. The drift estimate survives a re-anchor.
+// negative (input captured before 0 is dropped). The drift estimate
+// survives a re-anchor.
 //
 // A DriftCorrector is not safe for concurrent use.
 type DriftCorrector struct {
@@ -296,15 +295,11 @@ func (d *DriftCorrector) Write(samples []int16, at time.Duration) error {
 			return d.reanchor(at)
 		}
 	default:
-		if d.suspect && e > -gapAfter/2 {
-			d.suspect = false // the late callback's backlog has arrived
-		}
-		if !d.suspect {
-			d.blockMax = max(d.blockMax, e)
-			if (at - d.blockAt).Seconds() >= envelopeBlock {
-				d.control(d.blockMax, (at - d.loopAt).Seconds())
-				d.blockAt, d.loopAt, d.blockMax = at, at, math.Inf(-1)
-			}
+		d.suspect = false // if it was: the late callback's backlog has arrived
+		d.blockMax = max(d.blockMax, e)
+		if (at - d.blockAt).Seconds() >= envelopeBlock {
+			d.control(d.blockMax, (at - d.loopAt).Seconds())
+			d.blockAt, d.loopAt, d.blockMax = at, at, math.Inf(-1)
 		}
 	}
 	return d.produce()
@@ -394,8 +389,8 @@ func (d *DriftCorrector) skip(e float64) {
 }
 
 // startTimeline makes samples the first input of a new timeline whose first
-// sample was captured at anchor, taking care that it starts after the last
-// frame emitted.
+// sample was captured at anchor, and starts its hold (endHold makes sure it
+// starts after the last frame emitted).
 func (d *DriftCorrector) startTimeline(samples []int16, anchor, at time.Duration) {
 	d.started = true
 	d.holding, d.holdMax = true, 0

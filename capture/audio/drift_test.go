@@ -31,12 +31,14 @@ type sim struct {
 	// From delayAt on, the callbacks are held back for delay and then
 	// delivered at once, all samples kept (a descheduled audio thread).
 	delayAt, delay time.Duration
-	firstLate      time.Duration // extra delay of the first callback
-	late           time.Duration
-	burst          bool
-	toneHz, level  float64
-	seed           uint64
-	settle         time.Duration // errors are judged after this long
+	// Callbacks due within [lateFrom, lateTo) arrive lateBy later (and
+	// the ones after them no earlier).
+	lateFrom, lateTo, lateBy time.Duration
+	late                     time.Duration
+	burst                    bool
+	toneHz, level            float64
+	seed                     uint64
+	settle                   time.Duration // errors are judged after this long
 }
 
 // simResult is what a run measured.
@@ -204,8 +206,8 @@ func (s sim) run(t testing.TB) simResult {
 		if s.late > 0 {
 			at += time.Duration(rng.Float64() * float64(s.late))
 		}
-		if k == 0 {
-			at += s.firstLate
+		if at >= s.lateFrom && at < s.lateTo {
+			at += s.lateBy
 		}
 		if s.burst && k%2 == 0 {
 			at += s.period
@@ -287,10 +289,10 @@ func TestDriftCorrectorLong(t *testing.T) {
 				toneHz: 1000, level: 0.5, seed: 1, settle: 60 * time.Second,
 			}
 			r := s.run(t)
-			t.Logf("%v: |PTS err| max %.2f ms after %v, %.2f ms overall (first frame %+.2f ms); "+
+			t.Logf("%s, %v: |PTS err| max %.2f ms after %v, %.2f ms overall (first frame %+.2f ms); "+
 				"mean %+.2f ms, within ±1 ms of it from %.1f s; out rate %.5f Hz; drift est. %+.4f%%; "+
 				"pitch wobble %.4f%%; max step %.4f; level %+.3f dB",
-				hours, ms(r.maxErr), s.settle, ms(r.maxErrAll), ms(r.firstPTSErr), ms(r.bias), r.converged.Seconds(),
+				c.name, hours, ms(r.maxErr), s.settle, ms(r.maxErrAll), ms(r.firstPTSErr), ms(r.bias), r.converged.Seconds(),
 				r.outRate, 100*r.stats.Drift, 100*r.maxWobble, r.maxDiff, 20*math.Log10(r.levelRatio))
 			if r.maxErr > 10*time.Millisecond {
 				t.Errorf("|PTS - capture time| up to %v after %v, want <= 10ms", r.maxErr, s.settle)
@@ -353,9 +355,9 @@ func TestDriftCorrector48k(t *testing.T) {
 				s.duration = 75 * time.Second
 			}
 			r := s.run(t)
-			t.Logf("|PTS err| max %.2f ms after %v, %.2f overall, mean %+.2f ms; tone %.4f Hz; pitch wobble %.4f%%; "+
+			t.Logf("%s: |PTS err| max %.2f ms after %v, %.2f overall, mean %+.2f ms; tone %.4f Hz; pitch wobble %.4f%%; "+
 				"max step %.5f; level %+.4f dB",
-				ms(r.maxErr), s.settle, ms(r.maxErrAll), ms(r.bias), r.toneHz, 100*r.maxWobble, r.maxDiff,
+				c.name, ms(r.maxErr), s.settle, ms(r.maxErrAll), ms(r.bias), r.toneHz, 100*r.maxWobble, r.maxDiff,
 				20*math.Log10(r.levelRatio))
 			if r.maxErr > 10*time.Millisecond || r.maxErrAll > 40*time.Millisecond {
 				t.Errorf("|PTS - capture time| up to %v after %v, %v overall", r.maxErr, s.settle, r.maxErrAll)
@@ -405,8 +407,9 @@ func TestDriftCorrectorDisruptions(t *testing.T) {
 		if r.maxErr > 10*time.Millisecond {
 			t.Errorf("|PTS - capture time| up to %v after %v (the stall included), want <= 10ms", r.maxErr, s.settle)
 		}
-		// No burst: as many frames as the device captured, not more.
-		captured := (s.duration - s.stall).Seconds() * 48000 / FrameSamples
+		// No burst: as many frames as the device captured (less the
+		// warm-up), not more.
+		captured := (s.duration - s.stall - time.Duration(warmup*float64(time.Second))).Seconds() * 48000 / FrameSamples
 		if f := float64(r.frames); f > captured+1 || f < captured-3 {
 			t.Errorf("%d frames, want about %.0f (what was captured: nothing fills the stall)", r.frames, captured)
 		}
@@ -430,10 +433,11 @@ func TestDriftCorrectorDisruptions(t *testing.T) {
 	})
 
 	// The start-up hold anchors on the least late callback of the first
-	// 200 ms, not on the first one.
-	t.Run("first callback 60ms late", func(t *testing.T) {
+	// 200 ms of the timeline (after the warm-up), not on the first one.
+	t.Run("first callbacks 60ms late", func(t *testing.T) {
 		s := base
-		s.firstLate = 60 * time.Millisecond
+		warm := time.Duration(warmup * float64(time.Second))
+		s.lateFrom, s.lateTo, s.lateBy = s.start+warm, s.start+warm+30*time.Millisecond, 60*time.Millisecond
 		s.settle = 0
 		r := s.run(t)
 		t.Logf("first frame PTS error %.2f ms, max %.2f ms; stats %+v", ms(r.firstPTSErr), ms(r.maxErr), r.stats)
@@ -456,9 +460,9 @@ func TestDriftCorrectorDisruptions(t *testing.T) {
 		}))
 		buf := make([]int16, 480)
 		at := time.Second
-		for k := 0; k < 100; k++ {
+		for k := 0; k < 300; k++ {
 			at += 10 * time.Millisecond
-			if k == 50 {
+			if k == 200 {
 				for range 5 { // 50 ms of samples more than time allows
 					dc.Write(buf, at)
 				}
@@ -469,6 +473,9 @@ func TestDriftCorrectorDisruptions(t *testing.T) {
 		}
 		st := dc.Stats()
 		// Errors above 20 ms are skipped, the rest is the loop's.
+		if len(got) < 100 {
+			t.Fatalf("%d frames", len(got))
+		}
 		if st.Skipped < 48000*20/1000 || st.Skipped > 48000*50/1000 || st.Reanchors != 0 {
 			t.Errorf("skipped %d samples, %d re-anchors; want 20..50 ms skipped", st.Skipped, st.Reanchors)
 		}
@@ -481,8 +488,9 @@ func TestDriftCorrectorDisruptions(t *testing.T) {
 }
 
 // TestDriftCorrectorPassThrough: with the device on time and no jitter,
-// samples come out as they went in, in frames of FrameSamples, and the PTS
-// are anchor + k·FrameSamples/rate to the nanosecond.
+// samples come out as they went in (after the warm-up), in frames of
+// FrameSamples, and the PTS are anchor + k·FrameSamples/rate to the
+// nanosecond.
 func TestDriftCorrectorPassThrough(t *testing.T) {
 	var got []int16
 	var pts []time.Duration
@@ -497,7 +505,8 @@ func TestDriftCorrectorPassThrough(t *testing.T) {
 	const n = 480
 	var in []int16
 	start := 3 * time.Second
-	for k := 0; k < 100; k++ {
+	const calls = 300
+	for k := 0; k < calls; k++ {
 		buf := make([]int16, 2*n)
 		for i := range buf {
 			buf[i] = int16(k*7919 + i*31)
@@ -507,11 +516,16 @@ func TestDriftCorrectorPassThrough(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if want := 100 * n / FrameSamples; len(pts) != want {
+	// The warm-up drops the callbacks that arrive within 0.5 s of the
+	// first: 50 of them. The anchor is the 51st's arrival less its length.
+	const dropped = 50
+	in = in[dropped*2*n:]
+	anchor := start + (dropped+1)*10*time.Millisecond - 10*time.Millisecond
+	if want := (calls - dropped) * n / FrameSamples; len(pts) != want {
 		t.Fatalf("%d frames, want %d", len(pts), want)
 	}
 	for k, p := range pts {
-		want := start + time.Duration(int64(k)*FrameSamples*int64(time.Second)/48000)
+		want := anchor + time.Duration(int64(k)*FrameSamples*int64(time.Second)/48000)
 		if p != want {
 			t.Errorf("frame %d PTS %v, want %v", k, p, want)
 		}
@@ -543,7 +557,7 @@ func TestDriftCorrectorErrors(t *testing.T) {
 	boom := errors.New("boom")
 	dc, _ := NewDriftCorrector(48000, 1, media.AudioWriterFunc(func(*media.AudioFrame) error { return boom }))
 	var err error
-	for k := 1; k < 40 && err == nil; k++ {
+	for k := 1; k < 100 && err == nil; k++ {
 		err = dc.Write(make([]int16, 480), time.Duration(k)*10*time.Millisecond)
 	}
 	if !errors.Is(err, boom) {

@@ -93,3 +93,41 @@ func BeepOnsets(path string, level, minGap float64) ([]float64, error) {
 	}
 	return onsets, nil
 }
+
+// AVPair is one flash and the offset of the nearest beep onset (beep −
+// flash, s).
+type AVPair struct{ Flash, Offset float64 }
+
+// AVOffsets measures A/V sync in a recording of the sync signal (a white
+// flash and a beep starting together once a second): each flash paired
+// with the nearest beep onset. Flashes less than a second after the audio
+// starts are left out: a beep needs silence before it to be seen starting.
+func AVOffsets(path string) ([]AVPair, error) {
+	flashes, err := Flashes(path, 200)
+	if err != nil {
+		return nil, err
+	}
+	const minGap = 0.5
+	beeps, err := BeepOnsets(path, 0.05, minGap)
+	if err != nil {
+		return nil, err
+	}
+	apk, err := Packets(path, "a")
+	if err != nil || len(apk) == 0 {
+		return nil, fmt.Errorf("testpeer: no audio in %s: %v", path, err)
+	}
+	var pairs []AVPair
+	for _, f := range flashes {
+		if f < apk[0].PTS+1 {
+			continue
+		}
+		best := math.Inf(1)
+		for _, b := range beeps {
+			if math.Abs(b-f) < math.Abs(best) {
+				best = b - f
+			}
+		}
+		pairs = append(pairs, AVPair{f, best})
+	}
+	return pairs, nil
+}
