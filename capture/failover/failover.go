@@ -58,6 +58,7 @@ func (s *supervisor) run(ctx context.Context) {
 			}
 			var err error
 			if dev, err = s.open(); err != nil {
+				dev = nil // never a typed nil in an interface
 				if failures == 0 {
 					s.log.Warn(s.kind+" unavailable; retrying every "+s.retry.String(), "error", err)
 				}

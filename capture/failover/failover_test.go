@@ -291,3 +291,22 @@ func TestSlate(t *testing.T) {
 		t.Error("a Go file as slate: no error")
 	}
 }
+
+// TestOpenTypedNil: an Open that returns a nil *T with its error (a nil
+// pointer in a non-nil interface) is not run.
+func TestOpenTypedNil(t *testing.T) {
+	clock := media.NewClock()
+	out := &videoLog{}
+	slate, _ := NewSlate("", 64, 36)
+	v := &Video{Width: 64, Height: 36, FPS: 30, Clock: clock, Out: out, Slate: slate, Retry: 20 * time.Millisecond, Logger: quiet}
+	v.Open = func(media.VideoWriter) (Device, error) {
+		var c *fakeCamera
+		return c, errors.New("no such device")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	v.Run(ctx) // a panic fails the test
+	if pts, _ := out.snapshot(); len(pts) < 5 {
+		t.Fatalf("%d slate frames in 300 ms", len(pts))
+	}
+}

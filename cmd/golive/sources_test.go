@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
+	"encoding/binary"
+	"fmt"
 	"math"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +118,69 @@ func TestFileAudioOnly(t *testing.T) {
 	pr := testpeer.ProbeRecordingT(t, n.RecordPath("wav"))
 	if pr.Video() == nil || pr.Audio() == nil || math.Abs(pr.Duration-3) > 0.5 {
 		t.Fatalf("recording %.2f s, streams %+v: want 3 s of slate and audio", pr.Duration, pr.Streams)
+	}
+}
+
+// decodeAudio decodes from..from+dur s of path's audio to 48 kHz mono s16.
+func decodeAudio(t *testing.T, path string, from, dur float64) []int16 {
+	t.Helper()
+	out, err := exec.Command("ffmpeg", "-v", "error", "-ss", fmt.Sprint(from), "-t", fmt.Sprint(dur), "-i", path,
+		"-map", "0:a:0", "-ac", "1", "-ar", "48000", "-f", "s16le", "-").Output()
+	if err != nil {
+		t.Fatalf("decode audio: %v", err)
+	}
+	s := make([]int16, len(out)/2)
+	for i := range s {
+		s[i] = int16(binary.LittleEndian.Uint16(out[2*i:]))
+	}
+	return s
+}
+
+// TestMicrophone: a tone played into a real PulseAudio daemon's null sink,
+// captured from its monitor with --mic, arrives at the server with its
+// frequency and level.
+func TestMicrophone(t *testing.T) {
+	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	pulse := testpeer.StartPulseT(t) // also points this process's libpulse at it
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const level = 0.25
+	if err := pulse.PlayTone(ctx, 1000, level); err != nil {
+		t.Fatal(err)
+	}
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	if code, log := push(t, "--preset", "360p", "--mic", pulse.Monitor(), "--duration", "4s", n.URL("mic")); code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, log)
+	}
+	rec := n.RecordPath("mic")
+	testpeer.ProbeRecordingT(t, rec)
+	s := decodeAudio(t, rec, 1.5, 2)
+	hz := testpeer.ToneFrequency(s, 1, 48000)
+	rms := testpeer.RMS(s, 1)
+	want := level / math.Sqrt2
+	t.Logf("received %.1f Hz at RMS %.3f (played %.3f)", hz, rms, want)
+	if math.Abs(hz-1000) > 5 {
+		t.Errorf("tone at %.1f Hz, want 1000", hz)
+	}
+	if db := 20 * math.Log10(rms/want); math.Abs(db) > 1 {
+		t.Errorf("level %.2f dB off what was played", db)
+	}
+}
+
+// TestNoMicrophone: --mic default on a machine without any microphone (no
+// sound card, no PulseAudio here): a warning, silence, and the push goes on.
+func TestNoMicrophone(t *testing.T) {
+	testpeer.RequireTool(t, "ffprobe")
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	code, log := push(t, "--preset", "360p", "--mic", "default", "--duration", "3s", n.URL("nomic"))
+	if code != exitOK || !strings.Contains(log, "no microphone") {
+		t.Fatalf("exit %d, want 0 with a warning; log:\n%s", code, log)
+	}
+	pr := testpeer.ProbeRecordingT(t, n.RecordPath("nomic"))
+	if pr.Audio() == nil || math.Abs(pr.Duration-3) > 0.5 {
+		t.Fatalf("recording %.2f s, streams %+v: want 3 s with a (silent) audio track", pr.Duration, pr.Streams)
+	}
+	if s := decodeAudio(t, n.RecordPath("nomic"), 0.5, 2); testpeer.RMS(s, 1) > 0.001 {
+		t.Errorf("audio RMS %.4f: want silence", testpeer.RMS(s, 1))
 	}
 }

@@ -59,6 +59,8 @@ func TestCameraFailoverEndToEnd(t *testing.T) {
 	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
 	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
 	var opens atomic.Int32
+	saved := openCamera
+	t.Cleanup(func() { openCamera = saved })
 	openCamera = func(c v4l2.Config) (failover.Device, error) {
 		switch k := opens.Add(1); {
 		case k == 1:
@@ -69,7 +71,6 @@ func TestCameraFailoverEndToEnd(t *testing.T) {
 			return &flakyCamera{cfg: c}, nil
 		}
 	}
-	t.Cleanup(func() { openCamera = func(c v4l2.Config) (failover.Device, error) { return v4l2.Open(c) } })
 
 	p, err := preset.Load("360p")
 	if err != nil {

@@ -48,7 +48,13 @@ func CheckSource(s string) error {
 
 // openCamera opens a camera: the seam where tests put a camera that can be
 // unplugged on demand (there is none on a CI machine).
-var openCamera = func(c v4l2.Config) (failover.Device, error) { return v4l2.Open(c) }
+var openCamera = func(c v4l2.Config) (failover.Device, error) {
+	cam, err := v4l2.Open(c)
+	if err != nil {
+		return nil, err
+	}
+	return cam, nil
+}
 
 // sources are the running capture devices of a push.
 type sources struct {
@@ -132,7 +138,11 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		open := func(out media.VideoWriter) (failover.Device, error) {
 			c := camCfg
 			c.Video = out
-			return openCamera(c)
+			cam, err := openCamera(c)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return cam, nil
 		}
 		first, err := open(fv.Writer())
 		if err != nil {
@@ -178,7 +188,11 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		open := func(out media.AudioWriter) (failover.Device, error) {
 			c := micCfg
 			c.Audio = out
-			return audio.Open(c)
+			m, err := audio.Open(c)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return m, nil
 		}
 		first, err := open(fa.Writer())
 		switch {
