@@ -145,10 +145,13 @@ type Mic struct {
 //
 // Device "default" takes the default capture device of the first backend
 // (of cfg.Backends) that has a microphone, and ErrNoMicrophone when none
-// has one. Any other name is looked for in each backend in turn: first an
-// exact ID, then an exact Name, then a unique substring of either, all
-// case-insensitive; ErrNotFound (listing the microphones) when nothing
-// matches. Device "none" gives ErrDisabled.
+// has one: PulseAudio monitor sources (what an output plays) are not
+// microphones, and ALSA's plugins into sound servers and pseudo-devices
+// ("null") are left out. Any other name is looked for in each backend in
+// turn: first an exact ID, then an exact Name, then a unique substring of
+// either, all case-insensitive; ErrNotFound, with the list of the devices,
+// when nothing matches or a substring matches several. Device "none" gives
+// ErrDisabled.
 func Open(cfg Config) (*Mic, error) {
 	if cfg.Device == "" {
 		cfg.Device = DeviceDefault
@@ -369,7 +372,8 @@ func (m *Mic) loop(ctx context.Context) error {
 	start := time.Now()
 	var (
 		lastData  time.Time // zero until the first data
-		stoppedAt time.Time // miniaudio's stop notification, zero if none since the last data
+		stoppedAt time.Time // miniaudio's stop notification, zero if data came after it
+		stopPush  int64     // callbacks (ring.pushes) before the stop notification
 		warned    time.Time
 		reported  = time.Now()
 		lastDrops int64
@@ -383,7 +387,9 @@ func (m *Mic) loop(ctx context.Context) error {
 			return nil
 		case <-m.stopped:
 			if stoppedAt.IsZero() {
-				stoppedAt = time.Now()
+				// The callbacks before the notification may still be in
+				// the ring: only a later one shows the device is back.
+				stoppedAt, stopPush = time.Now(), m.ring.pushes.Load()
 				m.log.Debug("miniaudio reports the device stopped", "device", m.info.String())
 			}
 		case <-m.ring.signal:
@@ -395,7 +401,10 @@ func (m *Mic) loop(ctx context.Context) error {
 		}
 		now := time.Now()
 		if got {
-			lastData, stoppedAt = now, time.Time{}
+			lastData = now
+		}
+		if !stoppedAt.IsZero() && m.ring.pushes.Load() > stopPush {
+			stoppedAt = time.Time{}
 		}
 		switch {
 		case !stoppedAt.IsZero() && now.Sub(stoppedAt) > stopGrace:

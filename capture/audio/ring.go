@@ -25,6 +25,7 @@ type ring struct {
 	chunks  []chunk
 	cr, cn  int // first chunk, number of chunks
 	dropped atomic.Int64
+	pushes  atomic.Int64  // callbacks, dropped ones included
 	signal  chan struct{} // cap 1: "there is data"
 }
 
@@ -37,6 +38,7 @@ func (q *ring) init(samples, chunks int) {
 // push copies one callback's samples (frames sample frames, interleaved)
 // in and signals the reader.
 func (q *ring) push(samples []int16, frames int, at time.Duration) {
+	q.pushes.Add(1)
 	q.mu.Lock()
 	if q.cn == len(q.chunks) || q.used+len(samples) > len(q.buf) {
 		q.mu.Unlock()

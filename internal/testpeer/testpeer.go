@@ -1,9 +1,11 @@
-// Package testpeer starts real peers (an nginx-rtmp server, ffprobe) for
-// integration tests and for the demo program.
+// Package testpeer starts real peers for integration tests and for the
+// demo program: an nginx-rtmp server (with an RTMPS front and HLS), a
+// PulseAudio daemon with a null sink as the microphone, and ffmpeg/ffprobe
+// to check what arrived (streams, packets, tones, flashes, A/V sync).
 //
 // It has two layers: a core API that needs no *testing.T (FreePort, WaitFor,
-// StartNginx, Probe, ...), usable from any program, and thin testing
-// wrappers (RequireTool, RequireNginxRTMP, StartNginxT) that skip or fail a
+// StartNginx, StartPulse, Probe, ...), usable from any program, and thin
+// testing wrappers (RequireTool, StartNginxT, StartPulseT) that skip or fail a
 // test cleanly and register cleanups.
 //
 // Tools are looked up in PATH. Outside CI a missing tool makes the test skip;
