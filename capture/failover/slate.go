@@ -9,6 +9,7 @@ import (
 	_ "image/png"  // --slate card.png
 	"os"
 
+	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
@@ -71,6 +72,9 @@ func card(w, h int) image.Image {
 
 // fit scales img to fit w×h (aspect kept, bilinear), centred on black.
 func fit(img image.Image, w, h int) *image.RGBA {
+	if r, ok := img.(*image.RGBA); ok && r.Bounds() == image.Rect(0, 0, w, h) {
+		return r // the generated card is drawn at size
+	}
 	dst := image.NewRGBA(image.Rect(0, 0, w, h))
 	draw.Draw(dst, dst.Bounds(), image.Black, image.Point{}, draw.Src)
 	b := img.Bounds()
@@ -83,32 +87,8 @@ func fit(img image.Image, w, h int) *image.RGBA {
 		tw, th = sw*h/sh, h
 	}
 	ox, oy := (w-tw)/2, (h-th)/2
-	for y := 0; y < th; y++ {
-		fy := (float64(y)+0.5)*float64(sh)/float64(th) - 0.5
-		for x := 0; x < tw; x++ {
-			fx := (float64(x)+0.5)*float64(sw)/float64(tw) - 0.5
-			dst.Set(ox+x, oy+y, bilinear(img, b, fx, fy))
-		}
-	}
+	xdraw.BiLinear.Scale(dst, image.Rect(ox, oy, ox+tw, oy+th), img, b, draw.Over, nil)
 	return dst
-}
-
-func bilinear(img image.Image, b image.Rectangle, fx, fy float64) color.RGBA {
-	x0, y0 := int(max(fx, 0)), int(max(fy, 0))
-	x1, y1 := min(x0+1, b.Dx()-1), min(y0+1, b.Dy()-1)
-	ax, ay := max(fx-float64(x0), 0), max(fy-float64(y0), 0)
-	var out [4]float64
-	for _, p := range []struct {
-		x, y int
-		w    float64
-	}{{x0, y0, (1 - ax) * (1 - ay)}, {x1, y0, ax * (1 - ay)}, {x0, y1, (1 - ax) * ay}, {x1, y1, ax * ay}} {
-		r, g, bl, a := img.At(b.Min.X+p.x, b.Min.Y+p.y).RGBA() // premultiplied: over black as is
-		out[0] += p.w * float64(r)
-		out[1] += p.w * float64(g)
-		out[2] += p.w * float64(bl)
-		out[3] += p.w * float64(a)
-	}
-	return color.RGBA{uint8(out[0] / 257), uint8(out[1] / 257), uint8(out[2] / 257), 255}
 }
 
 // toI420 converts to BT.709 limited-range I420 (chroma averaged over 2×2).

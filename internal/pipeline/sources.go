@@ -96,14 +96,22 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 			s.close()
 		}
 	}()
-	slate, err := failover.NewSlate(cfg.Slate, w, h)
-	if err != nil {
-		return nil, err
+	// The slate, made only for the sources that can show it.
+	var slate *media.VideoFrame
+	needSlate := func() error {
+		if slate == nil {
+			slate, err = failover.NewSlate(cfg.Slate, w, h)
+		}
+		return err
 	}
 	// slateOnly and silence stand in for a missing track.
-	slateOnly := func() {
+	slateOnly := func() error {
+		if err := needSlate(); err != nil {
+			return err
+		}
 		v := &failover.Video{Width: w, Height: h, FPS: fps, Clock: clock, Out: vw, Slate: slate, Logger: log}
 		s.add(v.Run, nil)
+		return nil
 	}
 	silence := func() {
 		a := &failover.Audio{SampleRate: rate, Channels: ch, Clock: clock, Out: aw, Logger: log}
@@ -129,6 +137,9 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		s.add(src.Run, nil)
 
 	case cfg.Source == SourceCamera:
+		if err := needSlate(); err != nil {
+			return nil, err
+		}
 		// The camera reports a stall itself (2 s; 4 s for its first frame):
 		// the failover's watch is only a backstop.
 		fv := &failover.Video{Width: w, Height: h, FPS: fps, Clock: clock, Out: vw, Slate: slate,
@@ -165,7 +176,9 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		s.ends = len(s.runs)
 		s.add(f.Run, nil)
 		if !f.HasVideo() {
-			slateOnly()
+			if err := slateOnly(); err != nil {
+				return nil, err
+			}
 		}
 		if f.HasAudio() && mic == MicAuto {
 			ownAudio = true
