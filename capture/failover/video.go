@@ -99,10 +99,16 @@ func (v *Video) Run(ctx context.Context) error {
 
 	var wg sync.WaitGroup
 	wg.Go(func() { sup.run(ctx) })
+	// Filling keeps every gap short by construction: it starts once the
+	// device has been silent for 1.5 frame intervals (checked four times an
+	// interval), continues the last frame's cadence, and keeps the filled
+	// frames within half an interval of the clock — so a device that comes
+	// back, stamping its frames with the time they were captured, follows
+	// the last filled frame within 1.5 intervals.
 	interval := time.Second / time.Duration(v.FPS)
-	ticker(ctx, v.Clock, interval, func(now time.Duration) {
+	ticker(ctx, v.Clock, interval/4, func(now time.Duration) {
 		v.mu.Lock()
-		if now-v.lastSeen <= 2*interval { // frames arrive: nothing to do
+		if now-v.lastSeen <= interval*3/2 { // frames arrive: nothing to do
 			v.mu.Unlock()
 			return
 		}
@@ -116,17 +122,22 @@ func (v *Video) Run(ctx context.Context) error {
 		if !up {
 			copyFrame(v.held, v.Slate) // the slate from now on
 		}
-		f := v.pool.Get()
-		copyFrame(f, v.held)
-		// Continue the cadence of the last frame; after a long pause, now.
-		f.PTS = v.lastPTS + interval
-		if !v.started || f.PTS < now-10*interval {
-			f.PTS = now
+		if !v.started || v.lastPTS < now-10*interval {
+			v.lastPTS, v.started = now-interval, true // after a long pause: from now
 		}
-		v.started, v.lastPTS = true, f.PTS
+		var out []*media.VideoFrame
+		for v.lastPTS+interval <= now-interval/2 {
+			f := v.pool.Get()
+			copyFrame(f, v.held)
+			v.lastPTS += interval
+			f.PTS = v.lastPTS
+			out = append(out, f)
+		}
 		v.mu.Unlock()
-		v.filled.Add(1)
-		v.Out.WriteVideo(f)
+		for _, f := range out {
+			v.filled.Add(1)
+			v.Out.WriteVideo(f)
+		}
 	})
 	wg.Wait()
 	v.held.Release()
