@@ -19,6 +19,7 @@
 package media
 
 import (
+	"context"
 	"sync/atomic"
 	"time"
 )
@@ -175,6 +176,28 @@ func (c *Clock) Now() time.Duration { return time.Since(c.start) }
 
 // At converts a pipeline time to the monotonic instant it stands for.
 func (c *Clock) At(d time.Duration) time.Time { return c.start.Add(d) }
+
+// SleepUntil waits on t (a stopped timer the caller owns and reuses, so
+// that waiting allocates nothing) until the clock reaches due. It reports
+// false when ctx is done first.
+func (c *Clock) SleepUntil(ctx context.Context, t *time.Timer, due time.Duration) bool {
+	for {
+		if ctx.Err() != nil {
+			return false
+		}
+		d := due - c.Now()
+		if d <= 0 {
+			return true
+		}
+		t.Reset(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+}
 
 // Counter is a lock-free counter, for statistics read by other goroutines.
 type Counter struct{ v atomic.Int64 }

@@ -141,7 +141,7 @@ func (f *File) Run(ctx context.Context) error {
 		}
 		if p.inputDone {
 			if !f.noPace {
-				f.sleepUntil(ctx, p.endDue)
+				f.cfg.Clock.SleepUntil(ctx, f.player.timer, p.endDue)
 			}
 			f.log.Info("end of file", "path", f.cfg.Path, "frames", p.seq, "dropped", p.drops)
 			return nil
@@ -535,29 +535,7 @@ func (f *File) pace(ctx context.Context, t time.Duration) (time.Duration, bool) 
 			f.log.Warn("playback behind real time: skipping ahead", "path", f.cfg.Path, "late", late, "count", n)
 		}
 	}
-	return due, f.sleepUntil(ctx, due)
-}
-
-// sleepUntil waits until the pipeline clock reaches due. It reports false
-// when ctx is done first.
-func (f *File) sleepUntil(ctx context.Context, due time.Duration) bool {
-	t := f.player.timer
-	for {
-		if ctx.Err() != nil {
-			return false
-		}
-		d := due - f.cfg.Clock.Now()
-		if d <= 0 {
-			return true
-		}
-		t.Reset(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-	}
+	return due, f.cfg.Clock.SleepUntil(ctx, f.player.timer, due)
 }
 
 // endOfFile drains the decoders; then, with Loop, seeks back to the start

@@ -198,7 +198,7 @@ func (s *Source) runVideo(ctx context.Context) error {
 
 	for n := frameAt(s.Clock.Now(), fps); ; n++ {
 		due := gridTime(n, fps)
-		if !s.sleepUntil(ctx, timer, due) {
+		if !s.Clock.SleepUntil(ctx, timer, due) {
 			return nil
 		}
 		if now := s.Clock.Now(); now-due > maxLag {
@@ -230,7 +230,7 @@ func (s *Source) runAudio(ctx context.Context) error {
 
 	for k := frameAt(s.Clock.Now(), rate) / n; ; k++ {
 		end := gridTime((k+1)*n, rate)
-		if !s.sleepUntil(ctx, timer, end) {
+		if !s.Clock.SleepUntil(ctx, timer, end) {
 			return nil
 		}
 		if now := s.Clock.Now(); now-end > maxLag {
@@ -260,7 +260,7 @@ func (s *Source) runSoundCard(ctx context.Context) error {
 	var done uint64 // samples delivered
 	buf := make([]int16, 0, 4096*ch)
 	for tick := 1; ; tick++ {
-		if !s.sleepUntil(ctx, timer, start+time.Duration(tick)*10*time.Millisecond) {
+		if !s.Clock.SleepUntil(ctx, timer, start+time.Duration(tick)*10*time.Millisecond) {
 			return nil
 		}
 		now := s.Clock.Now()
@@ -279,27 +279,6 @@ func (s *Source) runSoundCard(ctx context.Context) error {
 		done = total
 		if err := s.RawAudio(buf, now); err != nil {
 			return fmt.Errorf("testsrc: sound card: %w", err)
-		}
-	}
-}
-
-// sleepUntil waits on t until the pipeline clock reaches due. It reports
-// false when ctx is done first.
-func (s *Source) sleepUntil(ctx context.Context, t *time.Timer, due time.Duration) bool {
-	for {
-		if ctx.Err() != nil {
-			return false
-		}
-		d := due - s.Clock.Now()
-		if d <= 0 {
-			return true
-		}
-		t.Reset(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
 		}
 	}
 }

@@ -69,11 +69,9 @@ type Nginx struct {
 	cfg                     NginxConfig
 	dir                     string
 	port, tlsPort, httpPort int
-	cmd                     *exec.Cmd
-	done                    chan struct{} // closed when cmd has been waited for
-	waitErr                 error         // cmd.Wait's result, valid after done
-	stopOnce                sync.Once
-	stopErr                 error
+	proc
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // StartNginx writes a config for cfg into a new temporary directory, starts
@@ -104,7 +102,7 @@ func startNginx(bin string, cfg NginxConfig) (n *Nginx, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("testpeer: start nginx: %w", err)
 	}
-	n = &Nginx{cfg: cfg, dir: dir, done: make(chan struct{})}
+	n = &Nginx{cfg: cfg, dir: dir}
 	defer func() {
 		if err != nil {
 			n.Stop() // its error is about the process we are reporting on
@@ -139,26 +137,10 @@ func startNginx(bin string, cfg NginxConfig) (n *Nginx, err error) {
 		return n, fmt.Errorf("testpeer: start nginx: %w", err)
 	}
 	defer stderr.Close() // the child has its own copy
-	n.cmd = exec.Command(bin, "-p", dir+"/", "-c", conf)
-	n.cmd.Dir = dir
-	n.cmd.Stdout, n.cmd.Stderr = stderr, stderr
-	if err := n.cmd.Start(); err != nil {
-		n.cmd = nil
-		return n, fmt.Errorf("testpeer: start nginx: %w", err)
-	}
-	go func() {
-		n.waitErr = n.cmd.Wait()
-		close(n.done)
-	}()
-
-	exited := false
-	ready := WaitFor(10*time.Second, 20*time.Millisecond, func() bool {
-		select {
-		case <-n.done:
-			exited = true
-			return true
-		default:
-		}
+	cmd := exec.Command(bin, "-p", dir+"/", "-c", conf)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	if err := n.start("nginx", cmd, 10*time.Second, func() bool {
 		for _, p := range ports {
 			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*p)), time.Second)
 			if err != nil {
@@ -167,12 +149,8 @@ func startNginx(bin string, cfg NginxConfig) (n *Nginx, err error) {
 			c.Close()
 		}
 		return true
-	})
-	switch {
-	case exited:
-		return n, fmt.Errorf("testpeer: start nginx: exited (%v):\n%s", n.waitErr, n.logTail())
-	case !ready:
-		return n, fmt.Errorf("testpeer: start nginx: ports %v not accepting connections after 10s:\n%s", n.portList(), n.logTail())
+	}, n.logTail); err != nil {
+		return n, fmt.Errorf("%w (ports %v)", err, n.portList())
 	}
 	return n, nil
 }
@@ -333,18 +311,11 @@ func (n *Nginx) Stop() error {
 func (n *Nginx) stop() error {
 	var err error
 	if n.cmd != nil {
-		select {
-		case <-n.done:
+		switch {
+		case n.exited():
 			err = fmt.Errorf("testpeer: nginx exited before Stop (%v):\n%s", n.waitErr, n.logTail())
-		default:
-			_ = n.cmd.Process.Signal(syscall.SIGQUIT)
-			select {
-			case <-n.done:
-			case <-time.After(5 * time.Second):
-				_ = n.cmd.Process.Kill()
-				<-n.done
-				err = errors.New("testpeer: stop nginx: no exit 5s after SIGQUIT, killed")
-			}
+		case n.terminate(syscall.SIGQUIT, 5*time.Second):
+			err = errors.New("testpeer: stop nginx: no exit 5s after SIGQUIT, killed")
 		}
 	}
 	if os.Getenv("GOLIVE_KEEP_PEER") != "1" {

@@ -57,10 +57,8 @@ const (
 // with autospawn disabled keeps libpulse from starting a daemon of its own
 // once this one has gone.
 type Pulse struct {
-	dir      string
-	cmd      *exec.Cmd
-	done     chan struct{} // closed when cmd has been waited for
-	waitErr  error         // cmd.Wait's result, valid after done
+	dir string
+	proc
 	stopOnce sync.Once
 	stopErr  error
 
@@ -81,7 +79,7 @@ func StartPulse() (p *Pulse, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("testpeer: start pulseaudio: %w", err)
 	}
-	p = &Pulse{dir: dir, done: make(chan struct{})}
+	p = &Pulse{dir: dir}
 	defer func() {
 		if err != nil {
 			p.Stop() // its error is about the process we are reporting on
@@ -101,7 +99,7 @@ func StartPulse() (p *Pulse, err error) {
 	}
 	defer logf.Close() // the child has its own copy
 
-	p.cmd = exec.Command(bin,
+	cmd := exec.Command(bin,
 		"-n", "--daemonize=no", "--system=false", "--use-pid-file=no",
 		"--exit-idle-time=-1", "--disallow-exit",
 		"--high-priority=no", "--realtime=no",
@@ -111,8 +109,8 @@ func StartPulse() (p *Pulse, err error) {
 		"-L", fmt.Sprintf("module-null-sink sink_name=%s rate=%d channels=%d format=s16le"+
 			" sink_properties=device.description=golive-null-sink", pulseSink, pulseRate, pulseChannels),
 	)
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(),
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
 		"HOME="+dir,
 		"XDG_RUNTIME_DIR="+dir,
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
@@ -121,32 +119,12 @@ func StartPulse() (p *Pulse, err error) {
 		"PULSE_STATE_PATH="+filepath.Join(dir, "state"),
 		"DBUS_SESSION_BUS_ADDRESS=disabled:",
 	)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
-		p.cmd = nil
-		return p, fmt.Errorf("testpeer: start pulseaudio: %w", err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		close(p.done)
-	}()
-
-	exited := false
-	ready := WaitFor(10*time.Second, 20*time.Millisecond, func() bool {
-		select {
-		case <-p.done:
-			exited = true
-			return true
-		default:
-		}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := p.start("pulseaudio", cmd, 10*time.Second, func() bool {
 		_, err := p.pactl("info")
 		return err == nil
-	})
-	switch {
-	case exited:
-		return p, fmt.Errorf("testpeer: start pulseaudio: exited (%v):\n%s", p.waitErr, p.LogTail())
-	case !ready:
-		return p, fmt.Errorf("testpeer: start pulseaudio: `pactl info` got no answer within 10s:\n%s", p.LogTail())
+	}, p.LogTail); err != nil {
+		return p, err
 	}
 	return p, nil
 }
@@ -377,12 +355,7 @@ func (p *Pulse) stop() error {
 				err = fmt.Errorf("testpeer: pulseaudio exited before Stop (%v):\n%s", p.waitErr, p.LogTail())
 			}
 		default:
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(5 * time.Second):
-				_ = p.cmd.Process.Kill()
-				<-p.done
+			if p.terminate(syscall.SIGTERM, 5*time.Second) {
 				err = errors.New("testpeer: stop pulseaudio: no exit 5s after SIGTERM, killed")
 			}
 		}

@@ -1,0 +1,72 @@
+package testpeer
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+)
+
+// proc is a peer's child process: started, reaped by a goroutine of its
+// own, and stopped with a signal and, if it lingers, a kill. Peers embed it.
+type proc struct {
+	cmd     *exec.Cmd
+	done    chan struct{} // closed once cmd has been waited for
+	waitErr error         // cmd.Wait's result, valid after done
+}
+
+// start starts cmd, then waits up to timeout until ready() holds. If the
+// process exits first, or ready never holds, it says so with the tail of
+// the peer's log.
+func (p *proc) start(name string, cmd *exec.Cmd, timeout time.Duration, ready func() bool, logTail func() string) error {
+	p.done = make(chan struct{})
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("testpeer: start %s: %w", name, err)
+	}
+	p.cmd = cmd
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.done)
+	}()
+	exited := false
+	ok := WaitFor(timeout, 20*time.Millisecond, func() bool {
+		select {
+		case <-p.done:
+			exited = true
+			return true
+		default:
+		}
+		return ready()
+	})
+	switch {
+	case exited:
+		return fmt.Errorf("testpeer: start %s: exited (%v):\n%s", name, p.waitErr, logTail())
+	case !ok:
+		return fmt.Errorf("testpeer: start %s: not ready after %v:\n%s", name, timeout, logTail())
+	}
+	return nil
+}
+
+// exited reports whether the process has ended (by itself or not).
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// terminate sends sig and waits up to grace for the process to end, then
+// kills it; it reports whether it had to kill.
+func (p *proc) terminate(sig os.Signal, grace time.Duration) (killed bool) {
+	_ = p.cmd.Process.Signal(sig)
+	select {
+	case <-p.done:
+		return false
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return true
+	}
+}
