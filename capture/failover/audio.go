@@ -62,28 +62,17 @@ func (a *Audio) fromDevice(f *media.AudioFrame) error {
 
 // Run runs the device (reopening it) and the filler until ctx ends.
 func (a *Audio) Run(ctx context.Context) error {
-	if a.Retry <= 0 {
-		a.Retry = DefaultRetry
-	}
-	if a.Stall <= 0 {
-		a.Stall = DefaultStall
-	}
-	log := a.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	a.silence = media.AudioFrame{SampleRate: a.SampleRate, Channels: a.Channels, Samples: make([]int16, frameSamples*a.Channels)}
 	dur := a.silence.Duration()
-	sup := &supervisor{kind: "microphone", first: a.First, retry: a.Retry, log: log.With("component", "capture.failover")}
+	var open func() (Device, error)
 	if a.Open != nil {
-		sup.open = func() (Device, error) { return a.Open(a.Writer()) }
+		open = func() (Device, error) { return a.Open(a.Writer()) }
 	}
-	sup.onUp = func() {
+	sup := newSupervisor("microphone", a.First, open, &a.Retry, &a.Stall, a.Logger, a.Clock, func(now time.Duration) {
 		a.mu.Lock()
-		a.upAt = a.Clock.Now()
+		a.upAt = now
 		a.mu.Unlock()
-	}
-	sup.onUp()
+	})
 	a.mu.Lock()
 	a.lastSeen = a.Clock.Now()
 	a.mu.Unlock()

@@ -28,6 +28,26 @@ const (
 	DefaultStall = 2 * time.Second // no frame for this long: the device is gone
 )
 
+// newSupervisor fills in the defaults of retry and stall and makes the
+// supervisor of a device; stamp is called when a device starts, with the
+// clock's time, and once now.
+func newSupervisor(kind string, first Device, open func() (Device, error), retry, stall *time.Duration,
+	log *slog.Logger, clock *media.Clock, stamp func(now time.Duration)) *supervisor {
+	if *retry <= 0 {
+		*retry = DefaultRetry
+	}
+	if *stall <= 0 {
+		*stall = DefaultStall
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &supervisor{kind: kind, first: first, open: open, retry: *retry, log: log.With("component", "capture.failover")}
+	s.onUp = func() { stamp(clock.Now()) }
+	s.onUp()
+	return s
+}
+
 // supervisor runs a device, reopening it after it fails. It is the part
 // video and audio share.
 type supervisor struct {

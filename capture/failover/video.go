@@ -66,16 +66,6 @@ func (v *Video) fromDevice(f *media.VideoFrame) error {
 // Run runs the device (reopening it as needed) and the filler until ctx
 // ends. It returns nil.
 func (v *Video) Run(ctx context.Context) error {
-	if v.Retry <= 0 {
-		v.Retry = DefaultRetry
-	}
-	if v.Stall <= 0 {
-		v.Stall = DefaultStall
-	}
-	log := v.Logger
-	if log == nil {
-		log = slog.Default()
-	}
 	v.pool = media.NewFramePool(v.Width, v.Height)
 	v.held = v.pool.Get()
 	if v.First != nil {
@@ -83,16 +73,15 @@ func (v *Video) Run(ctx context.Context) error {
 	} else {
 		copyFrame(v.held, v.Slate)
 	}
-	sup := &supervisor{kind: "camera", first: v.First, retry: v.Retry, log: log.With("component", "capture.failover")}
+	var open func() (Device, error)
 	if v.Open != nil {
-		sup.open = func() (Device, error) { return v.Open(v.Writer()) }
+		open = func() (Device, error) { return v.Open(v.Writer()) }
 	}
-	sup.onUp = func() {
+	sup := newSupervisor("camera", v.First, open, &v.Retry, &v.Stall, v.Logger, v.Clock, func(now time.Duration) {
 		v.mu.Lock()
-		v.upAt = v.Clock.Now()
+		v.upAt = now
 		v.mu.Unlock()
-	}
-	sup.onUp()
+	})
 	v.mu.Lock()
 	v.lastSeen = v.Clock.Now() // the device gets two frames' time to start
 	v.mu.Unlock()

@@ -339,18 +339,7 @@ func StartNginxT(t testing.TB, cfg NginxConfig) *Nginx {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		t.Helper()
-		if t.Failed() {
-			t.Logf("nginx logs (%s):\n%s", n.Dir(), n.logTail())
-		}
-		if err := n.Stop(); err != nil {
-			t.Error(err)
-		}
-		if os.Getenv("GOLIVE_KEEP_PEER") == "1" {
-			t.Logf("testpeer: kept nginx directory %s", n.Dir())
-		}
-	})
+	cleanup(t, "nginx", n.Dir(), n.logTail, n.Stop)
 	return n
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"testing"
 	"time"
 )
 
@@ -69,4 +70,21 @@ func (p *proc) terminate(sig os.Signal, grace time.Duration) (killed bool) {
 		<-p.done
 		return true
 	}
+}
+
+// cleanup registers a peer's end with the test: its log's tail if the test
+// failed, Stop (an error fails the test), and where its files were kept.
+func cleanup(t testing.TB, name, dir string, logTail func() string, stop func() error) {
+	t.Cleanup(func() {
+		t.Helper()
+		if t.Failed() {
+			t.Logf("%s logs (%s):\n%s", name, dir, logTail())
+		}
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+		if os.Getenv("GOLIVE_KEEP_PEER") == "1" {
+			t.Logf("testpeer: kept %s directory %s", name, dir)
+		}
+	})
 }

@@ -381,18 +381,7 @@ func StartPulseT(t testing.TB) *Pulse {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		t.Helper()
-		if t.Failed() {
-			t.Logf("pulseaudio log (%s):\n%s", p.Dir(), p.LogTail())
-		}
-		if err := p.Stop(); err != nil {
-			t.Error(err)
-		}
-		if os.Getenv("GOLIVE_KEEP_PEER") == "1" {
-			t.Logf("testpeer: kept pulseaudio directory %s", p.Dir())
-		}
-	})
+	cleanup(t, "pulseaudio", p.Dir(), p.LogTail, p.Stop)
 	for _, kv := range p.Env() {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
