@@ -8,7 +8,8 @@ SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # Build: FFmpeg 5.1 development files (go-astiav v0.16.0 binds them), cgo.
 BUILD_PKGS := gcc pkg-config libavcodec-dev libavformat-dev libavfilter-dev libavdevice-dev \
-              libswscale-dev libswresample-dev libavutil-dev linux-libc-dev libasound2-dev libpulse-dev
+              libswscale-dev libswresample-dev libavutil-dev linux-libc-dev libasound2-dev libpulse-dev \
+              libegl-dev libgles-dev libgl-dev libegl1-mesa-dev libgl1-mesa-dri libgbm-dev
 # Tests, demo and benchmarks: the real peers (DESIGN.md).
 TEST_PKGS  := ffmpeg nginx libnginx-mod-rtmp libnginx-mod-stream openssl iproute2 procps \
               pulseaudio pulseaudio-utils

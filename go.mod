@@ -14,10 +14,12 @@ require (
 	github.com/asticode/go-astikit v0.42.0 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/gen2brain/malgo v0.11.24 // indirect
+	github.com/go-gl/gl v0.0.0-20231021071112-07e5d0ea2e71 // indirect
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/vladimirvivien/go4vl v0.3.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	golang.org/x/image v0.24.0 // indirect
 	golang.org/x/sys v0.37.0 // indirect
+	golang.org/x/text v0.22.0 // indirect
 )

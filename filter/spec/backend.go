@@ -1,0 +1,154 @@
+package spec
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/golive/golive/media"
+	"github.com/golive/golive/media/yuv"
+)
+
+// Backend runs the passes: filter/gl on a GPU, filter/cpu as a libavfilter
+// graph. Both are opened with the Assets (whose Width and Height are the
+// output size) and a media.VideoWriter their output frames go to (I420
+// frames from the backend's own pool, at the output size, PTS and Seq of
+// the input; the writer Releases them).
+type Backend interface {
+	// Name says what runs it ("gl: <renderer>", "cpu: libavfilter").
+	Name() string
+	// Filter takes a frame of any size (scaling it to the output size),
+	// and Releases it once read. now is the wall-clock time --text shows.
+	// The result may be written during a later Filter call (a GL backend
+	// overlaps the readback of one frame with the rendering of the next);
+	// Flush writes whatever is held back.
+	Filter(in *media.VideoFrame, now time.Time) error
+	Flush() error
+	// Close frees everything; idempotent.
+	Close()
+}
+
+// Compare returns the largest absolute difference of two I420 frames of
+// the same size, over all planes, and their PSNR in dB (+Inf when equal).
+func Compare(a, b *media.VideoFrame) (maxDiff int, psnr float64) {
+	var se float64
+	var n int
+	for p := range 3 {
+		w, h := a.Width, a.Height
+		if p > 0 {
+			w, h = (w+1)/2, (h+1)/2
+		}
+		for y := range h {
+			ra := a.Planes[p][y*a.Strides[p]:]
+			rb := b.Planes[p][y*b.Strides[p]:]
+			for x := range w {
+				d := int(ra[x]) - int(rb[x])
+				if d < 0 {
+					d = -d
+				}
+				maxDiff = max(maxDiff, d)
+				se += float64(d * d)
+				n++
+			}
+		}
+	}
+	if se == 0 {
+		return maxDiff, math.Inf(1)
+	}
+	return maxDiff, 10 * math.Log10(255*255/(se/float64(n)))
+}
+
+// Region is a rectangle of TestFrame.
+type Region struct{ X0, Y0, X1, Y1 int }
+
+// TestFrame is the input the golden tests and benchmarks share: smooth
+// colour gradients (what every pass must get right to the code value), a
+// skin-toned patch with fine noise (Noise: what beauty must smooth) and a
+// hard black/white edge (Edge: what beauty must keep sharp; the edge is at
+// x = (Edge.X0+Edge.X1)/2). Deterministic for a seed.
+func TestFrame(w, h int, seed uint64) (f *media.VideoFrame, noise, edge Region) {
+	rng := rand.New(rand.NewPCG(seed, 0x601a7e))
+	f = media.NewFramePool(w, h).Get()
+	noise = Region{w / 8, h / 2, w / 8 * 3, h / 8 * 7}
+	edge = Region{w / 8 * 5, h / 2, w / 8 * 7, h / 8 * 7}
+	rgb := func(x, y int) (float64, float64, float64) {
+		fx, fy := float64(x)/float64(w), float64(y)/float64(h)
+		switch {
+		case x >= noise.X0 && x < noise.X1 && y >= noise.Y0 && y < noise.Y1:
+			n := (rng.Float64() - 0.5) * 0.12
+			return 0.85 + n, 0.62 + n, 0.50 + n
+		case x >= edge.X0 && x < edge.X1 && y >= edge.Y0 && y < edge.Y1:
+			if x < (edge.X0+edge.X1)/2 {
+				return 0.08, 0.08, 0.08
+			}
+			return 0.92, 0.92, 0.92
+		}
+		return 0.15 + 0.7*fx, 0.2 + 0.6*fy, 0.8 - 0.6*fx*fy
+	}
+	uf := make([]float64, w*h)
+	vf := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			yy, u, v := yuv.FromRGB(rgb(x, y))
+			f.Planes[0][y*f.Strides[0]+x] = yuv.Byte(yy)
+			uf[y*w+x], vf[y*w+x] = u, v
+		}
+	}
+	cw, ch := (w+1)/2, (h+1)/2
+	for y := range ch {
+		for x := range cw {
+			var u, v float64
+			for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				i := min(2*y+d[1], h-1)*w + min(2*x+d[0], w-1)
+				u, v = u+uf[i]/4, v+vf[i]/4
+			}
+			f.Planes[1][y*f.Strides[1]+x], f.Planes[2][y*f.Strides[2]+x] = yuv.Byte(u), yuv.Byte(v)
+		}
+	}
+	return f, noise, edge
+}
+
+// LumaStats is the mean and variance of Y over r.
+func LumaStats(f *media.VideoFrame, r Region) (mean, variance float64) {
+	var s, s2 float64
+	n := 0
+	for y := r.Y0; y < r.Y1; y++ {
+		for x := r.X0; x < r.X1; x++ {
+			v := float64(f.Planes[0][y*f.Strides[0]+x])
+			s += v
+			s2 += v * v
+			n++
+		}
+	}
+	mean = s / float64(n)
+	return mean, s2/float64(n) - mean*mean
+}
+
+// EdgeWidth is the mean 10–90% rise width in pixels of the dark-to-light
+// edge in r (TestFrame's Edge), over r's rows: how sharp the edge is.
+func EdgeWidth(f *media.VideoFrame, r Region) float64 {
+	var sum float64
+	rows := 0
+	for y := r.Y0 + 2; y < r.Y1-2; y++ {
+		row := f.Planes[0][y*f.Strides[0]:]
+		lo, hi := float64(row[r.X0+2]), float64(row[r.X1-3])
+		if hi-lo < 50 {
+			continue
+		}
+		cross := func(level float64) float64 {
+			for x := r.X0 + 2; x < r.X1-3; x++ {
+				a, b := float64(row[x]), float64(row[x+1])
+				if a < level && b >= level {
+					return float64(x) + (level-a)/(b-a)
+				}
+			}
+			return float64(r.X1)
+		}
+		sum += cross(lo+0.9*(hi-lo)) - cross(lo+0.1*(hi-lo))
+		rows++
+	}
+	if rows == 0 {
+		return float64(r.X1 - r.X0)
+	}
+	return sum / float64(rows)
+}

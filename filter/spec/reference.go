@@ -1,0 +1,166 @@
+package spec
+
+import (
+	"image"
+	"math"
+	"time"
+
+	"github.com/golive/golive/media"
+	"github.com/golive/golive/media/yuv"
+)
+
+// BeautyTaps are the sample offsets of the smoothing pass for strength s,
+// with their spatial weights: the centre, an inner ring of 8 at radius
+// R/2 and an outer ring of 8 at radius R (turned by 22.5°), R = 1 + 4s
+// pixels. Offsets are fractional: samples are bilinear.
+func BeautyTaps(s float64) (dx, dy, w [17]float64) {
+	r := 1 + 4*s
+	w[0] = 1
+	for k := range 8 {
+		a := float64(k) * math.Pi / 4
+		dx[1+k], dy[1+k], w[1+k] = r/2*math.Cos(a), r/2*math.Sin(a), math.Exp(-0.5)
+		a += math.Pi / 8
+		dx[9+k], dy[9+k], w[9+k] = r*math.Cos(a), r*math.Sin(a), math.Exp(-2)
+	}
+	return dx, dy, w
+}
+
+// BeautySigmaR is the range sigma of the smoothing pass, in luma units
+// (0..1 = Y 16..235): differences well under it (skin texture, sensor
+// noise) are smoothed, edges well over it are kept.
+func BeautySigmaR(s float64) float64 { return 0.02 + 0.08*s }
+
+// Beauty is the reference beauty pass on normalised luma
+// (L = (Y−16)/219), w×h, strength s in 0..1. Chroma is not touched.
+//
+//	S = Σ wᵢ·g(Lᵢ−L)·Lᵢ / Σ wᵢ·g(Lᵢ−L)     the 17 BeautyTaps, g = exp(−d²/2σr²)
+//	N = mean of S at the 4 neighbours        (edges clamped)
+//	T = clamp01(S + 0.6·s·(S − N))           light sharpening of edges
+//	out = T + 0.12·s·T·(1 − T)               brightening, most in the mid-tones
+func Beauty(l []float64, w, h int, s float64) []float64 {
+	dx, dy, wt := BeautyTaps(s)
+	sr := BeautySigmaR(s)
+	k := -1 / (2 * sr * sr)
+	sample := func(x, y float64) float64 { // bilinear, pixel centres at +0.5, edges clamped
+		x, y = x-0.5, y-0.5
+		x0, y0 := math.Floor(x), math.Floor(y)
+		ax, ay := x-x0, y-y0
+		at := func(x, y int) float64 { return l[min(max(y, 0), h-1)*w+min(max(x, 0), w-1)] }
+		xi, yi := int(x0), int(y0)
+		return (at(xi, yi)*(1-ax)+at(xi+1, yi)*ax)*(1-ay) + (at(xi, yi+1)*(1-ax)+at(xi+1, yi+1)*ax)*ay
+	}
+	sm := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			c := l[y*w+x]
+			var num, den float64
+			for i := range 17 {
+				v := sample(float64(x)+0.5+dx[i], float64(y)+0.5+dy[i])
+				d := v - c
+				g := wt[i] * math.Exp(k*d*d)
+				num += g * v
+				den += g
+			}
+			sm[y*w+x] = num / den
+		}
+	}
+	out := make([]float64, w*h)
+	at := func(x, y int) float64 { return sm[min(max(y, 0), h-1)*w+min(max(x, 0), w-1)] }
+	for y := range h {
+		for x := range w {
+			s0 := sm[y*w+x]
+			n := (at(x-1, y) + at(x+1, y) + at(x, y-1) + at(x, y+1)) / 4
+			t := yuv.Clamp01(s0 + 0.6*s*(s0-n))
+			out[y*w+x] = t + 0.12*s*t*(1-t)
+		}
+	}
+	return out
+}
+
+// ColourRGB is the reference colour pass on one RGB pixel (0..1, clamped
+// after): saturation (around the pixel's BT.709 luma), contrast (around
+// mid-grey), brightness (added).
+func (o Options) ColourRGB(r, g, b float64) (float64, float64, float64) {
+	l := yuv.Kr*r + yuv.Kg*g + yuv.Kb*b
+	f := func(c float64) float64 {
+		c = l + (c-l)*o.Saturation
+		c = (c-0.5)*o.Contrast + 0.5
+		return yuv.Clamp01(c + o.Brightness)
+	}
+	return f(r), f(g), f(b)
+}
+
+// Reference filters in as the spec says, at the same size (the backends
+// also scale; the reference does not), and returns a new frame. now is
+// the wall-clock time the text shows.
+//
+// Per pixel: luma through Beauty; the chroma of its 2×2 block (yuv.Chroma);
+// to RGB, clamped; ColourRGB; the LUT (clamped); the watermark, then the
+// text, blended with their alpha (rgb·(1−α) + logo·α); back to Y, and U,
+// V averaged over each 2×2 block.
+func Reference(in *media.VideoFrame, a *Assets, now time.Time) *media.VideoFrame {
+	w, h := in.Width, in.Height
+	cw, ch := (w+1)/2, (h+1)/2
+	l := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			l[y*w+x] = (float64(in.Planes[0][y*in.Strides[0]+x]) - 16) / 219
+		}
+	}
+	if a.Beauty > 0 {
+		l = Beauty(l, w, h, a.Beauty)
+	}
+	var txt *image.NRGBA
+	if a.Text != nil {
+		txt, _ = a.Text.Render(now)
+	}
+	blend := func(img *image.NRGBA, at image.Point, x, y int, r, g, b float64) (float64, float64, float64) {
+		if img == nil {
+			return r, g, b
+		}
+		p := image.Pt(x, y).Sub(at)
+		if !p.In(img.Rect) {
+			return r, g, b
+		}
+		c := img.NRGBAAt(p.X, p.Y)
+		al := float64(c.A) / 255
+		return r*(1-al) + float64(c.R)/255*al, g*(1-al) + float64(c.G)/255*al, b*(1-al) + float64(c.B)/255*al
+	}
+	uf := make([]float64, w*h)
+	vf := make([]float64, w*h)
+	out := media.NewFramePool(w, h).Get()
+	out.PTS, out.Seq = in.PTS, in.Seq
+	for y := range h {
+		for x := range w {
+			u := yuv.Chroma(in.Planes[1], in.Strides[1], cw, ch, x, y)
+			v := yuv.Chroma(in.Planes[2], in.Strides[2], cw, ch, x, y)
+			r, g, b := yuv.ToRGB(16+219*l[y*w+x], u, v)
+			r, g, b = yuv.Clamp01(r), yuv.Clamp01(g), yuv.Clamp01(b)
+			if a.Colour() {
+				r, g, b = a.ColourRGB(r, g, b)
+			}
+			if a.LUT != nil {
+				r, g, b = a.LUT.Apply(r, g, b)
+				r, g, b = yuv.Clamp01(r), yuv.Clamp01(g), yuv.Clamp01(b)
+			}
+			r, g, b = blend(a.Watermark, a.WatermarkAt, x, y, r, g, b)
+			if a.Text != nil {
+				r, g, b = blend(txt, a.Text.At(), x, y, r, g, b)
+			}
+			yy, uu, vv := yuv.FromRGB(r, g, b)
+			out.Planes[0][y*out.Strides[0]+x] = yuv.Byte(yy)
+			uf[y*w+x], vf[y*w+x] = uu, vv
+		}
+	}
+	for y := range ch {
+		for x := range cw {
+			var u, v float64
+			for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				i := min(2*y+d[1], h-1)*w + min(2*x+d[0], w-1)
+				u, v = u+uf[i]/4, v+vf[i]/4
+			}
+			out.Planes[1][y*out.Strides[1]+x], out.Planes[2][y*out.Strides[2]+x] = yuv.Byte(u), yuv.Byte(v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,207 @@
+package spec
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golive/golive/media/yuv"
+)
+
+func TestParsePosition(t *testing.T) {
+	for in, want := range map[string]Position{
+		"top-left": {Corner: TopLeft}, "Top-Right": {Corner: TopRight}, "bottom-left": {Corner: BottomLeft},
+		"br": {Corner: BottomRight}, "10,20": {Corner: At, X: 10, Y: 20}, " 3 , 4": {Corner: At, X: 3, Y: 4},
+	} {
+		got, err := ParsePosition(in)
+		if err != nil || got != want {
+			t.Errorf("ParsePosition(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "middle", "1", "-1,2", "a,b"} {
+		if _, err := ParsePosition(in); err == nil {
+			t.Errorf("ParsePosition(%q): no error", in)
+		}
+	}
+	p := Position{Corner: BottomRight}
+	if got := p.Place(100, 50, 1280, 720, 16); got != image.Pt(1164, 654) {
+		t.Errorf("Place = %v", got)
+	}
+}
+
+func TestStrftime(t *testing.T) {
+	tm := time.Date(2026, 3, 7, 9, 5, 4, 0, time.UTC)
+	for layout, want := range map[string]string{
+		"Lobby cam %Y-%m-%d %H:%M:%S": "Lobby cam 2026-03-07 09:05:04",
+		"%F %T %%":                    "2026-03-07 09:05:04 %",
+		"%a %b %e %I%p %j":            "Sat Mar  7 09AM 066",
+		"%q plain":                    "%q plain",
+		"no conversions":              "no conversions",
+		"trailing %":                  "trailing %",
+	} {
+		if got := Strftime(layout, tm); got != want {
+			t.Errorf("Strftime(%q) = %q, want %q", layout, got, want)
+		}
+	}
+}
+
+func TestParseCube(t *testing.T) {
+	good := "# c\nTITLE \"x\"\nLUT_3D_SIZE 2\nDOMAIN_MIN 0 0 0\nDOMAIN_MAX 1 1 1\n" +
+		"0 0 0\n1 0 0\n0 1 0\n1 1 0\n0 0 1\n1 0 1\n0 1 1\n1 1 1\n"
+	l, err := ParseCube(strings.NewReader(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Identity: any colour maps to itself.
+	r, g, b := l.Apply(0.25, 0.5, 0.75)
+	if abs(r-0.25) > 1e-6 || abs(g-0.5) > 1e-6 || abs(b-0.75) > 1e-6 {
+		t.Errorf("identity LUT: %v %v %v", r, g, b)
+	}
+	for name, bad := range map[string]string{
+		"1D":       "LUT_1D_SIZE 4\n0 0 0\n",
+		"short":    "LUT_3D_SIZE 2\n0 0 0\n",
+		"no size":  "0 0 0\n",
+		"garbage":  "LUT_3D_SIZE 2\nhello\n",
+		"too big":  "LUT_3D_SIZE 999\n",
+		"too many": good + "1 1 1\n",
+		"empty":    "",
+	} {
+		if _, err := ParseCube(strings.NewReader(bad)); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// With no passes, the reference is a YUV → RGB → YUV round trip: within
+// one code value of the input.
+func TestReferenceRoundTrip(t *testing.T) {
+	in, _, _ := TestFrame(320, 180, 1)
+	a, err := Load(Defaults(), 320, 180, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := Reference(in, a, time.Now())
+	if d, _ := Compare(in, out); d > 1 {
+		t.Errorf("round trip: max difference %d code values, want ≤ 1", d)
+	}
+}
+
+func TestReferenceBeauty(t *testing.T) {
+	in, noise, edge := TestFrame(320, 180, 1)
+	o := Defaults()
+	o.Beauty = 0.6
+	a, _ := Load(o, 320, 180, time.Now())
+	out := Reference(in, a, time.Now())
+	_, vIn := LumaStats(in, noise)
+	_, vOut := LumaStats(out, noise)
+	if vOut > vIn/4 {
+		t.Errorf("noise variance %.1f → %.1f: want at least 4× lower", vIn, vOut)
+	}
+	if wi, wo := EdgeWidth(in, edge), EdgeWidth(out, edge); wo > wi+1 {
+		t.Errorf("edge 10–90%% width %.1f → %.1f px: want at most 1 px wider", wi, wo)
+	}
+	mIn, _ := LumaStats(in, noise)
+	mOut, _ := LumaStats(out, noise)
+	if mOut <= mIn {
+		t.Errorf("skin mean luma %.1f → %.1f: want brighter", mIn, mOut)
+	}
+}
+
+func TestWatermarkAndTextAssets(t *testing.T) {
+	dir := t.TempDir()
+	logo := image.NewNRGBA(image.Rect(0, 0, 40, 20))
+	for y := range 20 {
+		for x := range 40 {
+			logo.SetNRGBA(x, y, color.NRGBA{255, 0, 0, 255})
+		}
+	}
+	p := filepath.Join(dir, "logo.png")
+	f, _ := os.Create(p)
+	png.Encode(f, logo)
+	f.Close()
+	o := Defaults()
+	o.Watermark, o.WatermarkOpacity, o.WatermarkScale = p, 0.5, 2
+	o.Text = "%H:%M:%S"
+	a, err := Load(o, 320, 180, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Watermark.Rect.Dx() != 80 || a.Watermark.Rect.Dy() != 40 {
+		t.Errorf("scaled logo %v, want 80x40", a.Watermark.Rect)
+	}
+	if a.WatermarkAt != image.Pt(320-80-16, 16) {
+		t.Errorf("logo at %v", a.WatermarkAt)
+	}
+	if al := a.Watermark.NRGBAAt(10, 10).A; al < 127 || al > 128 {
+		t.Errorf("alpha %d with opacity 0.5", al)
+	}
+	// The reference blends it: half red over the background.
+	in, _, _ := TestFrame(320, 180, 1)
+	out := Reference(in, a, time.Now())
+	x, y := a.WatermarkAt.X+10, a.WatermarkAt.Y+10
+	r, g, b := yuv.ToRGB(float64(in.Planes[0][y*320+x]), yuv.Chroma(in.Planes[1], 160, 160, 90, x, y), yuv.Chroma(in.Planes[2], 160, 160, 90, x, y))
+	wantY, _, _ := yuv.FromRGB(r*0.5+0.5, g*0.5, b*0.5)
+	if got := float64(out.Planes[0][y*320+x]); abs(got-wantY) > 1.5 {
+		t.Errorf("Y under the logo %v, want %.1f", got, wantY)
+	}
+
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	img, changed := a.Text.Render(t0)
+	if !changed || opaque(img) == 0 {
+		t.Fatalf("first render: changed %v, %d opaque pixels", changed, opaque(img))
+	}
+	first := append([]byte(nil), img.Pix...)
+	if _, changed := a.Text.Render(t0.Add(300 * time.Millisecond)); changed {
+		t.Error("re-rendered within the same second")
+	}
+	img, changed = a.Text.Render(t0.Add(time.Second))
+	if !changed || string(img.Pix) == string(first) {
+		t.Error("the clock ticked but the text did not change")
+	}
+	if a.Text.At().Y+a.Text.Size().Y != 180-16 && a.Text.At().Y+a.Text.Size().Y != 180-16-1 {
+		t.Errorf("text box %v at %v: not at the bottom margin", a.Text.Size(), a.Text.At())
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	notImg := filepath.Join(dir, "x.png")
+	os.WriteFile(notImg, []byte("not a png"), 0o644)
+	for name, o := range map[string]func(*Options){
+		"missing logo": func(o *Options) { o.Watermark = filepath.Join(dir, "none.png") },
+		"bad logo":     func(o *Options) { o.Watermark = notImg },
+		"missing lut":  func(o *Options) { o.LUT = filepath.Join(dir, "none.cube") },
+		"bad lut":      func(o *Options) { o.LUT = notImg },
+		"beauty 2":     func(o *Options) { o.Beauty = 2 },
+		"opacity -1":   func(o *Options) { o.WatermarkOpacity = -1 },
+	} {
+		opts := Defaults()
+		o(&opts)
+		_, err := Load(opts, 320, 180, time.Now())
+		if err == nil || !strings.Contains(err.Error(), "filter: bad option") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %v; want one line wrapping ErrBadOption", name, err)
+		}
+	}
+}
+
+func opaque(img *image.NRGBA) int {
+	n := 0
+	for i := 3; i < len(img.Pix); i += 4 {
+		if img.Pix[i] > 128 {
+			n++
+		}
+	}
+	return n
+}
+
+func abs(x float64) float64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

@@ -1,0 +1,92 @@
+// Package yuv is the colour maths every stage agrees on: BT.709 with
+// limited ("TV") range, what golive tells the encoder its frames are.
+//
+//	Y = 16 + 219·L            L = 0.2126·R + 0.7152·G + 0.0722·B
+//	U = 128 + 224·(B−L)/1.8556
+//	V = 128 + 224·(R−L)/1.5748
+//
+// with R, G, B in 0..1. Chroma: one sample per 2×2 block (see Chroma).
+package yuv
+
+import (
+	"image"
+
+	"github.com/golive/golive/media"
+)
+
+// BT.709 luma weights.
+const (
+	Kr = 0.2126
+	Kg = 0.7152
+	Kb = 0.0722
+)
+
+// FromRGB converts R, G, B in 0..1 to Y, U, V code values (unrounded,
+// unclamped).
+func FromRGB(r, g, b float64) (y, u, v float64) {
+	l := Kr*r + Kg*g + Kb*b
+	return 16 + 219*l, 128 + 224*(b-l)/(2*(1-Kb)), 128 + 224*(r-l)/(2*(1-Kr))
+}
+
+// ToRGB converts Y, U, V code values to R, G, B in 0..1 (unclamped).
+func ToRGB(y, u, v float64) (r, g, b float64) {
+	l := (y - 16) / 219
+	pb := (u - 128) / 224 * (2 * (1 - Kb))
+	pr := (v - 128) / 224 * (2 * (1 - Kr))
+	r = l + pr
+	b = l + pb
+	g = (l - Kr*r - Kb*b) / Kg
+	return r, g, b
+}
+
+// Byte rounds and clamps a code value.
+func Byte(x float64) uint8 {
+	switch {
+	case x <= 0:
+		return 0
+	case x >= 255:
+		return 255
+	}
+	return uint8(x + 0.5)
+}
+
+// Clamp01 clamps to 0..1.
+func Clamp01(x float64) float64 { return min(max(x, 0), 1) }
+
+// FromImage converts an opaque picture to a new I420 frame of the same
+// size (chroma averaged over each 2×2 block).
+func FromImage(img image.Image) *media.VideoFrame {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	f := media.NewFramePool(w, h).Get()
+	rgb := func(x, y int) (float64, float64, float64) {
+		r, g, bl, _ := img.At(b.Min.X+min(x, w-1), b.Min.Y+min(y, h-1)).RGBA()
+		return float64(r) / 0xffff, float64(g) / 0xffff, float64(bl) / 0xffff
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			l, _, _ := FromRGB(rgb(x, y))
+			f.Planes[0][y*f.Strides[0]+x] = Byte(l)
+		}
+	}
+	for y := 0; y < (h+1)/2; y++ {
+		for x := 0; x < (w+1)/2; x++ {
+			var u, v float64
+			for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				_, cu, cv := FromRGB(rgb(2*x+d[0], 2*y+d[1]))
+				u, v = u+cu/4, v+cv/4
+			}
+			f.Planes[1][y*f.Strides[1]+x], f.Planes[2][y*f.Strides[2]+x] = Byte(u), Byte(v)
+		}
+	}
+	return f
+}
+
+// Chroma is the chroma sample of the 2×2 block that holds luma pixel
+// (x, y) (edges clamped). Every filter pass reads chroma this way — each
+// pixel of a block shares its block's sample — and writes chroma back as
+// the mean of the block: so a frame that no pass changes comes back
+// exactly, which interpolated (bilinear) upsampling would not give.
+func Chroma(plane []byte, stride, cw, ch, x, y int) float64 {
+	return float64(plane[min(y/2, ch-1)*stride+min(x/2, cw-1)])
+}
