@@ -15,6 +15,7 @@ import (
 	"golang.org/x/image/math/fixed"
 
 	"github.com/golive/golive/media"
+	"github.com/golive/golive/media/yuv"
 )
 
 // NewSlate makes the picture shown while the camera is gone: the image at
@@ -34,7 +35,7 @@ func NewSlate(path string, width, height int) (*media.VideoFrame, error) {
 			return nil, fmt.Errorf("slate: %s: not a PNG or JPEG image: %w", path, err)
 		}
 	}
-	return toI420(fit(img, width, height)), nil
+	return yuv.FromImage(fit(img, width, height)), nil
 }
 
 // card draws the generated slate: dark grey, two lines of text.
@@ -89,34 +90,4 @@ func fit(img image.Image, w, h int) *image.RGBA {
 	ox, oy := (w-tw)/2, (h-th)/2
 	xdraw.BiLinear.Scale(dst, image.Rect(ox, oy, ox+tw, oy+th), img, b, draw.Over, nil)
 	return dst
-}
-
-// toI420 converts to BT.709 limited-range I420 (chroma averaged over 2×2).
-func toI420(img *image.RGBA) *media.VideoFrame {
-	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	f := media.NewFramePool(w, h).Get()
-	yuv := func(x, y int) (float64, float64, float64) {
-		c := img.RGBAAt(x, y)
-		r, g, b := float64(c.R)/255, float64(c.G)/255, float64(c.B)/255
-		l := 0.2126*r + 0.7152*g + 0.0722*b
-		return 16 + 219*l, 128 + 224*(b-l)/1.8556, 128 + 224*(r-l)/1.5748
-	}
-	cw := (w + 1) / 2
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			l, _, _ := yuv(x, y)
-			f.Planes[0][y*w+x] = uint8(l + 0.5)
-		}
-	}
-	for y := 0; y < (h+1)/2; y++ {
-		for x := 0; x < cw; x++ {
-			var u, v float64
-			for _, d := range [][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
-				_, cu, cv := yuv(min(2*x+d[0], w-1), min(2*y+d[1], h-1))
-				u, v = u+cu/4, v+cv/4
-			}
-			f.Planes[1][y*cw+x], f.Planes[2][y*cw+x] = uint8(u+0.5), uint8(v+0.5)
-		}
-	}
-	return f
 }

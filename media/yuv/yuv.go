@@ -63,6 +63,12 @@ func FromImage(img image.Image) *media.VideoFrame {
 		r, g, bl, _ := img.At(b.Min.X+min(x, w-1), b.Min.Y+min(y, h-1)).RGBA()
 		return float64(r) / 0xffff, float64(g) / 0xffff, float64(bl) / 0xffff
 	}
+	if m, ok := img.(*image.RGBA); ok { // the common case, without an interface call per pixel
+		rgb = func(x, y int) (float64, float64, float64) {
+			c := m.RGBAAt(b.Min.X+min(x, w-1), b.Min.Y+min(y, h-1))
+			return float64(c.R) / 255, float64(c.G) / 255, float64(c.B) / 255
+		}
+	}
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			l, _, _ := FromRGB(rgb(x, y))
