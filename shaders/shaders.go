@@ -1,3 +1,25 @@
-// Package shaders embeds the GLSL ES 3.00 sources the filter stage runs
-// (beauty, watermark, text, colour). None ship in this version.
+// Package shaders embeds the GLSL ES 3.00 sources the GL filter backend
+// (filter/gl) runs:
+//
+//   - quad.vert: one viewport-covering triangle, shared by every pass
+//   - beauty_smooth.frag: beauty's edge-preserving smoothing of luma
+//   - main.frag: beauty's sharpen and brighten, YUV to RGB, colour, the 3D
+//     LUT, the watermark and the text, each compiled in by a #define
+//   - yuv_pack.frag: RGB to I420, packed into an RGBA8 target so that one
+//     read returns the frame's bytes in order
+//
+// The maths is filter/spec's; the files say where each step comes from.
 package shaders
+
+import _ "embed"
+
+var (
+	//go:embed quad.vert
+	Quad string
+	//go:embed beauty_smooth.frag
+	BeautySmooth string
+	//go:embed main.frag
+	Main string
+	//go:embed yuv_pack.frag
+	YUVPack string
+)

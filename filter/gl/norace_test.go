@@ -1,0 +1,5 @@
+//go:build !race
+
+package gl
+
+const raceEnabled = false

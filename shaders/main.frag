@@ -1,0 +1,111 @@
+#version 300 es
+// The main pass, at the output size: luma (or beauty's sharpen and
+// brighten), BT.709 limited YUV to RGB, colour, the 3D LUT, the watermark,
+// the text — in the order and with the maths of spec.Reference. The Go side
+// prepends a #define for each pass the options ask for.
+precision highp float;
+precision highp int;
+
+const vec3 K = vec3(0.2126, 0.7152, 0.0722); // BT.709 Kr, Kg, Kb
+
+uniform highp sampler2D uY;   // R8, linear
+uniform highp sampler2D uU;   // R8, linear
+uniform highp sampler2D uV;   // R8, linear
+uniform vec2 uOut;            // output size
+uniform vec2 uChroma;         // input w/(2·cw), h/(2·ch): turns a luma coordinate into a chroma one
+
+out vec4 oRGB;
+
+#ifdef BEAUTY
+uniform highp sampler2D uS;   // beauty_smooth's output, 16-bit fixed point in R, G
+uniform float uBeauty;        // strength
+
+float smoothed(ivec2 p) {
+	p = clamp(p, ivec2(0), ivec2(uOut) - 1);
+	vec2 b = floor(texelFetch(uS, p, 0).rg * 255.0 + 0.5);
+	return (b.r * 256.0 + b.g) / 65535.0 * 1.5 - 0.25;
+}
+
+// spec.Beauty's second half: light sharpening, then brightening.
+float beauty(ivec2 p) {
+	float s = smoothed(p);
+	float n = (smoothed(p + ivec2(-1, 0)) + smoothed(p + ivec2(1, 0)) +
+		smoothed(p + ivec2(0, -1)) + smoothed(p + ivec2(0, 1))) / 4.0;
+	float t = clamp(s + 0.6 * uBeauty * (s - n), 0.0, 1.0);
+	return t + 0.12 * uBeauty * t * (1.0 - t);
+}
+#endif
+
+#ifdef COLOUR
+uniform float uBrightness;
+uniform float uContrast;
+uniform float uSaturation;
+#endif
+
+#ifdef LUT
+uniform highp sampler3D uLUT; // RGB16F, linear: trilinear in hardware
+uniform vec3 uLUTMin;
+uniform vec3 uLUTScale;       // 1/(max-min)
+uniform float uLUTSize;
+#endif
+
+#if defined(WATERMARK) || defined(TEXT)
+// Non-premultiplied RGBA8 at its top-left pixel at, unscaled.
+vec3 over(vec3 c, highp sampler2D img, ivec2 at, ivec2 p) {
+	ivec2 q = p - at;
+	if (any(lessThan(q, ivec2(0))) || any(greaterThanEqual(q, textureSize(img, 0)))) {
+		return c;
+	}
+	vec4 o = texelFetch(img, q, 0);
+	return c * (1.0 - o.a) + o.rgb * o.a;
+}
+#endif
+#ifdef WATERMARK
+uniform highp sampler2D uWatermark;
+uniform ivec2 uWatermarkAt;
+#endif
+#ifdef TEXT
+uniform highp sampler2D uText;
+uniform ivec2 uTextAt;
+#endif
+
+void main() {
+	ivec2 p = ivec2(gl_FragCoord.xy);
+	vec2 uv = gl_FragCoord.xy / uOut;
+#ifdef BEAUTY
+	float l = beauty(p);
+#else
+	float l = (texture(uY, uv).r * 255.0 - 16.0) / 219.0;
+#endif
+	// Every pixel of a 2×2 block takes the block's chroma, as yuv.Chroma:
+	// sampled at the block's centre, which at the input's size is exactly
+	// the centre of its chroma texel (so a frame no pass changes comes back
+	// as it went in), and between texels, bilinear, when scaling.
+	vec2 cuv = (vec2(p / 2) * 2.0 + 1.0) / uOut * uChroma;
+	float pb = (texture(uU, cuv).r * 255.0 - 128.0) / 224.0 * (2.0 * (1.0 - K.b));
+	float pr = (texture(uV, cuv).r * 255.0 - 128.0) / 224.0 * (2.0 * (1.0 - K.r));
+	vec3 c;
+	c.r = l + pr;
+	c.b = l + pb;
+	c.g = (l - K.r * c.r - K.b * c.b) / K.g;
+	c = clamp(c, 0.0, 1.0);
+#ifdef COLOUR
+	float y = dot(c, K);
+	c = y + (c - y) * uSaturation;
+	c = (c - 0.5) * uContrast + 0.5;
+	c = clamp(c + uBrightness, 0.0, 1.0);
+#endif
+#ifdef LUT
+	// Texel centres: entry i sits at (i+0.5)/N, so domain 0..1 maps to
+	// 0.5/N..(N-0.5)/N, where trilinear filtering matches LUT.Apply.
+	vec3 t = clamp((c - uLUTMin) * uLUTScale, 0.0, 1.0);
+	c = clamp(texture(uLUT, (t * (uLUTSize - 1.0) + 0.5) / uLUTSize).rgb, 0.0, 1.0);
+#endif
+#ifdef WATERMARK
+	c = over(c, uWatermark, uWatermarkAt, p);
+#endif
+#ifdef TEXT
+	c = over(c, uText, uTextAt, p);
+#endif
+	oRGB = vec4(c, 1.0);
+}
