@@ -10,12 +10,48 @@ import (
 
 	"github.com/golive/golive/capture/audio"
 	"github.com/golive/golive/capture/v4l2"
+	"github.com/golive/golive/filter/gl"
 )
+
+// glInfo is what `golive devices` says of OpenGL ES: the renderer the GL
+// filter backend would use, and whether --filter-backend auto picks it.
+type glInfo struct {
+	Platform string `json:"platform,omitempty"`
+	Renderer string `json:"renderer,omitempty"`
+	Version  string `json:"version,omitempty"`
+	Hardware bool   `json:"hardware"`
+	Filters  string `json:"filters"` // the backend auto picks: gl or cpu
+	Error    string `json:"error,omitempty"`
+}
+
+func probeGL() glInfo {
+	info, err := gl.Probe()
+	if err != nil {
+		return glInfo{Filters: "cpu", Error: err.Error()}
+	}
+	g := glInfo{Platform: info.Platform, Renderer: info.Renderer, Version: info.Version, Hardware: info.Hardware, Filters: "cpu"}
+	if info.Hardware {
+		g.Filters = "gl"
+	}
+	return g
+}
+
+func printGL(w io.Writer, g glInfo) {
+	fmt.Fprintln(w, "OpenGL ES (filters):")
+	switch {
+	case g.Error != "":
+		fmt.Fprintf(w, "  none (%s): filters run on the CPU (libavfilter)\n", g.Error)
+	case !g.Hardware:
+		fmt.Fprintf(w, "  %s [%s, software]: filters run on the CPU (libavfilter) unless --filter-backend gl\n", g.Renderer, g.Platform)
+	default:
+		fmt.Fprintf(w, "  %s [%s] %s: filters run on the GPU\n", g.Renderer, g.Platform, g.Version)
+	}
+}
 
 func devicesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "devices",
-		Usage: "list cameras (with their formats, sizes and rates) and microphones",
+		Usage: "list cameras (with their formats, sizes and rates), microphones and the GPU the filters would use",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "machine-readable output"}},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usagef("devices: %v", err)
@@ -35,15 +71,18 @@ func devicesCommand() *cli.Command {
 			if mics == nil {
 				mics = []audio.DeviceInfo{}
 			}
+			g := probeGL()
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
 				return enc.Encode(struct {
 					Cameras     []v4l2.DeviceInfo  `json:"cameras"`
 					Microphones []audio.DeviceInfo `json:"microphones"`
-				}{cams, mics})
+					GL          glInfo             `json:"gl"`
+				}{cams, mics, g})
 			}
 			printDevices(c.App.Writer, cams, mics)
+			printGL(c.App.Writer, g)
 			return nil
 		},
 	}

@@ -26,6 +26,17 @@ func TestDevicesJSON(t *testing.T) {
 			t.Errorf("%q is %q: want a list", k, v)
 		}
 	}
+	// Mesa's llvmpipe is here (make deps): found, and reported as software,
+	// so the filters would run on the CPU.
+	var g glInfo
+	if err := json.Unmarshal(got["gl"], &g); err != nil {
+		t.Fatalf("gl: %v in %s", err, got["gl"])
+	}
+	if g.Error != "" || g.Renderer == "" {
+		t.Errorf("no OpenGL ES renderer found: %+v", g)
+	} else if strings.Contains(g.Renderer, "llvmpipe") && (g.Hardware || g.Filters != "cpu") {
+		t.Errorf("llvmpipe: %+v; want software, filters on the CPU", g)
+	}
 }
 
 func TestPrintDevices(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/asticode/go-astiav"
 	"github.com/urfave/cli/v2"
 
+	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/publish"
 )
@@ -49,7 +50,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, publish.ErrBadURL), errors.Is(err, pipeline.ErrSource):
+	case errors.As(err, &ue), errors.Is(err, publish.ErrBadURL), errors.Is(err, pipeline.ErrSource),
+		errors.Is(err, spec.ErrBadOption):
 		return exitUsage
 	case errors.Is(err, publish.ErrUnauthorized):
 		return exitUnauthorized

@@ -13,6 +13,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/golive/golive/filter"
+	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/publish/rtmp"
@@ -38,8 +40,45 @@ type pushOptions struct {
 	LogFormat      string
 	LogLevel       string
 	Status         string // auto|on|off
+	// Filters.
+	Beauty           float64
+	Watermark        string
+	WatermarkPos     string
+	WatermarkScale   float64
+	WatermarkOpacity float64
+	Text             string
+	TextSize         int
+	TextPos          string
+	FilterMargin     int
+	LUT              string
+	Brightness       float64
+	Contrast         float64
+	Saturation       float64
+	FilterBackend    string
 
 	preset preset.Preset // filled by check
+	filter spec.Options  // filled by check
+}
+
+// filterFlags are the filter stage's options (filter/spec).
+func filterFlags() []cli.Flag {
+	d := spec.Defaults()
+	return []cli.Flag{
+		&cli.Float64Flag{Name: "beauty", Category: "Filters", Usage: "skin smoothing, brightening and edge sharpening, strength 0..1 (0: off), e.g. 0.6"},
+		&cli.StringFlag{Name: "watermark", Category: "Filters", Usage: "PNG or JPEG logo (alpha respected) drawn over the picture"},
+		&cli.StringFlag{Name: "watermark-pos", Category: "Filters", Value: d.WatermarkPos.String(), Usage: "top-left, top-right, bottom-left, bottom-right or X,Y (pixels)"},
+		&cli.Float64Flag{Name: "watermark-scale", Category: "Filters", Value: d.WatermarkScale, Usage: "logo size, times its own size"},
+		&cli.Float64Flag{Name: "watermark-opacity", Category: "Filters", Value: d.WatermarkOpacity, Usage: "logo opacity 0..1"},
+		&cli.StringFlag{Name: "text", Category: "Filters", Usage: "caption with strftime expansion, e.g. \"Lobby cam %Y-%m-%d %H:%M:%S\""},
+		&cli.IntFlag{Name: "text-size", Category: "Filters", Usage: "caption font height in pixels (default: the frame height / 18)"},
+		&cli.StringFlag{Name: "text-pos", Category: "Filters", Value: d.TextPos.String(), Usage: "top-left, top-right, bottom-left, bottom-right or X,Y (pixels)"},
+		&cli.IntFlag{Name: "filter-margin", Category: "Filters", Value: d.Margin, Usage: "distance in pixels of the logo and the caption from the frame's edge"},
+		&cli.StringFlag{Name: "lut", Category: "Filters", Usage: ".cube 3D LUT file (a colour look)"},
+		&cli.Float64Flag{Name: "brightness", Category: "Filters", Usage: "added to R, G and B, -1..1"},
+		&cli.Float64Flag{Name: "contrast", Category: "Filters", Value: d.Contrast, Usage: "around mid-grey, 0..4 (1: unchanged)"},
+		&cli.Float64Flag{Name: "saturation", Category: "Filters", Value: d.Saturation, Usage: "0..4 (0: black and white, 1: unchanged)"},
+		&cli.StringFlag{Name: "filter-backend", Category: "Filters", Value: filter.BackendAuto, Usage: "auto (OpenGL ES on a hardware GPU, else libavfilter), gl or cpu"},
+	}
 }
 
 func pushCommand() *cli.Command {
@@ -50,7 +89,7 @@ func pushCommand() *cli.Command {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usagef("push: %v (see golive push --help)", err)
 		},
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "preset", Value: "720p30", Usage: "preset name (see: golive presets; 720p = 720p30) or a YAML file"},
 			&cli.StringFlag{Name: "bitrate", Usage: "video bitrate, e.g. 3000k or 3M (overrides the preset; min/max scale with it)"},
 			&cli.IntFlag{Name: "fps", Usage: "frame rate (overrides the preset; 0: the preset's)"},
@@ -68,7 +107,7 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "status", Value: "auto", Usage: "one-line live status: auto (on a terminal), on or off"},
-		},
+		}, filterFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return usagef("push: want exactly one URL, got %d arguments (golive push [flags] rtmp://host/app/key)", c.NArg())
@@ -81,6 +120,11 @@ func pushCommand() *cli.Command {
 				Duration: c.Duration("duration"), CAFile: c.String("ca-file"), InsecureTLS: c.Bool("insecure-tls"),
 				ConnectTimeout: c.Duration("connect-timeout"), LogFormat: c.String("log-format"),
 				LogLevel: c.String("log-level"), Status: c.String("status"),
+				Beauty: c.Float64("beauty"), Watermark: c.String("watermark"), WatermarkPos: c.String("watermark-pos"),
+				WatermarkScale: c.Float64("watermark-scale"), WatermarkOpacity: c.Float64("watermark-opacity"),
+				Text: c.String("text"), TextSize: c.Int("text-size"), TextPos: c.String("text-pos"),
+				FilterMargin: c.Int("filter-margin"), LUT: c.String("lut"), Brightness: c.Float64("brightness"),
+				Contrast: c.Float64("contrast"), Saturation: c.Float64("saturation"), FilterBackend: c.String("filter-backend"),
 			}
 			if err := o.check(); err != nil {
 				return err
@@ -140,6 +184,31 @@ func (o *pushOptions) check() error {
 	default:
 		return usagef("--status %q: want auto, on or off", o.Status)
 	}
+	return o.checkFilter()
+}
+
+// checkFilter validates the filter flags; their files are read when the
+// push starts (still before going live).
+func (o *pushOptions) checkFilter() error {
+	f := spec.Options{
+		Beauty: o.Beauty, Watermark: o.Watermark, WatermarkScale: o.WatermarkScale, WatermarkOpacity: o.WatermarkOpacity,
+		Margin: o.FilterMargin, Text: o.Text, TextSize: o.TextSize, LUT: o.LUT,
+		Brightness: o.Brightness, Contrast: o.Contrast, Saturation: o.Saturation,
+	}
+	var err error
+	if f.WatermarkPos, err = spec.ParsePosition(o.WatermarkPos); err != nil {
+		return usagef("--watermark-pos: %v", err)
+	}
+	if f.TextPos, err = spec.ParsePosition(o.TextPos); err != nil {
+		return usagef("--text-pos: %v", err)
+	}
+	if err := f.Check(); err != nil {
+		return usageError{err}
+	}
+	if err := filter.CheckBackend(o.FilterBackend); err != nil {
+		return usageError{err}
+	}
+	o.filter = f
 	return nil
 }
 
@@ -155,6 +224,7 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 		Preset: o.preset, Source: o.Source, Camera: o.Camera, CameraControls: o.CameraControls,
 		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URL: o.URL, CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
 		ConnectTimeout: o.ConnectTimeout, Duration: o.Duration, Version: version, Logger: log,
+		Filter: &o.filter, FilterBackend: o.FilterBackend,
 	}
 	if showStatus {
 		cfg.StatusEvery = time.Second

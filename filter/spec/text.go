@@ -25,6 +25,7 @@ type Text struct {
 	img      *image.NRGBA
 	at       image.Point
 	last     string
+	lastSec  int64 // the wall-clock second last expanded: no conversion is finer
 	rendered bool
 }
 
@@ -70,6 +71,10 @@ func (t *Text) Size() image.Point { return t.img.Rect.Size() }
 // from the last call's. The image is reused: it is valid until the next
 // Render that reports a change.
 func (t *Text) Render(now time.Time) (img *image.NRGBA, changed bool) {
+	if t.rendered && now.Unix() == t.lastSec {
+		return t.img, false // within the second: nothing to expand (and no allocation)
+	}
+	t.lastSec = now.Unix()
 	s := Strftime(t.template, now)
 	if t.rendered && s == t.last {
 		return t.img, false

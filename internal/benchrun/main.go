@@ -10,6 +10,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"os"
 	"os/exec"
@@ -18,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/image/font/gofont/gomedium"
 
 	"github.com/golive/golive/capture/testsrc"
 	"github.com/golive/golive/internal/testpeer"
@@ -47,7 +52,7 @@ func main() {
 func run(bin, out string, dur time.Duration, rounds int) error {
 	fmt.Println("== Go micro-benchmarks")
 	micro, err := exec.Command("go", "test", "-run", "^$", "-bench", ".", "-benchmem", "-benchtime", "2s",
-		"./capture/...", "./encode/...", "./publish/...", "./media/...").CombinedOutput()
+		"./capture/...", "./filter/...", "./encode/...", "./publish/...", "./media/...").CombinedOutput()
 	fmt.Print(string(micro))
 	if err != nil {
 		return fmt.Errorf("go test -bench: %w", err)
@@ -82,11 +87,11 @@ func run(bin, out string, dur time.Duration, rounds int) error {
 		same = append(same, res)
 		fmt.Printf("round %d ffmpeg, golive's picture: cpu %v rss %d MiB frames %d %.0f kbit/s\n", r+1, res.cpu.Round(time.Millisecond), res.rssKB/1024, res.frames, res.kbps)
 	}
-	fileG, fileF, err := fileRounds(bin, n, dur, rounds)
+	fileG, fileF, filterG, filterF, err := fileRounds(bin, n, dur, rounds)
 	if err != nil {
 		return err
 	}
-	return report(out, string(micro), g, f, same, fileG, fileF, dur)
+	return report(out, string(micro), g, f, same, fileG, fileF, filterG, filterF, dur)
 }
 
 func pushGolive(bin string, n *testpeer.Nginx, key string, dur time.Duration) (result, error) {
@@ -242,16 +247,27 @@ func compare(b *strings.Builder, g, f []result) {
 // fileRounds: `--source file:` on a raw 720p30 y4m clip against `ffmpeg
 // -re -i` on the same clip, both looping a 5 s clip (20 s of raw 720p
 // would be 830 MB) and both adding silent AAC, same preset settings.
-func fileRounds(bin string, n *testpeer.Nginx, dur time.Duration, rounds int) (g, f []result, err error) {
+//
+// Then the filter stage on the same clip: golive's CPU backend with
+// --beauty 0.6, a watermark and a clock caption against ffmpeg doing
+// bilateral + overlay + drawtext (same font) with the same encoder.
+func fileRounds(bin string, n *testpeer.Nginx, dur time.Duration, rounds int) (g, f, filterG, filterF []result, err error) {
 	dir, err := os.MkdirTemp("", "golive-bench-")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	defer os.RemoveAll(dir)
 	y4m := dir + "/clip.y4m"
 	if out, err := exec.Command("ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30",
 		"-t", "5", "-pix_fmt", "yuv420p", y4m).CombinedOutput(); err != nil {
-		return nil, nil, fmt.Errorf("make y4m: %w\n%s", err, out)
+		return nil, nil, nil, nil, fmt.Errorf("make y4m: %w\n%s", err, out)
+	}
+	logo, font := dir+"/logo.png", dir+"/font.ttf"
+	if err := writeLogo(logo); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if err := os.WriteFile(font, gomedium.TTF, 0o644); err != nil {
+		return nil, nil, nil, nil, err
 	}
 	for r := 0; r < rounds; r++ {
 		key := fmt.Sprintf("filegolive%d", r)
@@ -261,7 +277,7 @@ func fileRounds(bin string, n *testpeer.Nginx, dur time.Duration, rounds int) (g
 		cmd.Stderr = &stderr
 		res, err := measure(cmd, n, key)
 		if err != nil {
-			return nil, nil, fmt.Errorf("golive file: %w\n%s", err, stderr.String())
+			return nil, nil, nil, nil, fmt.Errorf("golive file: %w\n%s", err, stderr.String())
 		}
 		g = append(g, res)
 		fmt.Printf("round %d golive file: cpu %v rss %d MiB frames %d\n", r+1, res.cpu.Round(time.Millisecond), res.rssKB/1024, res.frames)
@@ -280,15 +296,73 @@ func fileRounds(bin string, n *testpeer.Nginx, dur time.Duration, rounds int) (g
 		stderr.Reset()
 		cmd.Stderr = &stderr
 		if res, err = measure(cmd, n, key); err != nil {
-			return nil, nil, fmt.Errorf("ffmpeg file: %w\n%s", err, stderr.String())
+			return nil, nil, nil, nil, fmt.Errorf("ffmpeg file: %w\n%s", err, stderr.String())
 		}
 		f = append(f, res)
 		fmt.Printf("round %d ffmpeg file: cpu %v rss %d MiB frames %d\n", r+1, res.cpu.Round(time.Millisecond), res.rssKB/1024, res.frames)
+
+		key = fmt.Sprintf("filtergolive%d", r)
+		cmd = exec.Command(bin, "push", "--preset", "720p30", "--source", "file:"+y4m, "--loop", "--duration", dur.String(),
+			"--filter-backend", "cpu", "--beauty", "0.6", "--watermark", logo, "--text", clockText,
+			"--log-format", "json", "--status", "off", n.URL(key))
+		stderr.Reset()
+		cmd.Stderr = &stderr
+		if res, err = measure(cmd, n, key); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("golive filters: %w\n%s", err, stderr.String())
+		}
+		filterG = append(filterG, res)
+		fmt.Printf("round %d golive filters: cpu %v rss %d MiB frames %d\n", r+1, res.cpu.Round(time.Millisecond), res.rssKB/1024, res.frames)
+
+		key = fmt.Sprintf("filterffmpeg%d", r)
+		fargs := slices.Clone(args)
+		at := slices.Index(fargs, "-t")
+		fargs = slices.Insert(fargs, at, "-i", logo, "-filter_complex", ffmpegFilters(font), "-map", "[v]", "-map", "1:a")
+		cmd = exec.Command("ffmpeg", fargs...)
+		stderr.Reset()
+		cmd.Stderr = &stderr
+		if res, err = measure(cmd, n, key); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("ffmpeg filters: %w\n%s", err, stderr.String())
+		}
+		filterF = append(filterF, res)
+		fmt.Printf("round %d ffmpeg filters: cpu %v rss %d MiB frames %d\n", r+1, res.cpu.Round(time.Millisecond), res.rssKB/1024, res.frames)
 	}
-	return g, f, nil
+	return g, f, filterG, filterF, nil
 }
 
-func report(path, micro string, g, f, same, fileG, fileF []result, dur time.Duration) error {
+// The bilateral golive's beauty runs at 0.6 (filter/cpu), for ffmpeg.
+const benchSigmaS, benchSigmaR = "TODO", "TODO"
+
+// clockText is the caption of the filter benchmark.
+const clockText = "Lobby cam %Y-%m-%d %H:%M:%S"
+
+// ffmpegFilters is what an ffmpeg user writes for the same look: a
+// bilateral on luma (golive's beauty at 0.6 uses the same bilateral, see
+// filter/cpu), the logo top-right 16 px in, the clock bottom-left with an
+// outline, 40 px (720 / 18) in the same font.
+func ffmpegFilters(font string) string {
+	return "[0:v]bilateral=sigmaS=" + benchSigmaS + ":sigmaR=" + benchSigmaR + ":planes=1[b];" +
+		"[b][2:v]overlay=x=W-w-16:y=16[o];" +
+		"[o]drawtext=fontfile=" + font + ":text='Lobby cam %{localtime\\:%Y-%m-%d %T}'" +
+		":fontsize=40:fontcolor=white:borderw=2:bordercolor=black@0.8:x=16:y=h-th-16[v]"
+}
+
+// writeLogo makes a 200×80 logo with alpha: a rounded badge at 80%.
+func writeLogo(path string) error {
+	img := image.NewNRGBA(image.Rect(0, 0, 200, 80))
+	for y := range 80 {
+		for x := range 200 {
+			img.SetNRGBA(x, y, color.NRGBA{uint8(40 + x/2), 90, uint8(200 - y), 204})
+		}
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	return png.Encode(out, img)
+}
+
+func report(path, micro string, g, f, same, fileG, fileF, filterG, filterF []result, dur time.Duration) error {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (internal/benchrun) on %s, %s, %d cores (%s/%s), host %q.\n",
@@ -312,6 +386,14 @@ func report(path, micro string, g, f, same, fileG, fileF []result, dur time.Dura
 	fmt.Fprintf(&b, "same encoder settings as above, %v each, a 5 s testsrc2 clip looped (20 s of raw 720p would be 830 MB); both send silent AAC.\n\n", dur)
 	compare(&b, fileG, fileF)
 	fmt.Fprintf(&b, "Goal: CPU ratio ≤ 1.0. MJPEG 720p decode cost per frame (cameras that only give MJPEG): BenchmarkMJPEGDecode720p below.\n\n")
+	fmt.Fprintf(&b, "## Filters on the CPU: beauty 0.6 + watermark + clock caption, golive vs ffmpeg\n\n")
+	fmt.Fprintf(&b, "The same clip and encoder settings as the file source above, %v each. golive: `--filter-backend cpu --beauty 0.6 --watermark logo.png --text %q`.\n", dur, clockText)
+	fmt.Fprintf(&b, "ffmpeg: `-i logo.png -filter_complex \"%s\"` (the same font, size and bilateral).\n\n", ffmpegFilters("font.ttf"))
+	compare(&b, filterG, filterF)
+	fg, ff, pg, pf := median(filterG, cpu), median(filterF, cpu), median(fileG, cpu), median(fileF, cpu)
+	frames := dur.Seconds() * 30
+	fmt.Fprintf(&b, "What the filters cost per frame (median CPU with filters − without, from the table above): golive %.1f ms, ffmpeg %.1f ms.\n", (fg-pg)/frames*1000, (ff-pf)/frames*1000)
+	fmt.Fprintf(&b, "Goal: CPU ratio ≤ 1.0.\n\n")
 	fmt.Fprintf(&b, "## Capture-to-wire latency, golive 720p30\n\nPTS at capture → the video message's last byte written to the socket (histogram, 1 ms buckets).\n\n| round | p50 ms | p99 ms |\n|---|---|---|\n")
 	for i, r := range g {
 		fmt.Fprintf(&b, "| %d | %d | %d |\n", i+1, r.p50, r.p99)

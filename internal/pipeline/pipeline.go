@@ -1,8 +1,8 @@
 // Package pipeline wires the stages: a source, the encoders and the
 // destinations, with a bounded queue at every thread boundary.
 //
-//	source goroutine(s) ─▶ video queue ─▶ video encoder goroutine ─┐
-//	                    └▶ audio queue ─▶ audio encoder goroutine ─┴▶ publisher queue ─▶ sender goroutine
+//	source goroutine(s) ─▶ video queue ─▶ [filter goroutine ─▶ queue ─▶] video encoder goroutine ─┐
+//	                    └▶ audio queue ─▶ audio encoder goroutine ────────────────────────────────┴▶ publisher queue ─▶ sender goroutine
 package pipeline
 
 import (
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/golive/golive/encode"
+	"github.com/golive/golive/filter"
+	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/publish/rtmp"
@@ -33,6 +35,10 @@ type Config struct {
 	// simulated sound card this far off (0.001: 0.1% fast) through the
 	// microphone's drift correction. For A/V sync tests.
 	SimulateAudioDrift float64
+	// Filters (nil or spec.Defaults(): none) and the backend that runs
+	// them (auto, gl or cpu; "": auto).
+	Filter        *spec.Options
+	FilterBackend string
 	// Destination.
 	URL            string
 	CAFile         string
@@ -94,9 +100,24 @@ func Run(ctx context.Context, cfg Config) error {
 	defer aenc.Close()
 	acfg := aenc.Config()
 
+	// The filter stage, when a filter is asked for: a missing logo or LUT
+	// fails here, before anything goes live.
+	vq := newFrameQueue(videoQueueLen) // source → filter or encoder
+	encQ := vq                         // → encoder
+	var fstage spec.Backend
+	if cfg.Filter != nil && cfg.Filter.Active() {
+		encQ = newFrameQueue(videoQueueLen)
+		fstage, err = filter.Open(filter.Config{
+			Options: *cfg.Filter, Backend: cfg.FilterBackend, Width: p.Video.Width, Height: p.Video.Height, Logger: log,
+		}, media.VideoWriterFunc(func(f *media.VideoFrame) error { encQ.push(f); return nil }))
+		if err != nil {
+			return err
+		}
+		defer fstage.Close()
+	}
+
 	// Sources next: a missing camera or an unreadable file fails here,
 	// before anything goes live.
-	vq := newFrameQueue(videoQueueLen)
 	aq := make(chan *media.AudioFrame, 64)
 	apool := sync.Pool{}
 	toAudioQueue := media.AudioWriterFunc(func(f *media.AudioFrame) error {
@@ -173,13 +194,24 @@ func Run(ctx context.Context, cfg Config) error {
 		srcWG.Wait()
 		close(srcDone)
 	})
-	// Encoders: they run until the source has stopped and their queue is
-	// empty, then flush.
+	// The filter stage runs until the source has stopped and its queue is
+	// empty; the video encoder then until its own queue is empty.
+	encIn := srcDone
 	var encWG sync.WaitGroup
+	if fstage != nil {
+		filterDone := make(chan struct{})
+		encIn = filterDone
+		encWG.Go(func() {
+			defer close(filterDone)
+			runFilter(fstage, vq, encQ, srcDone, clock, log)
+		})
+	}
+	// Encoders: they run until their input has stopped and their queue is
+	// empty, then flush.
 	encWG.Add(2)
 	go func() {
 		defer encWG.Done()
-		for f := range vq.frames(srcDone) {
+		for f := range encQ.frames(encIn) {
 			err := venc.Encode(f)
 			f.Release()
 			if err != nil {
@@ -225,7 +257,7 @@ func Run(ctx context.Context, cfg Config) error {
 		statusWG.Add(1)
 		go func() {
 			defer statusWG.Done()
-			reportStatus(clock, cfg.StatusEvery, statusStop, venc, vq, pub, cfg.OnStatus)
+			reportStatus(clock, cfg.StatusEvery, statusStop, venc, []*frameQueue{vq, encQ}, pub, cfg.OnStatus)
 		}()
 	}
 
@@ -244,7 +276,7 @@ func Run(ctx context.Context, cfg Config) error {
 	st := pub.Stats()
 	frames, keys, _ := venc.Stats()
 	log.Info("stopped", "elapsed", clock.Now().Round(time.Millisecond), "frames", frames, "keyframes", keys,
-		"dropped_before_encoder", vq.dropped.Load(), "dropped_sending", st.VideoDropped,
+		"dropped_before_encoder", dropped(vq, encQ), "dropped_sending", st.VideoDropped,
 		"bytes", st.Bytes, "latency_p50_ms", st.LatencyP50.Milliseconds(), "latency_p99_ms", st.LatencyP99.Milliseconds())
 
 	if first != nil {
@@ -253,7 +285,49 @@ func Run(ctx context.Context, cfg Config) error {
 	return sendErr
 }
 
-func reportStatus(clock *media.Clock, every time.Duration, done <-chan struct{}, venc *encode.Video, vq *frameQueue, pub *rtmp.Publisher, fn func(Status)) {
+// runFilter feeds the filter stage until the source is done and its queue
+// empty. Whenever the queue runs dry it flushes the backend, so a GPU's
+// readback overlaps the next frame only while frames are backing up and
+// adds no latency otherwise. A backend that fails mid-stream is bypassed:
+// the stream goes on unfiltered rather than going silent.
+func runFilter(b spec.Backend, q, out *frameQueue, srcDone <-chan struct{}, clock *media.Clock, log *slog.Logger) {
+	failed := false
+	for f := range q.frames(srcDone) {
+		if failed {
+			out.push(f)
+			continue
+		}
+		err := b.Filter(f, clock.At(f.PTS))
+		if err == nil && len(q.ch) == 0 {
+			err = b.Flush()
+		}
+		if err != nil {
+			log.Error("filter failed: streaming unfiltered from now on", "component", "filter", "error", err)
+			failed = true
+			_ = b.Flush() // whatever it still holds, if it can
+		}
+	}
+	if !failed {
+		if err := b.Flush(); err != nil {
+			log.Error("filter flush failed", "component", "filter", "error", err)
+		}
+	}
+}
+
+// dropped counts the frames dropped by the queues (each once: without a
+// filter stage the source's queue is the encoder's).
+func dropped(qs ...*frameQueue) int64 {
+	var n int64
+	for i, q := range qs {
+		if i > 0 && q == qs[0] {
+			continue
+		}
+		n += q.dropped.Load()
+	}
+	return n
+}
+
+func reportStatus(clock *media.Clock, every time.Duration, done <-chan struct{}, venc *encode.Video, qs []*frameQueue, pub *rtmp.Publisher, fn func(Status)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var lastFrames, lastBytes int64
@@ -270,7 +344,7 @@ func reportStatus(clock *media.Clock, every time.Duration, done <-chan struct{},
 		dt := (now - last).Seconds()
 		fn(Status{
 			Elapsed: now, FPS: float64(frames-lastFrames) / dt, Bitrate: int(float64(st.Bytes-lastBytes) * 8 / dt),
-			TargetBitrate: venc.Bitrate(), Frames: frames, Dropped: vq.dropped.Load() + st.VideoDropped,
+			TargetBitrate: venc.Bitrate(), Frames: frames, Dropped: dropped(qs...) + st.VideoDropped,
 			QueueDelay: st.QueueDelay, Sent: st,
 		})
 		lastFrames, lastBytes, last = frames, st.Bytes, now
