@@ -1,6 +1,6 @@
 #version 300 es
 // The main pass, at the output size: luma (or beauty's sharpen and
-// brighten), BT.709 limited YUV to RGB, colour, the 3D LUT, the watermark,
+// brighten), colour on Y, U, V, BT.709 limited YUV to RGB, the 3D LUT, the watermark,
 // the text — in the order and with the maths of spec.Reference. The Go side
 // prepends a #define for each pass the options ask for.
 precision highp float;
@@ -82,19 +82,23 @@ void main() {
 	// the centre of its chroma texel (so a frame no pass changes comes back
 	// as it went in), and between texels, bilinear, when scaling.
 	vec2 cuv = (vec2(p / 2) * 2.0 + 1.0) / uOut * uChroma;
-	float pb = (texture(uU, cuv).r * 255.0 - 128.0) / 224.0 * (2.0 * (1.0 - K.b));
-	float pr = (texture(uV, cuv).r * 255.0 - 128.0) / 224.0 * (2.0 * (1.0 - K.r));
+	float uc = texture(uU, cuv).r * 255.0;
+	float vc = texture(uV, cuv).r * 255.0;
+#ifdef COLOUR
+	// spec's ColourYUV: a proc amp on Y, U and V, clamped to the legal range.
+	l = clamp((l - 0.5) * uContrast + 0.5 + uBrightness, 0.0, 1.0);
+	float k = uContrast * uSaturation;
+	uc = clamp(128.0 + (uc - 128.0) * k, 16.0, 240.0);
+	vc = clamp(128.0 + (vc - 128.0) * k, 16.0, 240.0);
+#endif
+	float pb = (uc - 128.0) / 224.0 * (2.0 * (1.0 - K.b));
+	float pr = (vc - 128.0) / 224.0 * (2.0 * (1.0 - K.r));
+	// Not clamped: YUV → RGB → YUV is affine, so what no pass changes comes
+	// back exactly, colours outside the RGB cube included.
 	vec3 c;
 	c.r = l + pr;
 	c.b = l + pb;
 	c.g = (l - K.r * c.r - K.b * c.b) / K.g;
-	c = clamp(c, 0.0, 1.0);
-#ifdef COLOUR
-	float y = dot(c, K);
-	c = y + (c - y) * uSaturation;
-	c = (c - 0.5) * uContrast + 0.5;
-	c = clamp(c + uBrightness, 0.0, 1.0);
-#endif
 #ifdef LUT
 	// Texel centres: entry i sits at (i+0.5)/N, so domain 0..1 maps to
 	// 0.5/N..(N-0.5)/N, where trilinear filtering matches LUT.Apply.
@@ -107,5 +111,7 @@ void main() {
 #ifdef TEXT
 	c = over(c, uText, uTextAt, p);
 #endif
-	oRGB = vec4(c, 1.0);
+	// RGB10_A2 holds 0..1: store −1..2 (legal YUV reaches R 1.79, G −0.3),
+	// which yuv_pack undoes; 341 steps per unit keep a code value.
+	oRGB = vec4((c + 1.0) / 3.0, 1.0);
 }

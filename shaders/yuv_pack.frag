@@ -22,7 +22,7 @@ uniform int uWidth;           // this target's width in texels
 out vec4 oBytes;
 
 vec3 rgb(ivec2 p) {
-	return texelFetch(uRGB, min(p, uSize - 1), 0).rgb;
+	return texelFetch(uRGB, min(p, uSize - 1), 0).rgb * 3.0 - 1.0; // main.frag stores −1..2 as 0..1
 }
 
 float luma(ivec2 p) {

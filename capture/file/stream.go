@@ -328,6 +328,9 @@ func (s *stream) buildGraph(srcName, sinkName string, args astiav.FilterArgs, de
 	inputs.SetPadIdx(0)
 	inputs.SetNext(nil)
 	if err := s.graph.Parse(desc, inputs, outputs); err != nil {
+		// A failed parse frees every filter of the graph, src and sink
+		// too: freeing them again would be a double free.
+		s.src, s.sink = nil, nil
 		return err
 	}
 	if err := s.graph.Configure(); err != nil {

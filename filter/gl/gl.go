@@ -33,7 +33,7 @@
 //  2. main: beauty's sharpen and brighten (or the input luma), BT.709
 //     limited YUV to RGB (each pixel with its 2×2 block's chroma), colour, the 3D
 //     LUT (an RGB16F 3D texture, trilinear), the watermark and the text,
-//     into RGB10_A2 (10 bits keep the round trip within a code value)
+//     into RGB10_A2, −1..2 stored as 0..1 (10 bits keep the round trip within a code value)
 //  3. yuv_pack: RGB to Y, U and V (U and V averaged over each 2×2 block),
 //     written as the bytes of an I420 frame into an RGBA8 target of
 //     (w/4)×(3h/2) texels (two draws, one for the Y rows and one for U and

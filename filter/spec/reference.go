@@ -77,17 +77,21 @@ func Beauty(l []float64, w, h int, s float64) []float64 {
 	return out
 }
 
-// ColourRGB is the reference colour pass on one RGB pixel (0..1, clamped
-// after): saturation (around the pixel's BT.709 luma), contrast (around
-// mid-grey), brightness (added).
-func (o Options) ColourRGB(r, g, b float64) (float64, float64, float64) {
-	l := yuv.Kr*r + yuv.Kg*g + yuv.Kb*b
-	f := func(c float64) float64 {
-		c = l + (c-l)*o.Saturation
-		c = (c-0.5)*o.Contrast + 0.5
-		return yuv.Clamp01(c + o.Brightness)
-	}
-	return f(r), f(g), f(b)
+// ColourYUV is the reference colour pass on one pixel's code values.
+// Brightness and contrast act on luma, contrast and saturation on chroma
+// — the same as the RGB formulas (saturation around the pixel's luma,
+// contrast around mid-grey, brightness added to R, G and B), which are
+// affine in Y, U and V, but clamped to the legal YUV range (Y 16..235, U
+// and V 16..240) instead of the RGB cube, as a broadcast "proc amp" (and
+// ffmpeg's eq) does: colours a strong saturation pushes out of the RGB
+// cube keep their hue.
+//
+//	Y' = 16 + 219·((L − ½)·C + ½ + B)       L = (Y − 16)/219
+//	U' = 128 + (U − 128)·C·S                 (V likewise)
+func (o Options) ColourYUV(y, u, v float64) (float64, float64, float64) {
+	l := ((y-16)/219-0.5)*o.Contrast + 0.5 + o.Brightness
+	k := o.Contrast * o.Saturation
+	return min(max(16+219*l, 16), 235), min(max(128+(u-128)*k, 16), 240), min(max(128+(v-128)*k, 16), 240)
 }
 
 // Reference filters in as the spec says, at the same size (the backends
@@ -95,9 +99,11 @@ func (o Options) ColourRGB(r, g, b float64) (float64, float64, float64) {
 // the wall-clock time the text shows.
 //
 // Per pixel: luma through Beauty; the chroma of its 2×2 block (yuv.Chroma);
-// to RGB, clamped; ColourRGB; the LUT (clamped); the watermark, then the
-// text, blended with their alpha (rgb·(1−α) + logo·α); back to Y, and U,
-// V averaged over each 2×2 block.
+// ColourYUV; to RGB (not clamped: the conversions are affine, so a frame no
+// pass changes comes back exactly, out-of-gamut colours included); the LUT
+// (its input clamped to its domain, its output to 0..1); the watermark,
+// then the text, blended with their alpha (rgb·(1−α) + logo·α); back to Y,
+// and U, V averaged over each 2×2 block, rounded and clamped to 0..255.
 func Reference(in *media.VideoFrame, a *Assets, now time.Time) *media.VideoFrame {
 	w, h := in.Width, in.Height
 	cw, ch := (w+1)/2, (h+1)/2
@@ -134,11 +140,11 @@ func Reference(in *media.VideoFrame, a *Assets, now time.Time) *media.VideoFrame
 		for x := range w {
 			u := yuv.Chroma(in.Planes[1], in.Strides[1], cw, ch, x, y)
 			v := yuv.Chroma(in.Planes[2], in.Strides[2], cw, ch, x, y)
-			r, g, b := yuv.ToRGB(16+219*l[y*w+x], u, v)
-			r, g, b = yuv.Clamp01(r), yuv.Clamp01(g), yuv.Clamp01(b)
+			yy := 16 + 219*l[y*w+x]
 			if a.Colour() {
-				r, g, b = a.ColourRGB(r, g, b)
+				yy, u, v = a.ColourYUV(yy, u, v)
 			}
+			r, g, b := yuv.ToRGB(yy, u, v)
 			if a.LUT != nil {
 				r, g, b = a.LUT.Apply(r, g, b)
 				r, g, b = yuv.Clamp01(r), yuv.Clamp01(g), yuv.Clamp01(b)

@@ -8,7 +8,7 @@
 //
 //  1. beauty (luma only): edge-preserving smoothing, brightening, light
 //     sharpening of edges — see Beauty
-//  2. colour: brightness, contrast, saturation, in RGB — see Options
+//  2. colour: brightness, contrast, saturation, on Y, U, V — see ColourYUV
 //  3. the 3D LUT, in RGB (trilinear)
 //  4. the watermark, alpha-blended
 //  5. the text, alpha-blended
@@ -123,11 +123,12 @@ type Options struct {
 
 	// LUT is a .cube 3D LUT file; "" for none.
 	LUT string
-	// Brightness is added to R, G and B (−1..1; 0 neutral).
+	// Brightness is added to luma, as to R, G and B (−1..1; 0 neutral).
 	Brightness float64
-	// Contrast scales R, G and B around mid-grey (0..4; 1 neutral).
+	// Contrast scales around mid-grey (0..4; 1 neutral).
 	Contrast float64
-	// Saturation scales the distance from grey, keeping luma (0..4; 1 neutral).
+	// Saturation scales chroma, keeping luma (0..4; 0 black and white, 1 neutral).
+	// See ColourYUV for the exact maths.
 	Saturation float64
 }
 

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/image/font/gofont/gomedium"
 
 	"github.com/golive/golive/capture/testsrc"
+	filtercpu "github.com/golive/golive/filter/cpu"
 	"github.com/golive/golive/internal/testpeer"
 	"github.com/golive/golive/media"
 )
@@ -329,9 +330,6 @@ func fileRounds(bin string, n *testpeer.Nginx, dur time.Duration, rounds int) (g
 	return g, f, filterG, filterF, nil
 }
 
-// The bilateral golive's beauty runs at 0.6 (filter/cpu), for ffmpeg.
-const benchSigmaS, benchSigmaR = "TODO", "TODO"
-
 // clockText is the caption of the filter benchmark.
 const clockText = "Lobby cam %Y-%m-%d %H:%M:%S"
 
@@ -340,7 +338,7 @@ const clockText = "Lobby cam %Y-%m-%d %H:%M:%S"
 // filter/cpu), the logo top-right 16 px in, the clock bottom-left with an
 // outline, 40 px (720 / 18) in the same font.
 func ffmpegFilters(font string) string {
-	return "[0:v]bilateral=sigmaS=" + benchSigmaS + ":sigmaR=" + benchSigmaR + ":planes=1[b];" +
+	return "[0:v]" + filtercpu.Bilateral(0.6) + "[b];" +
 		"[b][2:v]overlay=x=W-w-16:y=16[o];" +
 		"[o]drawtext=fontfile=" + font + ":text='Lobby cam %{localtime\\:%Y-%m-%d %T}'" +
 		":fontsize=40:fontcolor=white:borderw=2:bordercolor=black@0.8:x=16:y=h-th-16[v]"

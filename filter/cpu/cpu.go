@@ -1,0 +1,442 @@
+// Package cpu is the filter stage's CPU backend: the passes of
+// filter/spec as one libavfilter graph, for machines without a usable GPU.
+//
+// # The graph
+//
+// Built once in Open for an input of the output's size (and again, the
+// same way, when the input's size changes), fed and drained once per
+// frame. With every filter asked for (spec order, see filter/spec):
+//
+//	[in]  buffer (yuv420p, BT.709 limited range: the frames)
+//	      scale=W:H                      only when the input is not W×H
+//	      bilateral=…:planes=1           beauty: edge-preserving smoothing of Y
+//	      convolution=0m='…'             beauty: spec.Beauty's sharpening of Y
+//	      lutyuv=y='…'                   beauty: brightening of Y
+//	      lutyuv=y='…':u='…':v='…'       colour: brightness, contrast, saturation
+//	      scale=…,format=gbrpf32le,lut3d=…:interp=trilinear,scale=…,format=yuv420p
+//	                                     the 3D LUT, in full-range RGB
+//	[m][wm]  overlay (eof_action=repeat) the watermark
+//	[t][txt] overlay                     the text box
+//	      format=yuv420p [out] buffersink
+//
+// [wm] is a buffer source given the logo once, converted to yuva420p in Go
+// (media/yuv's maths), then ended: the overlay repeats it for ever. [txt]
+// is a buffer source given the text box with every frame, by reference:
+// the box is converted to yuva420p only when its text changes. Beauty's
+// mapping of the strength onto bilateral is approximate (see beautyFor);
+// the other passes follow spec.Reference to a code value or two.
+//
+// A frame is copied twice: into the graph's input frame (from a buffer
+// pool of our own, so that steady state allocates nothing) and out of the
+// sink's frame into one of the Filter's pooled media.VideoFrames. The
+// graph is synchronous: each Filter call writes its frame before it
+// returns, and Flush has nothing to do.
+package cpu
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/golive/golive/filter/spec"
+	"github.com/golive/golive/media"
+)
+
+// Filter runs the passes on frames; it implements spec.Backend. Not safe
+// for concurrent use.
+type Filter struct {
+	a    *spec.Assets
+	out  media.VideoWriter
+	pool *media.FramePool
+
+	graph              *astiav.FilterGraph
+	src, wmSrc, txtSrc *astiav.FilterContext
+	sink               *astiav.FilterContext
+	desc               string // the graph's description
+	inW, inH           int    // the input size the graph is built for
+	inPool             *bufferPool
+	inFrame, outFrame  *astiav.Frame
+	wmFrame, txtFrame  *astiav.Frame
+	keepRef, noFlags   astiav.BuffersrcFlags
+	textDrawn          bool
+	textLast           string         // the text txtFrame shows
+	textUnix           int64          // the second Render was last asked about
+	textLoc            *time.Location // and its zone
+	n                  int64          // the graph's timestamps: frames fed
+	stamps             [stampRing]stamp
+	closed             bool
+}
+
+// stamp is what an input frame's output takes over: the graph keeps only
+// its own timestamp (n), which indexes them.
+type stamp struct {
+	pts time.Duration
+	seq uint64
+}
+
+// A synchronous graph gives a frame back for each one fed, so one slot
+// would do; a few more cost nothing.
+const stampRing = 8
+
+var _ spec.Backend = (*Filter)(nil)
+
+// Open builds the graph for a (its Width and Height are the output size;
+// a.LUT, when set, is written to a temporary .cube file for lut3d, which
+// reads it while the graph is built). Frames go to out. A graph that
+// cannot be built (a broken LUT, an option lavfi rejects) is an error
+// wrapping spec.ErrBadOption.
+func Open(a *spec.Assets, out media.VideoWriter) (*Filter, error) {
+	if a.Width <= 0 || a.Height <= 0 {
+		return nil, fmt.Errorf("%w: cpu: output size %dx%d", spec.ErrBadOption, a.Width, a.Height)
+	}
+	if a.LUT == nil && a.Options.LUT != "" {
+		// Assets not from spec.Load: read the file now, so that a missing
+		// or broken one fails here.
+		l, err := spec.LoadCube(a.Options.LUT)
+		if err != nil {
+			return nil, fmt.Errorf("cpu: %w", err)
+		}
+		b := *a
+		b.LUT = l
+		a = &b
+	}
+	if a.LUT != nil {
+		if err := checkLUT(a.LUT); err != nil {
+			return nil, fmt.Errorf("cpu: %w", err)
+		}
+	}
+	f := &Filter{
+		a: a, out: out, pool: media.NewFramePool(a.Width, a.Height),
+		keepRef: astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef),
+		noFlags: astiav.NewBuffersrcFlags(),
+	}
+	if err := f.open(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *Filter) open() error {
+	f.inFrame, f.outFrame = astiav.AllocFrame(), astiav.AllocFrame()
+	if f.inFrame == nil || f.outFrame == nil {
+		return errors.New("cpu: cannot allocate frames")
+	}
+	if f.a.Watermark != nil {
+		f.wmFrame = astiav.AllocFrame()
+		if f.wmFrame == nil {
+			return errors.New("cpu: cannot allocate frames")
+		}
+		if err := fillNRGBA(f.wmFrame, f.a.Watermark); err != nil {
+			return fmt.Errorf("cpu: watermark: %w", err)
+		}
+	}
+	if f.a.Text != nil {
+		if f.txtFrame = astiav.AllocFrame(); f.txtFrame == nil {
+			return errors.New("cpu: cannot allocate frames")
+		}
+	}
+	if err := f.build(f.a.Width, f.a.Height); err != nil {
+		return fmt.Errorf("%w: %v", spec.ErrBadOption, err)
+	}
+	return nil
+}
+
+// Name is the backend's name.
+func (f *Filter) Name() string { return "cpu: libavfilter" }
+
+// Graph is the description the graph was last built from.
+func (f *Filter) Graph() string { return f.desc }
+
+// build (re)builds the graph for an inW×inH input.
+func (f *Filter) build(inW, inH int) error {
+	f.freeGraph()
+	lutPath := ""
+	if f.a.LUT != nil {
+		tmp, err := os.CreateTemp("", "golive-lut-*.cube")
+		if err != nil {
+			return fmt.Errorf("cpu: --lut: %w", err)
+		}
+		lutPath = tmp.Name()
+		tmp.Close()
+		defer os.Remove(lutPath)
+		if err := writeCube(lutPath, f.a.LUT); err != nil {
+			return fmt.Errorf("cpu: --lut: %w", err)
+		}
+	}
+	desc := describe(f.a, inW, inH, lutPath)
+	if err := f.buildGraph(desc, inW, inH); err != nil {
+		f.freeGraph()
+		return fmt.Errorf("cpu: graph %q: %w", desc, err)
+	}
+	f.desc, f.inW, f.inH = desc, inW, inH
+	if f.inPool == nil || f.inPool.w != inW || f.inPool.h != inH {
+		f.inPool.free()
+		if f.inPool = newBufferPool(inW, inH, false); f.inPool == nil {
+			return errors.New("cpu: cannot allocate a buffer pool")
+		}
+	}
+	if f.wmSrc != nil {
+		// Given once, then ended: overlay's eof_action=repeat keeps it.
+		// The Filter keeps its reference for the next rebuild.
+		f.wmFrame.SetPts(0)
+		if ret := srcAdd(f.wmSrc, f.wmFrame, f.keepRef); ret < 0 {
+			return fmt.Errorf("cpu: watermark: %w", astiav.Error(ret))
+		}
+		if ret := srcEOF(f.wmSrc); ret < 0 {
+			return fmt.Errorf("cpu: watermark: %w", astiav.Error(ret))
+		}
+	}
+	return nil
+}
+
+func (f *Filter) buildGraph(desc string, inW, inH int) error {
+	if f.graph = astiav.AllocFilterGraph(); f.graph == nil {
+		return errors.New("cannot allocate a filter graph")
+	}
+	bufF, sinkF := astiav.FindFilterByName("buffer"), astiav.FindFilterByName("buffersink")
+	if bufF == nil || sinkF == nil {
+		return errors.New("filters buffer/buffersink missing from this FFmpeg build")
+	}
+	source := func(name string, w, h int, pf astiav.PixelFormat) (*astiav.FilterContext, error) {
+		args := astiav.FilterArgs{
+			"video_size":   fmt.Sprintf("%dx%d", w, h),
+			"pix_fmt":      fmt.Sprint(int(pf)),
+			"time_base":    "1/30",
+			"pixel_aspect": "1/1",
+		}
+		c, err := f.graph.NewFilterContext(bufF, name, args)
+		if err != nil {
+			return nil, fmt.Errorf("buffer %s: %w", args, err)
+		}
+		return c, nil
+	}
+	var err error
+	if f.src, err = source(padIn, inW, inH, astiav.PixelFormatYuv420P); err != nil {
+		return err
+	}
+	ins := []*astiav.FilterContext{f.src}
+	names := []string{padIn}
+	if f.a.Watermark != nil {
+		w, h := overlaySize(f.a.Watermark.Rect.Dx(), f.a.Watermark.Rect.Dy())
+		if f.wmSrc, err = source(padWM, w, h, astiav.PixelFormatYuva420P); err != nil {
+			return err
+		}
+		ins, names = append(ins, f.wmSrc), append(names, padWM)
+	}
+	if f.a.Text != nil {
+		w, h := overlaySize(f.a.Text.Size().X, f.a.Text.Size().Y)
+		if f.txtSrc, err = source(padText, w, h, astiav.PixelFormatYuva420P); err != nil {
+			return err
+		}
+		ins, names = append(ins, f.txtSrc), append(names, padText)
+	}
+	if f.sink, err = f.graph.NewFilterContext(sinkF, padOut, nil); err != nil {
+		return fmt.Errorf("buffersink: %w", err)
+	}
+
+	// The sources' outputs are the description's open inputs, and the
+	// other way round.
+	var outputs *astiav.FilterInOut
+	inputs := astiav.AllocFilterInOut()
+	defer func() {
+		if outputs != nil {
+			outputs.Free()
+		}
+		if inputs != nil {
+			inputs.Free()
+		}
+	}()
+	if inputs == nil {
+		return errors.New("cannot allocate filter in/outs")
+	}
+	inputs.SetName(padOut)
+	inputs.SetFilterContext(f.sink)
+	inputs.SetPadIdx(0)
+	inputs.SetNext(nil)
+	for i := len(ins) - 1; i >= 0; i-- {
+		o := astiav.AllocFilterInOut()
+		if o == nil {
+			return errors.New("cannot allocate filter in/outs")
+		}
+		o.SetName(names[i])
+		o.SetFilterContext(ins[i])
+		o.SetPadIdx(0)
+		o.SetNext(outputs)
+		outputs = o
+	}
+	if err := f.graph.Parse(desc, inputs, outputs); err != nil {
+		// A failed parse frees every filter of the graph, ours too:
+		// freeing them again would be a double free. (astiav's registry
+		// of them keeps four stale entries.)
+		f.src, f.wmSrc, f.txtSrc, f.sink = nil, nil, nil, nil
+		return err
+	}
+	return f.graph.Configure()
+}
+
+// Filter runs the graph on in (Released once copied in) and writes the
+// result, now showing in the text.
+func (f *Filter) Filter(in *media.VideoFrame, now time.Time) error {
+	if f.closed {
+		in.Release()
+		return errors.New("cpu: Filter after Close")
+	}
+	if in.Format != media.PixelFormatI420 || in.Width <= 0 || in.Height <= 0 {
+		in.Release()
+		return fmt.Errorf("cpu: frame %dx%d of format %d: want I420", in.Width, in.Height, in.Format)
+	}
+	if f.graph == nil || in.Width != f.inW || in.Height != f.inH {
+		// (No graph: the last rebuild failed.) Any frames still in the
+		// old graph are lost with it; a synchronous graph holds none.
+		if err := f.build(in.Width, in.Height); err != nil {
+			in.Release()
+			return err
+		}
+	}
+	n := f.n
+	f.n++
+	f.stamps[n%stampRing] = stamp{in.PTS, in.Seq}
+	if ret := f.inPool.get(f.inFrame); ret < 0 {
+		in.Release()
+		return fmt.Errorf("cpu: input frame: %w", astiav.Error(ret))
+	}
+	f.copyIn(in)
+	in.Release()
+	f.inFrame.SetPts(n)
+
+	if f.txtSrc != nil {
+		if err := f.updateText(now); err != nil {
+			f.inFrame.Unref()
+			return err
+		}
+		f.txtFrame.SetPts(n)
+		if ret := srcAdd(f.txtSrc, f.txtFrame, f.keepRef); ret < 0 {
+			f.inFrame.Unref()
+			return fmt.Errorf("cpu: text: %w", astiav.Error(ret))
+		}
+	}
+	// The source takes the frame's reference (and the pool buffer with
+	// it): inFrame is empty again afterwards.
+	if ret := srcAdd(f.src, f.inFrame, f.noFlags); ret < 0 {
+		f.inFrame.Unref()
+		return fmt.Errorf("cpu: feeding the graph: %w", astiav.Error(ret))
+	}
+	return f.drain()
+}
+
+// drain writes every frame the sink has.
+func (f *Filter) drain() error {
+	for {
+		switch ret := sinkGet(f.sink, f.outFrame); {
+		case ret == again:
+			return nil
+		case ret < 0:
+			return fmt.Errorf("cpu: graph: %w", astiav.Error(ret))
+		}
+		o := f.pool.Get()
+		f.copyOut(o)
+		st := f.stamps[uint64(f.outFrame.Pts())%stampRing]
+		f.outFrame.Unref()
+		o.PTS, o.Seq = st.pts, st.seq
+		if err := f.out.WriteVideo(o); err != nil {
+			return err
+		}
+	}
+}
+
+// copyIn copies in's planes into inFrame.
+func (f *Filter) copyIn(in *media.VideoFrame) {
+	for p := range 3 {
+		w, h := in.Width, in.Height
+		if p > 0 {
+			w, h = (w+1)/2, (h+1)/2
+		}
+		dst, ls := plane(f.inFrame, p, h)
+		src, ss := in.Planes[p], in.Strides[p]
+		for y := range h {
+			copy(dst[y*ls:y*ls+w], src[y*ss:y*ss+w])
+		}
+	}
+}
+
+// copyOut copies the sink's frame into o.
+func (f *Filter) copyOut(o *media.VideoFrame) {
+	for p := range 3 {
+		w, h := o.Width, o.Height
+		if p > 0 {
+			w, h = (w+1)/2, (h+1)/2
+		}
+		src, ls := plane(f.outFrame, p, h)
+		dst, ds := o.Planes[p], o.Strides[p]
+		for y := range h {
+			copy(dst[y*ds:y*ds+w], src[y*ls:y*ls+w])
+		}
+	}
+}
+
+// updateText converts the text box into txtFrame when its text changed.
+// Text.Render's own change flag is not enough: whoever else renders the
+// same Text (a reference, a second backend) consumes it.
+//
+// Every conversion strftime knows counts whole seconds at most, so within
+// the second last asked about the text cannot have changed: Render, which
+// allocates to expand the template, runs once a second, not per frame.
+func (f *Filter) updateText(now time.Time) error {
+	sec, loc := now.Unix(), now.Location()
+	if f.textDrawn && sec == f.textUnix && loc == f.textLoc {
+		return nil
+	}
+	f.textUnix, f.textLoc = sec, loc
+	img, changed := f.a.Text.Render(now)
+	if !changed && f.textDrawn && f.a.Text.Last() == f.textLast {
+		return nil
+	}
+	// The overlay may still hold the last box: write into a buffer of
+	// our own.
+	w, h := overlaySize(img.Rect.Dx(), img.Rect.Dy())
+	if err := writeYUVA(f.txtFrame, w, h); err != nil {
+		return fmt.Errorf("cpu: text: %w", err)
+	}
+	nrgbaToYUVA(f.txtFrame, img)
+	f.textDrawn, f.textLast = true, f.a.Text.Last()
+	return nil
+}
+
+// Flush has nothing to do: the graph holds no frame back.
+func (f *Filter) Flush() error { return nil }
+
+func (f *Filter) freeGraph() {
+	// The contexts first: astiav registers them (for its log callback)
+	// and only their own Free unregisters them; the graph frees the rest.
+	for _, c := range []**astiav.FilterContext{&f.src, &f.wmSrc, &f.txtSrc, &f.sink} {
+		if *c != nil {
+			(*c).Free()
+			*c = nil
+		}
+	}
+	if f.graph != nil {
+		f.graph.Free()
+		f.graph = nil
+	}
+}
+
+// Close frees the graph and every frame; idempotent.
+func (f *Filter) Close() {
+	if f.closed {
+		return
+	}
+	f.closed = true
+	f.freeGraph()
+	for _, fr := range []**astiav.Frame{&f.inFrame, &f.outFrame, &f.wmFrame, &f.txtFrame} {
+		if *fr != nil {
+			(*fr).Free()
+			*fr = nil
+		}
+	}
+	f.inPool.free()
+	f.inPool = nil
+}
