@@ -2,9 +2,15 @@ package filter
 
 import (
 	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golive/golive/filter/gl"
 	"github.com/golive/golive/filter/spec"
@@ -41,5 +47,65 @@ func TestBackendChoice(t *testing.T) {
 	}
 	if _, err := Open(Config{Options: o, Backend: "vulkan", Width: 320, Height: 180}, sink); !errors.Is(err, spec.ErrBadOption) {
 		t.Errorf("--filter-backend vulkan: %v, want ErrBadOption", err)
+	}
+}
+
+// TestBackendsAlike: every filter at once, the same input and time, through
+// both backends: the two pictures must look alike (PSNR ≥ 30 dB; the
+// golden tests in filter/gl and filter/cpu hold each to the reference).
+func TestBackendsAlike(t *testing.T) {
+	if _, err := gl.Probe(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no OpenGL ES under CI (make deps installs Mesa): %v", err)
+		}
+		t.Skipf("no OpenGL ES here: %v", err)
+	}
+	dir := t.TempDir()
+	logo := image.NewNRGBA(image.Rect(0, 0, 48, 24))
+	for i := range logo.Pix {
+		logo.Pix[i] = uint8(i * 7)
+	}
+	logoPath := filepath.Join(dir, "logo.png")
+	f, _ := os.Create(logoPath)
+	png.Encode(f, logo)
+	f.Close()
+	var cube strings.Builder
+	cube.WriteString("LUT_3D_SIZE 5\n")
+	for b := range 5 {
+		for g := range 5 {
+			for r := range 5 {
+				fmt.Fprintf(&cube, "%g %g %g\n", math.Pow(float64(r)/4, 0.8), float64(g)/4, math.Sqrt(float64(b)/4))
+			}
+		}
+	}
+	lut := filepath.Join(dir, "look.cube")
+	os.WriteFile(lut, []byte(cube.String()), 0o644)
+
+	o := spec.Defaults()
+	o.Beauty, o.Watermark, o.Text, o.LUT = 0.6, logoPath, "%Y-%m-%d %H:%M:%S", lut
+	o.Brightness, o.Contrast, o.Saturation = 0.05, 1.1, 1.2
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	run := func(backend string) *media.VideoFrame {
+		var got *media.VideoFrame
+		b, err := Open(Config{Options: o, Backend: backend, Width: 320, Height: 180},
+			media.VideoWriterFunc(func(f *media.VideoFrame) error { got = f; return nil }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		in, _, _ := spec.TestFrame(320, 180, 3)
+		if err := b.Filter(in, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Flush(); err != nil || got == nil {
+			t.Fatalf("%s: no frame (%v)", backend, err)
+		}
+		return got
+	}
+	g, c := run(BackendGL), run(BackendCPU)
+	d, psnr := spec.Compare(g, c)
+	t.Logf("gl vs cpu, every filter: PSNR %.1f dB, max difference %d", psnr, d)
+	if psnr < 30 {
+		t.Errorf("gl vs cpu: PSNR %.1f dB, want ≥ 30: the backends do not look alike", psnr)
 	}
 }
