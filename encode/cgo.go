@@ -46,13 +46,6 @@ func makeWritable(f *astiav.Frame) error {
 	return nil
 }
 
-// plane returns video plane i of f (rows lines) and its line size.
-func plane(f *astiav.Frame, i, rows int) ([]byte, int) {
-	c := (*C.AVFrame)(f.UnsafePointer())
-	ls := int(c.linesize[i])
-	return unsafe.Slice((*byte)(unsafe.Pointer(c.data[i])), ls*rows), ls
-}
-
 // floatPlane returns audio plane ch of a planar float frame, n samples.
 // (For audio only linesize[0] is set; every plane has that size.)
 func floatPlane(f *astiav.Frame, ch, n int) []float32 {

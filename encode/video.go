@@ -14,6 +14,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 
+	"github.com/golive/golive/internal/avframe"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/media/h264"
 )
@@ -208,7 +209,7 @@ func (v *Video) Encode(f *media.VideoFrame) error {
 	rows := [3]int{f.Height, (f.Height + 1) / 2, (f.Height + 1) / 2}
 	widths := [3]int{f.Width, (f.Width + 1) / 2, (f.Width + 1) / 2}
 	for i := 0; i < 3; i++ {
-		dst, dstStride := plane(v.frame, i, rows[i])
+		dst, dstStride := avframe.Plane(v.frame, i, rows[i])
 		copyPlane(dst, dstStride, f.Planes[i], f.Strides[i], widths[i], rows[i])
 	}
 	if b := v.bitrate.Load(); b != v.applied {

@@ -154,16 +154,6 @@ func sinkGetFrame(sink *astiav.FilterContext, f *astiav.Frame) int {
 	return int(C.golive_sink_get(filterPtr(sink), framePtr(f)))
 }
 
-// plane returns video plane i of f (rows lines) and its line size.
-func plane(f *astiav.Frame, i, rows int) ([]byte, int) {
-	c := framePtr(f)
-	ls := int(c.linesize[i])
-	if c.data[i] == nil || ls <= 0 {
-		return nil, 0
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(c.data[i])), ls*rows), ls
-}
-
 // samplesS16 returns the interleaved s16 samples of an audio frame.
 func samplesS16(f *astiav.Frame, channels int) []int16 {
 	c := framePtr(f)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 
+	"github.com/golive/golive/internal/avframe"
 	"github.com/golive/golive/media"
 )
 
@@ -386,7 +387,7 @@ func (f *File) takeVideo(s *stream) error {
 	rows := [3]int{h, (h + 1) / 2, (h + 1) / 2}
 	widths := [3]int{w, (w + 1) / 2, (w + 1) / 2}
 	for i := range 3 {
-		src, stride := plane(out, i, rows[i])
+		src, stride := avframe.Plane(out, i, rows[i])
 		if src == nil {
 			vf.Release()
 			return fmt.Errorf("file: %s: converter gave a frame without plane %d", f.cfg.Path, i)

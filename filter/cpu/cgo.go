@@ -177,15 +177,5 @@ func allocFrame(f *astiav.Frame, w, h int, alpha bool) int {
 	return int(C.golive_alloc_frame(framePtr(f), C.int(w), C.int(h), cbool(alpha)))
 }
 
-// plane returns plane i of f (rows lines) and its line size.
-func plane(f *astiav.Frame, i, rows int) ([]byte, int) {
-	c := framePtr(f)
-	ls := int(c.linesize[i])
-	if c.data[i] == nil || ls <= 0 {
-		return nil, 0
-	}
-	return unsafe.Slice((*byte)(unsafe.Pointer(c.data[i])), ls*rows), ls
-}
-
 // For TestAstiavPointers (cgo cannot be used in test files).
 func filterOutputs(f *astiav.FilterContext) int { return int(C.golive_filter_nb_outputs(filterPtr(f))) }

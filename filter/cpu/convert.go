@@ -5,6 +5,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 
+	"github.com/golive/golive/internal/avframe"
 	"github.com/golive/golive/media/yuv"
 )
 
@@ -56,10 +57,10 @@ func nrgbaToYUVA(f *astiav.Frame, img *image.NRGBA) {
 	const premulY = 16 // what 5.1's premultiplied blend takes off Y
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	fw, fh := overlaySize(w, h)
-	yp, ys := plane(f, 0, fh)
-	up, us := plane(f, 1, fh/2)
-	vp, vs := plane(f, 2, fh/2)
-	ap, as := plane(f, 3, fh)
+	yp, ys := avframe.Plane(f, 0, fh)
+	up, us := avframe.Plane(f, 1, fh/2)
+	vp, vs := avframe.Plane(f, 2, fh/2)
+	ap, as := avframe.Plane(f, 3, fh)
 	for y := range fh {
 		for x := range fw {
 			if x >= w || y >= h {

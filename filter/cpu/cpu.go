@@ -42,6 +42,7 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"github.com/golive/golive/filter/spec"
+	"github.com/golive/golive/internal/avframe"
 	"github.com/golive/golive/media"
 )
 
@@ -355,7 +356,7 @@ func (f *Filter) copyIn(in *media.VideoFrame) {
 		if p > 0 {
 			w, h = (w+1)/2, (h+1)/2
 		}
-		dst, ls := plane(f.inFrame, p, h)
+		dst, ls := avframe.Plane(f.inFrame, p, h)
 		src, ss := in.Planes[p], in.Strides[p]
 		for y := range h {
 			copy(dst[y*ls:y*ls+w], src[y*ss:y*ss+w])
@@ -370,7 +371,7 @@ func (f *Filter) copyOut(o *media.VideoFrame) {
 		if p > 0 {
 			w, h = (w+1)/2, (h+1)/2
 		}
-		src, ls := plane(f.outFrame, p, h)
+		src, ls := avframe.Plane(f.outFrame, p, h)
 		dst, ds := o.Planes[p], o.Strides[p]
 		for y := range h {
 			copy(dst[y*ds:y*ds+w], src[y*ls:y*ls+w])

@@ -94,17 +94,7 @@ func TestFrame(w, h int, seed uint64) (f *media.VideoFrame, noise, edge Region) 
 			uf[y*w+x], vf[y*w+x] = u, v
 		}
 	}
-	cw, ch := (w+1)/2, (h+1)/2
-	for y := range ch {
-		for x := range cw {
-			var u, v float64
-			for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
-				i := min(2*y+d[1], h-1)*w + min(2*x+d[0], w-1)
-				u, v = u+uf[i]/4, v+vf[i]/4
-			}
-			f.Planes[1][y*f.Strides[1]+x], f.Planes[2][y*f.Strides[2]+x] = yuv.Byte(u), yuv.Byte(v)
-		}
-	}
+	yuv.SetChroma(f, uf, vf)
 	return f, noise, edge
 }
 

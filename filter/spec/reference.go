@@ -158,15 +158,6 @@ func Reference(in *media.VideoFrame, a *Assets, now time.Time) *media.VideoFrame
 			uf[y*w+x], vf[y*w+x] = uu, vv
 		}
 	}
-	for y := range ch {
-		for x := range cw {
-			var u, v float64
-			for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
-				i := min(2*y+d[1], h-1)*w + min(2*x+d[0], w-1)
-				u, v = u+uf[i]/4, v+vf[i]/4
-			}
-			out.Planes[1][y*out.Strides[1]+x], out.Planes[2][y*out.Strides[2]+x] = yuv.Byte(u), yuv.Byte(v)
-		}
-	}
+	yuv.SetChroma(out, uf, vf)
 	return out
 }

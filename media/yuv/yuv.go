@@ -69,22 +69,16 @@ func FromImage(img image.Image) *media.VideoFrame {
 			return float64(c.R) / 255, float64(c.G) / 255, float64(c.B) / 255
 		}
 	}
+	u := make([]float64, w*h)
+	v := make([]float64, w*h)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			l, _, _ := FromRGB(rgb(x, y))
+			l, cu, cv := FromRGB(rgb(x, y))
 			f.Planes[0][y*f.Strides[0]+x] = Byte(l)
+			u[y*w+x], v[y*w+x] = cu, cv
 		}
 	}
-	for y := 0; y < (h+1)/2; y++ {
-		for x := 0; x < (w+1)/2; x++ {
-			var u, v float64
-			for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
-				_, cu, cv := FromRGB(rgb(2*x+d[0], 2*y+d[1]))
-				u, v = u+cu/4, v+cv/4
-			}
-			f.Planes[1][y*f.Strides[1]+x], f.Planes[2][y*f.Strides[2]+x] = Byte(u), Byte(v)
-		}
-	}
+	SetChroma(f, u, v)
 	return f
 }
 
@@ -95,4 +89,21 @@ func FromImage(img image.Image) *media.VideoFrame {
 // exactly, which interpolated (bilinear) upsampling would not give.
 func Chroma(plane []byte, stride, cw, ch, x, y int) float64 {
 	return float64(plane[min(y/2, ch-1)*stride+min(x/2, cw-1)])
+}
+
+// SetChroma writes f's U and V planes from full-resolution chroma (u and
+// v: one value per pixel, row after row): the mean of each 2×2 block
+// (edges clamped), rounded.
+func SetChroma(f *media.VideoFrame, u, v []float64) {
+	w, h := f.Width, f.Height
+	for y := 0; y < (h+1)/2; y++ {
+		for x := 0; x < (w+1)/2; x++ {
+			var su, sv float64
+			for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				i := min(2*y+d[1], h-1)*w + min(2*x+d[0], w-1)
+				su, sv = su+u[i], sv+v[i]
+			}
+			f.Planes[1][y*f.Strides[1]+x], f.Planes[2][y*f.Strides[2]+x] = Byte(su/4), Byte(sv/4)
+		}
+	}
 }
