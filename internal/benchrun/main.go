@@ -316,6 +316,7 @@ func fileRounds(bin string, n *testpeer.Nginx, dur time.Duration, rounds int) (g
 
 		key = fmt.Sprintf("filterffmpeg%d", r)
 		fargs := slices.Clone(args)
+		fargs[len(fargs)-1] = n.URL(key)
 		at := slices.Index(fargs, "-t")
 		fargs = slices.Insert(fargs, at, "-i", logo, "-filter_complex", ffmpegFilters(font), "-map", "[v]", "-map", "1:a")
 		cmd = exec.Command("ffmpeg", fargs...)
