@@ -21,13 +21,7 @@ import (
 // llvmpipe here means the CPU backend); gl and cpu are taken as asked;
 // anything else fails with ErrBadOption.
 func TestBackendChoice(t *testing.T) {
-	info, err := gl.Probe()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no OpenGL ES under CI (make deps installs Mesa): %v", err)
-		}
-		t.Skipf("no OpenGL ES here: %v", err)
-	}
+	info := requireGL(t)
 	o := spec.Defaults()
 	o.Beauty = 0.5
 	sink := media.VideoWriterFunc(func(f *media.VideoFrame) error { f.Release(); return nil })
@@ -54,12 +48,7 @@ func TestBackendChoice(t *testing.T) {
 // both backends: the two pictures must look alike (PSNR ≥ 30 dB; the
 // golden tests in filter/gl and filter/cpu hold each to the reference).
 func TestBackendsAlike(t *testing.T) {
-	if _, err := gl.Probe(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("no OpenGL ES under CI (make deps installs Mesa): %v", err)
-		}
-		t.Skipf("no OpenGL ES here: %v", err)
-	}
+	requireGL(t)
 	dir := t.TempDir()
 	logo := image.NewNRGBA(image.Rect(0, 0, 48, 24))
 	for i := range logo.Pix {
@@ -108,4 +97,18 @@ func TestBackendsAlike(t *testing.T) {
 	if psnr < 30 {
 		t.Errorf("gl vs cpu: PSNR %.1f dB, want ≥ 30: the backends do not look alike", psnr)
 	}
+}
+
+// requireGL probes OpenGL ES: a failure under CI (where make deps installs
+// Mesa), a skip saying why elsewhere.
+func requireGL(t *testing.T) gl.Info {
+	t.Helper()
+	info, err := gl.Probe()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no OpenGL ES under CI (make deps installs Mesa): %v", err)
+		}
+		t.Skipf("no OpenGL ES here: %v", err)
+	}
+	return info
 }
