@@ -210,7 +210,7 @@ func (v *Video) Encode(f *media.VideoFrame) error {
 	widths := [3]int{f.Width, (f.Width + 1) / 2, (f.Width + 1) / 2}
 	for i := 0; i < 3; i++ {
 		dst, dstStride := avframe.Plane(v.frame, i, rows[i])
-		copyPlane(dst, dstStride, f.Planes[i], f.Strides[i], widths[i], rows[i])
+		media.CopyPlane(dst, dstStride, f.Planes[i], f.Strides[i], widths[i], rows[i])
 	}
 	if b := v.bitrate.Load(); b != v.applied {
 		maxrate, bufsize := vbv(int(b))
@@ -301,16 +301,6 @@ func (v *Video) Close() {
 	}
 	if v.cc != nil {
 		v.cc.Free()
-	}
-}
-
-func copyPlane(dst []byte, dstStride int, src []byte, srcStride, width, rows int) {
-	if dstStride == srcStride && len(src) >= rows*srcStride {
-		copy(dst[:rows*dstStride], src[:rows*srcStride])
-		return
-	}
-	for y := 0; y < rows; y++ {
-		copy(dst[y*dstStride:y*dstStride+width], src[y*srcStride:y*srcStride+width])
 	}
 }
 

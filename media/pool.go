@@ -34,3 +34,15 @@ func (fp *FramePool) Get() *VideoFrame {
 }
 
 func (fp *FramePool) put(f *VideoFrame) { fp.p.Put(f) }
+
+// CopyPlane copies rows lines of width bytes between two planes of
+// different line sizes (in one copy when they are laid out alike).
+func CopyPlane(dst []byte, dstStride int, src []byte, srcStride, width, rows int) {
+	if dstStride == srcStride && len(src) >= rows*srcStride && len(dst) >= rows*dstStride {
+		copy(dst[:rows*dstStride], src[:rows*srcStride])
+		return
+	}
+	for y := range rows {
+		copy(dst[y*dstStride:y*dstStride+width], src[y*srcStride:y*srcStride+width])
+	}
+}

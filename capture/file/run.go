@@ -392,21 +392,11 @@ func (f *File) takeVideo(s *stream) error {
 			vf.Release()
 			return fmt.Errorf("file: %s: converter gave a frame without plane %d", f.cfg.Path, i)
 		}
-		copyPlane(vf.Planes[i], vf.Strides[i], src, stride, widths[i], rows[i])
+		media.CopyPlane(vf.Planes[i], vf.Strides[i], src, stride, widths[i], rows[i])
 	}
 	vf.PTS = t // file time until emitted
 	p.vq = append(p.vq, vf)
 	return nil
-}
-
-func copyPlane(dst []byte, dstStride int, src []byte, srcStride, width, rows int) {
-	if dstStride == srcStride {
-		copy(dst[:rows*dstStride], src[:rows*srcStride])
-		return
-	}
-	for y := range rows {
-		copy(dst[y*dstStride:y*dstStride+width], src[y*srcStride:y*srcStride+width])
-	}
 }
 
 // takeAudio appends converted samples to the FIFO, keeping it contiguous on

@@ -220,7 +220,7 @@ func (c *converter) convertRaw(data []byte, dst *media.VideoFrame) error {
 	if c.copyI420 {
 		cw, ch := (c.outW+1)/2, (c.outH+1)/2
 		for i, wh := range [3][2]int{{c.outW, c.outH}, {cw, ch}, {cw, ch}} {
-			copyPlane(dst.Planes[i], dst.Strides[i], data[l.offset[i]:], l.stride[i], wh[0], wh[1])
+			media.CopyPlane(dst.Planes[i], dst.Strides[i], data[l.offset[i]:], l.stride[i], wh[0], wh[1])
 		}
 		return nil
 	}
@@ -274,20 +274,9 @@ func (c *converter) scaleInto(src [3]unsafe.Pointer, srcStride [3]int, dst *medi
 	cw, ch := (c.outW+1)/2, (c.outH+1)/2
 	for i, wh := range [3][2]int{{c.outW, c.outH}, {cw, ch}, {cw, ch}} {
 		s := unsafe.Slice((*byte)(c.scratch[i]), c.scratchStride[i]*wh[1])
-		copyPlane(dst.Planes[i], dst.Strides[i], s, c.scratchStride[i], wh[0], wh[1])
+		media.CopyPlane(dst.Planes[i], dst.Strides[i], s, c.scratchStride[i], wh[0], wh[1])
 	}
 	return nil
-}
-
-// copyPlane copies a w×h plane between buffers of different line sizes.
-func copyPlane(dst []byte, dstStride int, src []byte, srcStride, w, h int) {
-	if dstStride == w && srcStride == w {
-		copy(dst[:w*h], src[:w*h])
-		return
-	}
-	for y := range h {
-		copy(dst[y*dstStride:y*dstStride+w], src[y*srcStride:y*srcStride+w])
-	}
 }
 
 // close frees everything; the converter is unusable afterwards. It may be

@@ -357,10 +357,7 @@ func (f *Filter) copyIn(in *media.VideoFrame) {
 			w, h = (w+1)/2, (h+1)/2
 		}
 		dst, ls := avframe.Plane(f.inFrame, p, h)
-		src, ss := in.Planes[p], in.Strides[p]
-		for y := range h {
-			copy(dst[y*ls:y*ls+w], src[y*ss:y*ss+w])
-		}
+		media.CopyPlane(dst, ls, in.Planes[p], in.Strides[p], w, h)
 	}
 }
 
@@ -372,10 +369,7 @@ func (f *Filter) copyOut(o *media.VideoFrame) {
 			w, h = (w+1)/2, (h+1)/2
 		}
 		src, ls := avframe.Plane(f.outFrame, p, h)
-		dst, ds := o.Planes[p], o.Strides[p]
-		for y := range h {
-			copy(dst[y*ds:y*ds+w], src[y*ls:y*ls+w])
-		}
+		media.CopyPlane(o.Planes[p], o.Strides[p], src, ls, w, h)
 	}
 }
 
