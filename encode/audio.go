@@ -11,13 +11,16 @@ import (
 	"github.com/golive/golive/media"
 )
 
-// AudioConfig configures the AAC encoder.
+// AudioConfig configures the audio encoder.
 type AudioConfig struct {
+	// Codec: media.CodecAAC (the default, for RTMP) or media.CodecOpus
+	// (for WebRTC; libopus, 48 kHz only).
+	Codec                         media.Codec
 	SampleRate, Channels, Bitrate int
 	Logger                        *slog.Logger
 }
 
-// Audio is an AAC-LC encoder (FFmpeg's native one). It takes interleaved
+// Audio is an AAC-LC (FFmpeg's native encoder) or Opus (libopus) encoder. It takes interleaved
 // s16 frames of any length and encodes them in the codec's frame size.
 // Timestamps count samples from the first frame's PTS, so they never drift
 // or jitter; a jump in the input (a gap of more than resyncGap) re-anchors.
@@ -45,6 +48,17 @@ func OpenAudio(cfg AudioConfig, out media.PacketWriter) (*Audio, error) {
 	if cfg.SampleRate <= 0 || cfg.Channels < 1 || cfg.Channels > 2 || cfg.Bitrate <= 0 {
 		return nil, fmt.Errorf("encode: audio %d Hz %d channels %d bit/s: unsupported", cfg.SampleRate, cfg.Channels, cfg.Bitrate)
 	}
+	switch cfg.Codec {
+	case 0:
+		cfg.Codec = media.CodecAAC
+	case media.CodecAAC:
+	case media.CodecOpus:
+		if cfg.SampleRate != 48000 {
+			return nil, fmt.Errorf("encode: opus at %d Hz: unsupported (48000 only)", cfg.SampleRate)
+		}
+	default:
+		return nil, fmt.Errorf("encode: audio codec %s: unsupported", cfg.Codec)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -56,10 +70,26 @@ func OpenAudio(cfg AudioConfig, out media.PacketWriter) (*Audio, error) {
 	return a, nil
 }
 
+// planar: AAC takes planar float, libopus interleaved float.
+func (a *Audio) planar() bool { return a.cfg.Codec == media.CodecAAC }
+
+func (a *Audio) sampleFormat() astiav.SampleFormat {
+	if a.planar() {
+		return astiav.SampleFormatFltp
+	}
+	return astiav.SampleFormatFlt
+}
+
 func (a *Audio) open() error {
-	codec := astiav.FindEncoder(astiav.CodecIDAac)
+	var codec *astiav.Codec
+	if a.cfg.Codec == media.CodecOpus {
+		codec = astiav.FindEncoderByName("libopus")
+	} else {
+		codec = astiav.FindEncoder(astiav.CodecIDAac)
+	}
+	name := a.cfg.Codec.String()
 	if codec == nil {
-		return errors.New("encode: AAC encoder not found in this FFmpeg build")
+		return fmt.Errorf("encode: %s encoder not found in this FFmpeg build", name)
 	}
 	if a.cc = astiav.AllocCodecContext(codec); a.cc == nil {
 		return errors.New("encode: cannot allocate codec context")
@@ -68,26 +98,28 @@ func (a *Audio) open() error {
 	if a.cfg.Channels == 1 {
 		layout = astiav.ChannelLayoutMono
 	}
-	a.cc.SetSampleFormat(astiav.SampleFormatFltp)
+	a.cc.SetSampleFormat(a.sampleFormat())
 	a.cc.SetSampleRate(a.cfg.SampleRate)
 	a.cc.SetChannelLayout(layout)
 	a.cc.SetTimeBase(a.tb)
 	a.cc.SetBitRate(int64(a.cfg.Bitrate))
 	a.cc.SetFlags(a.cc.Flags().Add(astiav.CodecContextFlagGlobalHeader))
 	if err := a.cc.Open(codec, nil); err != nil {
-		return fmt.Errorf("encode: open aac: %w", err)
+		return fmt.Errorf("encode: open %s: %w", name, err)
 	}
 	a.size = a.cc.FrameSize()
 	a.config = media.AudioConfig{
-		Codec: media.CodecAAC, SampleRate: a.cfg.SampleRate, Channels: a.cfg.Channels,
-		Bitrate: a.cfg.Bitrate, ASC: append([]byte(nil), a.cc.ExtraData()...),
-		Delay: fromTimeBase(int64(initialPadding(a.cc)), a.tb),
+		Codec: a.cfg.Codec, SampleRate: a.cfg.SampleRate, Channels: a.cfg.Channels,
+		Bitrate: a.cfg.Bitrate, Delay: fromTimeBase(int64(initialPadding(a.cc)), a.tb),
 	}
-	if len(a.config.ASC) < 2 {
-		return errors.New("encode: aac: no AudioSpecificConfig")
+	if a.cfg.Codec == media.CodecAAC {
+		a.config.ASC = append([]byte(nil), a.cc.ExtraData()...)
+		if len(a.config.ASC) < 2 {
+			return errors.New("encode: aac: no AudioSpecificConfig")
+		}
 	}
 	a.frame = astiav.AllocFrame()
-	a.frame.SetSampleFormat(astiav.SampleFormatFltp)
+	a.frame.SetSampleFormat(a.sampleFormat())
 	a.frame.SetChannelLayout(layout)
 	a.frame.SetSampleRate(a.cfg.SampleRate)
 	a.frame.SetNbSamples(a.size)
@@ -96,7 +128,7 @@ func (a *Audio) open() error {
 	}
 	a.pkt = astiav.AllocPacket()
 	a.fifo = make([]int16, 0, 4*a.size*a.cfg.Channels)
-	a.log.Info("encoder open", "codec", "aac", "rate", a.cfg.SampleRate, "channels", a.cfg.Channels, "bitrate_kbps", a.cfg.Bitrate/1000)
+	a.log.Info("encoder open", "codec", name, "frame_samples", a.size, "rate", a.cfg.SampleRate, "channels", a.cfg.Channels, "bitrate_kbps", a.cfg.Bitrate/1000)
 	return nil
 }
 
@@ -135,7 +167,13 @@ func (a *Audio) encodeFrame(s []int16) error {
 		return fmt.Errorf("encode: make audio frame writable: %w", err)
 	}
 	ch := a.cfg.Channels
-	for c := 0; c < ch; c++ {
+	if !a.planar() {
+		dst := floatPlane(a.frame, 0, a.size*ch)
+		for i := range dst {
+			dst[i] = float32(s[i]) / 32768
+		}
+	}
+	for c := 0; c < ch && a.planar(); c++ {
 		dst := floatPlane(a.frame, c, a.size)
 		for i := range dst {
 			dst[i] = float32(s[i*ch+c]) / 32768
@@ -178,7 +216,7 @@ func (a *Audio) drain() error {
 		}
 		ts := fromTimeBase(a.pkt.Pts(), a.tb)
 		p := &media.Packet{
-			Kind: media.KindAudio, Codec: media.CodecAAC, Data: a.pkt.Data(),
+			Kind: media.KindAudio, Codec: a.cfg.Codec, Data: a.pkt.Data(),
 			PTS: ts, DTS: ts, Keyframe: true,
 		}
 		a.pkt.Unref()

@@ -46,7 +46,8 @@ func makeWritable(f *astiav.Frame) error {
 	return nil
 }
 
-// floatPlane returns audio plane ch of a planar float frame, n samples.
+// floatPlane returns audio plane ch of a float frame, n samples (n =
+// samples × channels for an interleaved frame, whose only plane is 0).
 // (For audio only linesize[0] is set; every plane has that size.)
 func floatPlane(f *astiav.Frame, ch, n int) []float32 {
 	c := (*C.AVFrame)(f.UnsafePointer())

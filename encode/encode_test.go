@@ -292,3 +292,89 @@ func TestThreadsAuto(t *testing.T) {
 		t.Fatalf("thread count %d: libavcodec's default of one thread, not auto", n)
 	}
 }
+
+// TestAudioOpus: the WebRTC path's encoder. 20 ms packets at 48 kHz whose
+// timestamps count samples, and the tone decodes back through libavcodec's
+// own Opus decoder.
+func TestAudioOpus(t *testing.T) {
+	var out collect
+	a, err := OpenAudio(AudioConfig{Codec: media.CodecOpus, SampleRate: 48000, Channels: 2, Bitrate: 96000, Logger: quiet}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if c := a.Config(); c.Codec != media.CodecOpus || c.ASC != nil {
+		t.Fatalf("config %+v: want Opus without an AudioSpecificConfig", c)
+	}
+	const chunk = 700
+	buf := make([]int16, chunk*2)
+	for s := 0; s < 48000; s += chunk {
+		for i := 0; i < chunk; i++ {
+			v := int16(8000 * math.Sin(2*math.Pi*1000*float64(s+i)/48000))
+			buf[2*i], buf[2*i+1] = v, v
+		}
+		f := &media.AudioFrame{SampleRate: 48000, Channels: 2, Samples: buf, PTS: time.Duration(s) * time.Second / 48000}
+		if err := a.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out); n < 49 || n > 52 {
+		t.Fatalf("%d Opus packets for 1 s, want about 50", n)
+	}
+	for i := 1; i < len(out); i++ {
+		if d := out[i].PTS - out[i-1].PTS; d != 20*time.Millisecond {
+			t.Fatalf("packet %d: PTS step %v, want 20ms", i, d)
+		}
+		if out[i].Codec != media.CodecOpus {
+			t.Fatalf("packet %d: codec %v", i, out[i].Codec)
+		}
+	}
+	// Decode and count the tone's zero crossings over the middle half second.
+	dec := astiav.FindDecoder(astiav.CodecIDOpus)
+	cc := astiav.AllocCodecContext(dec)
+	defer cc.Free()
+	cc.SetSampleRate(48000)
+	cc.SetChannelLayout(astiav.ChannelLayoutStereo)
+	if err := cc.Open(dec, nil); err != nil {
+		t.Fatal(err)
+	}
+	pkt, frame := astiav.AllocPacket(), astiav.AllocFrame()
+	defer pkt.Free()
+	defer frame.Free()
+	var pcm []float32
+	for _, p := range out {
+		if err := pkt.FromData(p.Data); err != nil {
+			t.Fatal(err)
+		}
+		if err := cc.SendPacket(pkt); err != nil {
+			t.Fatal(err)
+		}
+		for cc.ReceiveFrame(frame) == nil {
+			if frame.SampleFormat() != astiav.SampleFormatFltp {
+				t.Fatalf("decoder gives %v, want fltp", frame.SampleFormat())
+			}
+			pcm = append(pcm, floatPlane(frame, 0, frame.NbSamples())...) // left
+			frame.Unref()
+		}
+	}
+	if len(pcm) < 40000 {
+		t.Fatalf("decoded %d samples, want about 48000", len(pcm))
+	}
+	mid := pcm[12000:36000]
+	var cross int
+	var energy float64
+	for i := 1; i < len(mid); i++ {
+		if (mid[i-1] < 0) != (mid[i] < 0) {
+			cross++
+		}
+		energy += float64(mid[i] * mid[i])
+	}
+	rms := math.Sqrt(energy / float64(len(mid)))
+	// 0.5 s of 1 kHz: 1000 crossings; amplitude 8000/32768 → RMS 0.173.
+	if cross < 980 || cross > 1020 || rms < 0.14 || rms > 0.21 {
+		t.Fatalf("decoded tone: %d zero crossings in 0.5 s (want 1000), RMS %.3f (want 0.173)", cross, rms)
+	}
+}
