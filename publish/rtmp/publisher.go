@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,45 +33,25 @@ type Config struct {
 	Encoder string
 }
 
-// Stats are the sender's counters, for the status line, the adaptive
-// bitrate controller and the benchmarks.
-type Stats struct {
-	Bytes, Packets             int64 // bytes written to the socket (chunk headers included)
-	VideoDropped, AudioDropped int64
-	QueueDelay                 time.Duration // media time waiting in the queue
-	QueuePackets               int
-	// Capture → last byte in the socket, for video packets.
-	LatencyP50, LatencyP99, LatencyMax time.Duration
-}
+// Stats are the sender's counters (publish.Stats, shared by every protocol).
+type Stats = publish.Stats
 
 // Publisher sends packets to one RTMP destination. WritePacket never blocks:
 // packets wait in a queue bounded in media time, which one goroutine (Run)
 // drains to the socket.
 type Publisher struct {
-	cfg  Config
-	log  *slog.Logger
-	conn *conn
+	cfg   Config
+	log   *slog.Logger
+	conn  *conn
+	queue *publish.Queue
 
-	mu       sync.Mutex
-	queue    []*media.Packet
-	waitKey  bool // drop video until a keyframe
-	finished bool
-	wake     chan struct{}
-
-	bytes, packets             atomic.Int64
-	videoDropped, audioDropped atomic.Int64
-	queueDelay                 atomic.Int64
-	queueLen                   atomic.Int64
-	latency                    stats.Latency
-	lastDropLog                time.Time
+	bytes, packets atomic.Int64
+	latency        stats.Latency
 }
 
 // Dial connects to cfg.URL and starts publishing; it fails fast (within
 // cfg.Timeout) with publish.ErrConnect, ErrUnauthorized or ErrBadURL.
 func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
-	if cfg.QueueBudget <= 0 {
-		cfg.QueueBudget = 3 * time.Second
-	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 3 * time.Second
 	}
@@ -87,7 +66,7 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, log: cfg.Logger, conn: c, waitKey: true, wake: make(chan struct{}, 1)}
+	p := &Publisher{cfg: cfg, log: cfg.Logger, conn: c, queue: publish.NewQueue(cfg.QueueBudget, cfg.Keyframes, cfg.Logger)}
 	p.log.Info("publishing", "url", c.target.String(), "chunk_size", c.cfg.ChunkSize)
 	return p, nil
 }
@@ -97,124 +76,13 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 // for the next keyframe (one is requested) and, if that is not enough, the
 // oldest audio goes.
 func (p *Publisher) WritePacket(pkt *media.Packet) error {
-	p.mu.Lock()
-	if p.finished {
-		p.mu.Unlock()
-		return nil
-	}
-	if pkt.Kind == media.KindVideo {
-		if p.waitKey && !pkt.Keyframe {
-			p.mu.Unlock()
-			p.videoDropped.Add(1)
-			return nil
-		}
-		if pkt.Keyframe {
-			p.waitKey = false
-		}
-	}
-	p.queue = append(p.queue, pkt)
-	p.trimLocked()
-	p.queueLen.Store(int64(len(p.queue)))
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	p.queue.Push(pkt)
 	return nil
-}
-
-// depthLocked is the media time between the oldest and newest queued packet.
-func (p *Publisher) depthLocked() time.Duration {
-	if len(p.queue) < 2 {
-		return 0
-	}
-	return p.queue[len(p.queue)-1].DTS - p.queue[0].DTS
-}
-
-// trimLocked brings the queue back within its budget. Video before the
-// newest queued keyframe goes first (a viewer could not use it without
-// what was already dropped, and the server restarts viewers at a keyframe
-// anyway); then the oldest audio; and only if the newest group of pictures
-// alone is longer than the budget, all video, until a keyframe that is
-// asked for at once.
-func (p *Publisher) trimLocked() {
-	d := p.depthLocked()
-	if d <= p.cfg.QueueBudget {
-		p.queueDelay.Store(int64(d))
-		return
-	}
-	key := -1
-	for i := len(p.queue) - 1; i >= 0; i-- {
-		if q := p.queue[i]; q.Kind == media.KindVideo && q.Keyframe {
-			key = i
-			break
-		}
-	}
-	if key < 0 {
-		p.dropVideoLocked(nil)
-	} else {
-		p.dropVideoLocked(p.queue[key])
-	}
-	var adrop int64
-	for p.depthLocked() > p.cfg.QueueBudget && p.queue[0].Kind == media.KindAudio {
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
-		adrop++
-	}
-	if p.depthLocked() > p.cfg.QueueBudget {
-		p.dropVideoLocked(nil)
-		for p.depthLocked() > p.cfg.QueueBudget {
-			p.queue[0] = nil
-			p.queue = p.queue[1:]
-			adrop++
-		}
-	}
-	p.audioDropped.Add(adrop)
-	if now := time.Now(); now.Sub(p.lastDropLog) >= time.Second {
-		p.lastDropLog = now
-		p.log.Warn("network too slow: dropping", "queue", d.Round(time.Millisecond), "video_total", p.videoDropped.Load(), "audio_total", p.audioDropped.Load())
-	}
-	p.queueDelay.Store(int64(p.depthLocked()))
-}
-
-// dropVideoLocked drops queued video before keep (all of it when keep is
-// nil, and then video waits for a new keyframe, which is requested).
-func (p *Publisher) dropVideoLocked(keep *media.Packet) {
-	kept := p.queue[:0]
-	var dropped int64
-	before := true
-	for _, q := range p.queue {
-		if q == keep {
-			before = false
-		}
-		if q.Kind == media.KindVideo && before {
-			dropped++
-			continue
-		}
-		kept = append(kept, q)
-	}
-	clear(p.queue[len(kept):])
-	p.queue = kept
-	p.videoDropped.Add(dropped)
-	if keep == nil {
-		p.waitKey = true
-		if dropped > 0 && p.cfg.Keyframes != nil {
-			p.cfg.Keyframes.RequestKeyframe()
-		}
-	}
 }
 
 // Finish says no more packets will come: Run sends what is queued (for at
 // most DrainTimeout), ends the publish and returns nil.
-func (p *Publisher) Finish() {
-	p.mu.Lock()
-	p.finished = true
-	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
-}
+func (p *Publisher) Finish() { p.queue.Finish() }
 
 // Run sends the metadata and sequence headers, then queued packets, until
 // Finish (clean end, nil), ctx is done (ctx.Err()) or the connection fails.
@@ -226,17 +94,7 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 	}
 	var drainBy time.Time
 	for {
-		p.mu.Lock()
-		var pkt *media.Packet
-		if len(p.queue) > 0 {
-			pkt = p.queue[0]
-			p.queue[0] = nil
-			p.queue = p.queue[1:]
-			p.queueDelay.Store(int64(p.depthLocked()))
-			p.queueLen.Store(int64(len(p.queue)))
-		}
-		finished := p.finished
-		p.mu.Unlock()
+		pkt, finished := p.queue.Pop()
 		if pkt != nil {
 			if err := p.send(pkt); err != nil {
 				return p.netErr(err)
@@ -245,7 +103,7 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 				drainBy = time.Now().Add(p.cfg.DrainTimeout)
 			}
 			if !drainBy.IsZero() && time.Now().After(drainBy) {
-				p.log.Warn("stopping with packets still queued", "left", p.queueLen.Load())
+				p.log.Warn("stopping with packets still queued", "left", p.queue.Len())
 				return nil
 			}
 			continue
@@ -254,7 +112,7 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 			return nil
 		}
 		select {
-		case <-p.wake:
+		case <-p.queue.Wake():
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-c.readErr:
@@ -334,12 +192,12 @@ func (p *Publisher) send(pkt *media.Packet) error {
 
 // Stats returns a snapshot of the counters.
 func (p *Publisher) Stats() Stats {
-	return Stats{
-		Bytes: p.bytes.Load(), Packets: p.packets.Load(),
-		VideoDropped: p.videoDropped.Load(), AudioDropped: p.audioDropped.Load(),
-		QueueDelay: time.Duration(p.queueDelay.Load()), QueuePackets: int(p.queueLen.Load()),
+	s := Stats{
+		Bytes: p.bytes.Load(), Packets: p.packets.Load(), Sessions: 1,
 		LatencyP50: p.latency.Quantile(0.5), LatencyP99: p.latency.Quantile(0.99), LatencyMax: p.latency.Max(),
 	}
+	p.queue.FillStats(&s)
+	return s
 }
 
 // Close drops the connection without ceremony (Run ends the publish

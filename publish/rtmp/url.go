@@ -101,35 +101,7 @@ func (t Target) TCURL() string {
 // String is the URL with the key redacted: safe to log.
 func (t Target) String() string { return t.TCURL() + "/" + redacted }
 
-const redacted = "<key>"
+const redacted = publish.RedactedKey
 
-// Redact hides the stream key (the last path element) and any query string
-// of a URL so it can be logged. It works on anything, also on strings that
-// do not parse as URLs.
-func Redact(raw string) string {
-	s := raw
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		s = s[:i]
-	}
-	scheme := ""
-	if i := strings.Index(s, "://"); i >= 0 {
-		scheme, s = s[:i+3], s[i+3:]
-	}
-	if at := strings.LastIndex(s, "@"); at >= 0 { // user:pass@host
-		if slash := strings.Index(s, "/"); slash < 0 || at < slash {
-			s = "<credentials>@" + s[at+1:]
-		}
-	}
-	first := strings.Index(s, "/")
-	if first < 0 {
-		return scheme + s
-	}
-	s = strings.TrimRight(s, "/")
-	last := strings.LastIndex(s, "/")
-	if last < first { // nothing after the host
-		return scheme + s
-	}
-	// The last element is hidden even when it is the only one: in a
-	// mistyped URL it may well be the key.
-	return scheme + s[:last+1] + redacted
-}
+// Redact is publish.Redact: the URL without its key, safe to log.
+var Redact = publish.Redact

@@ -1,0 +1,90 @@
+package publish
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/golive/golive/media"
+)
+
+func (q *Queue) delay() time.Duration { var s Stats; q.FillStats(&s); return s.QueueDelay }
+
+type keyReq int
+
+func (k *keyReq) RequestKeyframe() { *k++ }
+
+func video(ms int, key bool) *media.Packet {
+	d := time.Duration(ms) * time.Millisecond
+	return &media.Packet{Kind: media.KindVideo, PTS: d, DTS: d, Keyframe: key}
+}
+
+func audio(ms int) *media.Packet {
+	d := time.Duration(ms) * time.Millisecond
+	return &media.Packet{Kind: media.KindAudio, PTS: d, DTS: d, Keyframe: true}
+}
+
+// TestQueueDropPolicy: the send queue is bounded in media time; past the
+// budget video goes first (up to the next keyframe, which is requested),
+// audio last, and the stream never resumes on a non-keyframe.
+func TestQueueDropPolicy(t *testing.T) {
+	var kr keyReq
+	p := NewQueue(time.Second, &kr, slog.New(slog.DiscardHandler))
+
+	p.Push(video(0, false)) // before any keyframe: dropped
+	if len(p.queue) != 0 || p.videoDropped.Load() != 1 {
+		t.Fatalf("a stream must start on a keyframe: queue %d, dropped %d", len(p.queue), p.videoDropped.Load())
+	}
+	// 0.91 s of A/V with a keyframe at 0: within budget, nothing dropped.
+	for ms := 0; ms < 1000; ms += 100 {
+		p.Push(video(ms, ms == 0))
+		p.Push(audio(ms + 10))
+	}
+	if p.videoDropped.Load() != 1 || p.audioDropped.Load() != 0 {
+		t.Fatalf("within budget: dropped video %d audio %d", p.videoDropped.Load(), p.audioDropped.Load())
+	}
+	if d := p.delay(); d != 910*time.Millisecond {
+		t.Fatalf("queue delay %v, want 910ms", d)
+	}
+	// The network stalls: 300 ms more arrives.
+	p.Push(video(1000, false))
+	p.Push(audio(1010))
+	p.Push(video(1100, false))
+	p.Push(audio(1110))
+	p.Push(video(1200, false))
+	p.Push(audio(1210))
+	for _, q := range p.queue {
+		if q.Kind == media.KindVideo {
+			t.Fatalf("video still queued after the budget was passed: %v", q.DTS)
+		}
+	}
+	if kr == 0 {
+		t.Fatal("no keyframe requested after dropping video")
+	}
+	if p.delay() > time.Second {
+		t.Fatalf("queue still %v over a 1 s budget", p.delay())
+	}
+	if p.audioDropped.Load() == 0 {
+		t.Fatal("audio alone over budget: none dropped")
+	}
+	// Video resumes only at a keyframe.
+	p.Push(video(1300, false))
+	p.Push(video(1400, true))
+	p.Push(video(1500, false))
+	var got []time.Duration
+	for _, q := range p.queue {
+		if q.Kind == media.KindVideo {
+			got = append(got, q.DTS)
+		}
+	}
+	if len(got) != 2 || got[0] != 1400*time.Millisecond {
+		t.Fatalf("video after the drop: %v, want [1.4s 1.5s] (resume at the keyframe)", got)
+	}
+	// After Finish nothing more is queued.
+	p.Finish()
+	n := len(p.queue)
+	p.Push(audio(1600))
+	if len(p.queue) != n {
+		t.Fatal("packet queued after Finish")
+	}
+}
