@@ -116,6 +116,13 @@ func (q *Queue) Finish() {
 	q.signal()
 }
 
+// Finished says whether Finish was called.
+func (q *Queue) Finished() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.finished
+}
+
 // Restart drops the queued video and makes video wait for a new keyframe,
 // which is requested: for a new session, whose viewers must start on one.
 func (q *Queue) Restart() {

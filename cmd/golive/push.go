@@ -11,13 +11,16 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pion/webrtc/v4"
 	"github.com/urfave/cli/v2"
 
 	"github.com/golive/golive/filter"
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/internal/preset"
+	"github.com/golive/golive/publish"
 	"github.com/golive/golive/publish/rtmp"
+	"github.com/golive/golive/publish/whip"
 )
 
 // pushOptions is what `golive push` takes.
@@ -37,6 +40,9 @@ type pushOptions struct {
 	CAFile         string
 	InsecureTLS    bool
 	ConnectTimeout time.Duration
+	Protocol       string   // auto|rtmp|whip
+	Token          string   // WHIP bearer token
+	ICEServers     []string // WHIP --ice-server
 	LogFormat      string
 	LogLevel       string
 	Status         string // auto|on|off
@@ -56,8 +62,9 @@ type pushOptions struct {
 	Saturation       float64
 	FilterBackend    string
 
-	preset preset.Preset // filled by check
-	filter spec.Options  // filled by check
+	preset preset.Preset      // filled by check
+	filter spec.Options       // filled by check
+	ice    []webrtc.ICEServer // filled by check
 }
 
 // filterFlags are the filter stage's options (filter/spec).
@@ -85,7 +92,7 @@ func pushCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "push",
 		Usage:     "capture, encode and publish a live stream",
-		ArgsUsage: "URL   (rtmp://host[:port]/app[/instance]/key or rtmps://…)",
+		ArgsUsage: "URL   (rtmp://host[:port]/app[/instance]/key, rtmps://…, whip://host[:port]/path or whips://…)",
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usagef("push: %v (see golive push --help)", err)
 		},
@@ -104,6 +111,9 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "ca-file", Usage: "PEM file of certificate authorities to trust for rtmps://"},
 			&cli.BoolFlag{Name: "insecure-tls", Usage: "rtmps://: do not verify the server's certificate"},
 			&cli.DurationFlag{Name: "connect-timeout", Value: 10 * time.Second, Usage: "give up connecting after this long"},
+			&cli.StringFlag{Name: "protocol", Value: "auto", Usage: "auto (from the URL's scheme), rtmp or whip (for an https:// WHIP endpoint)"},
+			&cli.StringFlag{Name: "token", EnvVars: []string{"GOLIVE_TOKEN"}, Usage: "WHIP: bearer token (never logged; prefer the environment variable, which ps does not show)"},
+			&cli.StringSliceFlag{Name: "ice-server", Usage: "WHIP: STUN/TURN server, stun:host[:port] or turn:user:password@host[:port][?transport=tcp] (repeatable)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "status", Value: "auto", Usage: "one-line live status: auto (on a terminal), on or off"},
@@ -118,7 +128,8 @@ func pushCommand() *cli.Command {
 				Camera: c.String("camera"), CameraControls: c.StringSlice("camera-control"), Mic: c.String("mic"),
 				Slate: c.String("slate"), Loop: c.Bool("loop"),
 				Duration: c.Duration("duration"), CAFile: c.String("ca-file"), InsecureTLS: c.Bool("insecure-tls"),
-				ConnectTimeout: c.Duration("connect-timeout"), LogFormat: c.String("log-format"),
+				ConnectTimeout: c.Duration("connect-timeout"), Protocol: c.String("protocol"),
+				Token: c.String("token"), ICEServers: c.StringSlice("ice-server"), LogFormat: c.String("log-format"),
 				LogLevel: c.String("log-level"), Status: c.String("status"),
 				Beauty: c.Float64("beauty"), Watermark: c.String("watermark"), WatermarkPos: c.String("watermark-pos"),
 				WatermarkScale: c.Float64("watermark-scale"), WatermarkOpacity: c.Float64("watermark-opacity"),
@@ -165,7 +176,7 @@ func (o *pushOptions) check() error {
 			return usagef("--slate: %v", err)
 		}
 	}
-	if _, err := rtmp.ParseURL(o.URL); err != nil {
+	if err := o.checkDestination(); err != nil {
 		return err
 	}
 	if o.Duration < 0 {
@@ -185,6 +196,34 @@ func (o *pushOptions) check() error {
 		return usagef("--status %q: want auto, on or off", o.Status)
 	}
 	return o.checkFilter()
+}
+
+// checkDestination validates the URL for its protocol and the WHIP options.
+func (o *pushOptions) checkDestination() error {
+	switch o.Protocol {
+	case "auto", "rtmp", "whip":
+	default:
+		return usagef("--protocol %q: want auto, rtmp or whip", o.Protocol)
+	}
+	if o.Protocol == "rtmp" || !whip.IsWHIP(o.URL, o.Protocol) {
+		if len(o.ICEServers) > 0 {
+			return usagef("--ice-server: only for WHIP")
+		}
+		_, err := rtmp.ParseURL(o.URL)
+		return err
+	}
+	if _, err := whip.Endpoint(o.URL, true); err != nil {
+		return err
+	}
+	for _, s := range o.ICEServers {
+		srv, err := whip.ParseICEServer(s)
+		if err != nil {
+			return usagef("--ice-server: %v", err)
+		}
+		o.ice = append(o.ice, srv)
+	}
+	o.Protocol = "whip"
+	return nil
 }
 
 // checkFilter validates the filter flags; their files are read when the
@@ -219,10 +258,11 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting", "component", "push", "preset", o.preset.String(), "url", rtmp.Redact(o.URL), "source", o.Source)
+	log.Info("starting", "component", "push", "preset", o.preset.String(), "url", publish.Redact(o.URL), "source", o.Source)
 	cfg := pipeline.Config{
 		Preset: o.preset, Source: o.Source, Camera: o.Camera, CameraControls: o.CameraControls,
-		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URL: o.URL, CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
+		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URL: o.URL, Protocol: o.Protocol, Token: o.Token, ICEServers: o.ice,
+		CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
 		ConnectTimeout: o.ConnectTimeout, Duration: o.Duration, Version: version, Logger: log,
 		Filter: &o.filter, FilterBackend: o.FilterBackend,
 	}

@@ -13,12 +13,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pion/webrtc/v4"
+
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/filter"
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/media"
+	"github.com/golive/golive/publish"
 	"github.com/golive/golive/publish/rtmp"
+	"github.com/golive/golive/publish/whip"
 )
 
 // Config is everything a push needs.
@@ -39,8 +43,12 @@ type Config struct {
 	// them (auto, gl or cpu; "": auto).
 	Filter        *spec.Options
 	FilterBackend string
-	// Destination.
-	URL            string
+	// Destination. Protocol: "" (from the URL's scheme), rtmp or whip.
+	URL      string
+	Protocol string
+	// WHIP: the bearer token and the ICE servers (--ice-server).
+	Token          string
+	ICEServers     []webrtc.ICEServer
 	CAFile         string
 	InsecureTLS    bool
 	ConnectTimeout time.Duration
@@ -62,7 +70,16 @@ type Status struct {
 	Frames        int64
 	Dropped       int64 // video frames dropped anywhere (before the encoder, in the send queue)
 	QueueDelay    time.Duration
-	Sent          rtmp.Stats
+	Sent          publish.Stats
+}
+
+// sender is a destination: RTMP or WHIP.
+type sender interface {
+	media.PacketWriter
+	Run(ctx context.Context) error
+	Finish()
+	Stats() publish.Stats
+	Close()
 }
 
 // videoQueueLen: raw frames waiting for the encoder (~0.25 s at 30 fps).
@@ -79,6 +96,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	p := cfg.Preset
 	clock := media.NewClock()
+	isWHIP := whip.IsWHIP(cfg.URL, cfg.Protocol)
+	acodec := media.CodecAAC
+	if isWHIP {
+		// WebRTC takes Opus, at 48 kHz; one capture feeds it as it would AAC.
+		acodec = media.CodecOpus
+		p.Audio.SampleRate = 48000
+		cfg.Preset = p // the sources capture at that rate
+	}
 
 	// Encoders first: cheap, and the publisher needs their configuration.
 	fan := &fanOut{}
@@ -92,7 +117,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer venc.Close()
 	aenc, err := encode.OpenAudio(encode.AudioConfig{
-		SampleRate: p.Audio.SampleRate, Channels: p.Audio.Channels, Bitrate: p.Audio.Bitrate, Logger: log,
+		Codec: acodec, SampleRate: p.Audio.SampleRate, Channels: p.Audio.Channels, Bitrate: p.Audio.Bitrate, Logger: log,
 	}, fan)
 	if err != nil {
 		return err
@@ -141,14 +166,24 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer srcs.close()
 
-	pub, err := rtmp.Dial(ctx, rtmp.Config{
-		DialConfig: rtmp.DialConfig{
-			URL: cfg.URL, CAFile: cfg.CAFile, InsecureTLS: cfg.InsecureTLS,
-			Timeout: cfg.ConnectTimeout, Logger: log,
-		},
-		Video: venc.Config(), Audio: &acfg, TimeOffset: acfg.Delay,
-		Clock: clock, Keyframes: venc, Encoder: "golive " + cfg.Version,
-	})
+	var pub sender
+	if isWHIP {
+		pub, err = whip.Dial(ctx, whip.Config{
+			URL: cfg.URL, AsWHIP: true, Token: cfg.Token, ICEServers: cfg.ICEServers,
+			Timeout: cfg.ConnectTimeout, Video: venc.Config(), Audio: &acfg,
+			MinBitrate: p.Video.MinBitrate, MaxBitrate: p.Video.MaxBitrate,
+			Clock: clock, Keyframes: venc, Logger: log, UserAgent: "golive/" + cfg.Version,
+		})
+	} else {
+		pub, err = rtmp.Dial(ctx, rtmp.Config{
+			DialConfig: rtmp.DialConfig{
+				URL: cfg.URL, CAFile: cfg.CAFile, InsecureTLS: cfg.InsecureTLS,
+				Timeout: cfg.ConnectTimeout, Logger: log,
+			},
+			Video: venc.Config(), Audio: &acfg, TimeOffset: acfg.Delay,
+			Clock: clock, Keyframes: venc, Encoder: "golive " + cfg.Version,
+		})
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped (Ctrl-C) while connecting: nothing went live
@@ -327,7 +362,7 @@ func dropped(qs ...*frameQueue) int64 {
 	return n
 }
 
-func reportStatus(clock *media.Clock, every time.Duration, done <-chan struct{}, venc *encode.Video, qs []*frameQueue, pub *rtmp.Publisher, fn func(Status)) {
+func reportStatus(clock *media.Clock, every time.Duration, done <-chan struct{}, venc *encode.Video, qs []*frameQueue, pub sender, fn func(Status)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	var lastFrames, lastBytes int64

@@ -1,0 +1,270 @@
+package testpeer
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/interceptor"
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+)
+
+// EndpointOptions choose how a WHIPEndpoint answers, to exercise what
+// real servers do differently.
+type EndpointOptions struct {
+	Token     string   // required bearer token ("": none)
+	Status    int      // answer every POST with this status (e.g. 503) instead of a session
+	Lowercase bool     // header names in lower case (legal; some clients trip on it)
+	Links     []string // Link header values (ICE servers)
+	Trickle   bool     // take PATCHed candidates (Accept-Patch)
+	// Prefix of the session URLs, relative to the endpoint's path
+	// ("sessions/": /whip → /sessions/N, the Location given relative).
+	LocationPrefix string
+}
+
+// WHIPEndpoint is an in-test WHIP server: a pion answerer behind
+// httptest, with a 307 redirect at /old, counting what arrives.
+type WHIPEndpoint struct {
+	URL string // POST here (…/whip); …/old redirects to …/v2/whip with 307
+	opt EndpointOptions
+	srv *httptest.Server
+
+	mu       sync.Mutex
+	sessions map[string]*webrtc.PeerConnection
+	Requests []EndpointRequest
+
+	VideoPackets, AudioPackets atomic.Int64
+	videoTS                    sync.Map // RTP timestamps seen (frames)
+	nextID                     atomic.Int64
+}
+
+// EndpointRequest is one request the endpoint received.
+type EndpointRequest struct {
+	Method, Path, Auth, ContentType string
+	Body                            string
+}
+
+// StartWHIPEndpoint starts the endpoint; it stops with the test.
+func StartWHIPEndpoint(t testing.TB, opt EndpointOptions) *WHIPEndpoint {
+	t.Helper()
+	if opt.LocationPrefix == "" {
+		opt.LocationPrefix = "sessions/"
+	}
+	e := &WHIPEndpoint{opt: opt, sessions: map[string]*webrtc.PeerConnection{}}
+	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
+	e.URL = e.srv.URL + "/whip"
+	t.Cleanup(e.Close)
+	return e
+}
+
+// Close closes every session and the server.
+func (e *WHIPEndpoint) Close() {
+	e.srv.CloseClientConnections()
+	e.srv.Close()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, pc := range e.sessions {
+		pc.Close()
+	}
+}
+
+// Frames is the number of distinct video frames (RTP timestamps) received.
+func (e *WHIPEndpoint) Frames() int {
+	n := 0
+	e.videoTS.Range(func(any, any) bool { n++; return true })
+	return n
+}
+
+// Count is how many requests of method arrived.
+func (e *WHIPEndpoint) Count(method string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, r := range e.Requests {
+		if r.Method == method {
+			n++
+		}
+	}
+	return n
+}
+
+// Drop closes every session's PeerConnection without a word, as a server
+// that restarted would lose them.
+func (e *WHIPEndpoint) Drop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, pc := range e.sessions {
+		pc.Close()
+		delete(e.sessions, id)
+	}
+}
+
+// SendPLI asks every session's sender for a keyframe.
+func (e *WHIPEndpoint) SendPLI() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, pc := range e.sessions {
+		for _, r := range pc.GetReceivers() {
+			if tr := r.Track(); tr != nil && tr.Kind() == webrtc.RTPCodecTypeVideo {
+				pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+			}
+		}
+	}
+}
+
+func (e *WHIPEndpoint) header(w http.ResponseWriter, k, v string) {
+	if e.opt.Lowercase {
+		w.Header()[strings.ToLower(k)] = append(w.Header()[strings.ToLower(k)], v)
+		return
+	}
+	w.Header().Add(k, v)
+}
+
+func (e *WHIPEndpoint) serve(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	e.mu.Lock()
+	e.Requests = append(e.Requests, EndpointRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), ContentType: r.Header.Get("Content-Type"), Body: string(body)})
+	e.mu.Unlock()
+	if e.opt.Token != "" && r.Header.Get("Authorization") != "Bearer "+e.opt.Token {
+		http.Error(w, "bad token", http.StatusUnauthorized)
+		return
+	}
+	switch {
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/old"):
+		// Into another directory, so that a Location relative to the
+		// wrong URL shows.
+		e.header(w, "Location", strings.TrimSuffix(r.URL.Path, "old")+"v2/whip")
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/whip"):
+		if e.opt.Status != 0 {
+			http.Error(w, "come back later", e.opt.Status)
+			return
+		}
+		if r.Header.Get("Content-Type") != "application/sdp" {
+			http.Error(w, "want application/sdp", http.StatusUnsupportedMediaType)
+			return
+		}
+		e.answer(w, r.URL.Path, string(body))
+	case r.Method == http.MethodPatch:
+		e.patch(w, r.URL.Path, string(body))
+	case r.Method == http.MethodDelete:
+		e.mu.Lock()
+		pc := e.sessions[r.URL.Path]
+		delete(e.sessions, r.URL.Path)
+		e.mu.Unlock()
+		if pc == nil {
+			http.NotFound(w, r)
+			return
+		}
+		pc.Close()
+		w.WriteHeader(http.StatusOK)
+	default:
+		http.Error(w, "no", http.StatusMethodNotAllowed)
+	}
+}
+
+func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, ir); err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true)
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				return
+			}
+			if tr.Kind() == webrtc.RTPCodecTypeVideo {
+				e.VideoPackets.Add(1)
+				e.videoTS.Store(pkt.Timestamp, true)
+			} else {
+				e.AudioPackets.Add(1)
+			}
+		}
+	})
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		pc.Close()
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	ans, err := pc.CreateAnswer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(ans)
+	}
+	if err != nil {
+		pc.Close()
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	select {
+	case <-gathered:
+	case <-time.After(5 * time.Second):
+	}
+	id := fmt.Sprint(e.nextID.Add(1))
+	loc := e.opt.LocationPrefix + id // relative to …/whip
+	path := strings.TrimSuffix(reqPath, "whip") + loc
+	e.mu.Lock()
+	e.sessions[path] = pc
+	e.mu.Unlock()
+	e.header(w, "Content-Type", "application/sdp")
+	e.header(w, "Location", loc)
+	e.header(w, "ETag", `"`+id+`"`)
+	for _, l := range e.opt.Links {
+		e.header(w, "Link", l)
+	}
+	if e.opt.Trickle {
+		e.header(w, "Accept-Patch", "application/trickle-ice-sdpfrag")
+	}
+	w.WriteHeader(http.StatusCreated)
+	io.WriteString(w, pc.LocalDescription().SDP)
+}
+
+func (e *WHIPEndpoint) patch(w http.ResponseWriter, path, frag string) {
+	e.mu.Lock()
+	pc := e.sessions[path]
+	e.mu.Unlock()
+	if pc == nil {
+		http.NotFound(w, nil)
+		return
+	}
+	if !e.opt.Trickle {
+		http.Error(w, "no trickle", http.StatusMethodNotAllowed)
+		return
+	}
+	mid := ""
+	for _, l := range strings.Split(frag, "\n") {
+		l = strings.TrimSpace(l)
+		if v, ok := strings.CutPrefix(l, "a=mid:"); ok {
+			mid = v
+		}
+		if c, ok := strings.CutPrefix(l, "a="); ok && strings.HasPrefix(c, "candidate:") {
+			if err := pc.AddICECandidate(webrtc.ICECandidateInit{Candidate: c, SDPMid: &mid}); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+		}
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,726 @@
+package whip
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/dtls/v3/pkg/crypto/elliptic"
+	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
+	"github.com/pion/interceptor/pkg/nack"
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/sdp/v3"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/golive/golive/internal/stats"
+	"github.com/golive/golive/media"
+	"github.com/golive/golive/media/h264"
+	"github.com/golive/golive/publish"
+)
+
+// Config configures a Publisher.
+type Config struct {
+	URL    string
+	AsWHIP bool   // --protocol whip: http(s):// URLs are WHIP endpoints
+	Token  string // bearer token; never logged
+	// ICEServers from --ice-server; the endpoint's Link headers add theirs.
+	ICEServers []webrtc.ICEServer
+	// Timeout bounds connecting: the HTTP exchange and ICE + DTLS (10 s
+	// when zero). GatherTimeout bounds ICE gathering before the offer is
+	// sent (2 s when zero; host candidates take milliseconds).
+	Timeout, GatherTimeout time.Duration
+	Video                  media.VideoConfig
+	Audio                  *media.AudioConfig // Opus; nil: no audio
+	// QueueBudget: media time that may wait (3 s when zero); DrainTimeout
+	// bounds the sending of what is queued at a clean stop.
+	QueueBudget, DrainTimeout time.Duration
+	// MinBitrate and MaxBitrate bound the bandwidth estimate (the video
+	// bitrate / 4 and × 1.5 when zero).
+	MinBitrate, MaxBitrate int
+	Clock                  *media.Clock
+	Keyframes              media.KeyframeRequester // asked on PLI/FIR and after drops
+	Logger                 *slog.Logger
+	UserAgent              string
+	HTTPClient             *http.Client // nil: one with Timeout for connecting
+}
+
+const (
+	ptH264, ptRTX, ptOpus = 96, 97, 111
+	mtu                   = 1200
+	// keyframeGap: PLIs/FIRs closer than this ask for one keyframe.
+	keyframeGap = 500 * time.Millisecond
+)
+
+// Publisher sends packets to one WHIP endpoint. WritePacket never blocks:
+// packets wait in a queue bounded in media time that Run drains. An ICE or
+// DTLS failure opens a new session (the queue waits, video restarts on a
+// keyframe).
+type Publisher struct {
+	cfg      Config
+	log      *slog.Logger
+	sig      *signaller
+	queue    *publish.Queue
+	fmtp     string
+	started  time.Time
+	sessions atomic.Int64
+
+	mu   sync.Mutex
+	sess *session
+	// Link ICE servers the endpoint gave, for the next session.
+	linkServers []webrtc.ICEServer
+
+	bytes, packets atomic.Int64
+	latency        stats.Latency
+	estimate       atomic.Int64
+	lossPPM        atomic.Int64
+	rtt            atomic.Int64
+	lastKeyReq     atomic.Int64 // unix nanoseconds
+	// ConnectedAt is when the first session's ICE+DTLS came up; FirstRTP
+	// when the first video packet went out (for the benchmarks).
+	connectedAt, firstRTP atomic.Int64
+}
+
+// session is one PeerConnection and its WHIP resource.
+type session struct {
+	pc             *webrtc.PeerConnection
+	video, audio   *webrtc.TrackLocalStaticRTP
+	resource       *url.URL
+	etag           string
+	trickle        bool
+	bwe            cc.BandwidthEstimator
+	failed         chan struct{} // closed when ICE or DTLS fails
+	failOnce       sync.Once
+	pay            codecs.H264Payloader
+	vseq, aseq     uint16
+	vts0, ats0     uint32
+	sps, pps       [][]byte
+	twcc           atomic.Bool // the endpoint takes transport-cc: GCC runs
+	closed         atomic.Bool
+	done           chan struct{} // closed with the session
+	lateCandidates chan string
+}
+
+// Dial opens a WHIP session and waits until media can flow (ICE and DTLS
+// connected), within cfg.Timeout. Errors: publish.ErrBadURL,
+// ErrUnauthorized (401/403) or ErrConnect (unreachable, timeout, another
+// refusal, naming its status).
+func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
+	if cfg.Clock == nil {
+		return nil, errors.New("whip: Config.Clock is required")
+	}
+	if cfg.Video.Codec != media.CodecH264 || len(cfg.Video.Record) < 4 {
+		return nil, errors.New("whip: H.264 with its configuration record is required")
+	}
+	if cfg.Audio != nil && cfg.Audio.Codec != media.CodecOpus {
+		return nil, fmt.Errorf("whip: audio must be Opus, not %s", cfg.Audio.Codec)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.GatherTimeout <= 0 {
+		cfg.GatherTimeout = 2 * time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 3 * time.Second
+	}
+	if cfg.MinBitrate <= 0 {
+		cfg.MinBitrate = max(cfg.Video.Bitrate/4, 100_000)
+	}
+	if cfg.MaxBitrate <= 0 {
+		cfg.MaxBitrate = cfg.Video.Bitrate * 3 / 2
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.Logger = cfg.Logger.With("component", "publish.whip")
+	endpoint, err := Endpoint(cfg.URL, cfg.AsWHIP)
+	if err != nil {
+		return nil, err
+	}
+	rec := cfg.Video.Record
+	p := &Publisher{
+		cfg: cfg, log: cfg.Logger, started: time.Now(),
+		sig:   newSignaller(endpoint, cfg.Token, cfg.UserAgent, cfg.Timeout, cfg.HTTPClient),
+		queue: publish.NewQueue(cfg.QueueBudget, cfg.Keyframes, cfg.Logger),
+		// profile_idc, constraint flags and level_idc, as the SPS has them.
+		fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + hex.EncodeToString(rec[1:4]),
+	}
+	p.estimate.Store(int64(cfg.Video.Bitrate))
+	s, err := p.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.sess = s
+	p.log.Info("publishing", "url", publish.Redact(endpoint.String()), "session", redactResource(s.resource),
+		"trickle", s.trickle, "profile_level_id", hex.EncodeToString(rec[1:4]))
+	return p, nil
+}
+
+func redactResource(u *url.URL) string {
+	if u == nil {
+		return "(none)"
+	}
+	return publish.Redact(u.String())
+}
+
+// open makes a PeerConnection, does the offer/answer exchange and waits
+// for ICE and DTLS, within the connect timeout.
+func (p *Publisher) open(ctx context.Context) (s *session, err error) {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	s, err = p.newPeer()
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			p.closeSession(s, false)
+		}
+	}()
+	gathered := webrtc.GatheringCompletePromise(s.pc)
+	offer, err := s.pc.CreateOffer(nil)
+	if err != nil {
+		return nil, fmt.Errorf("whip: offer: %w", err)
+	}
+	if err := s.pc.SetLocalDescription(offer); err != nil {
+		return nil, fmt.Errorf("whip: offer: %w", err)
+	}
+	select {
+	case <-gathered:
+	case <-time.After(p.cfg.GatherTimeout):
+		p.log.Info("ICE gathering still going: sending what is gathered", "after", p.cfg.GatherTimeout)
+	case <-ctx.Done():
+		return nil, p.connectErr(ctx, "gathering ICE candidates")
+	}
+	local := s.pc.LocalDescription()
+	res, err := p.sig.offer(ctx, local.SDP)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, publish.ErrConnect) && !isHTTPError(err) {
+			return nil, p.connectErr(ctx, "waiting for the endpoint's answer")
+		}
+		return nil, err
+	}
+	s.resource, s.etag, s.trickle = res.resource, res.etag, res.trickle
+	if s.resource == nil {
+		p.log.Warn("the endpoint gave no Location: the session cannot be ended with DELETE")
+	}
+	if len(res.servers) > 0 {
+		p.mu.Lock()
+		p.linkServers = res.servers
+		p.mu.Unlock()
+		p.log.Info("ICE servers from the endpoint (used for ICE restarts and new sessions)", "count", len(res.servers))
+	}
+	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: res.answer}); err != nil {
+		return nil, fmt.Errorf("%w: %s: the endpoint's answer: %w", publish.ErrConnect, publish.Redact(p.sig.endpoint.String()), err)
+	}
+	if s.trickle {
+		go p.trickle(s, local.SDP)
+	}
+	// Wait for ICE and DTLS.
+	for {
+		switch st := s.pc.ConnectionState(); st {
+		case webrtc.PeerConnectionStateConnected:
+			p.sessions.Add(1)
+			p.connectedAt.CompareAndSwap(0, time.Now().UnixNano())
+			go p.readRTCP(s)
+			return s, nil
+		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+			return nil, fmt.Errorf("%w: %s: ICE/DTLS %s", publish.ErrConnect, publish.Redact(p.sig.endpoint.String()), st)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, p.connectErr(ctx, "connecting media (ICE "+s.pc.ICEConnectionState().String()+")")
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func isHTTPError(err error) bool {
+	var h *HTTPError
+	return errors.As(err, &h)
+}
+
+func (p *Publisher) connectErr(ctx context.Context, doing string) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s: timed out after %v %s", publish.ErrConnect, publish.Redact(p.sig.endpoint.String()), p.cfg.Timeout, doing)
+	}
+	return ctx.Err()
+}
+
+// newPeer builds the PeerConnection: codecs, interceptors, tracks.
+func (p *Publisher) newPeer() (*session, error) {
+	m := &webrtc.MediaEngine{}
+	fb := []webrtc.RTCPFeedback{{Type: "nack"}, {Type: "nack", Parameter: "pli"}, {Type: "ccm", Parameter: "fir"}, {Type: webrtc.TypeRTCPFBTransportCC}}
+	vcap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeH264, ClockRate: 90000, SDPFmtpLine: p.fmtp, RTCPFeedback: fb}
+	acap := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
+		SDPFmtpLine: "minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1", RTCPFeedback: []webrtc.RTCPFeedback{{Type: webrtc.TypeRTCPFBTransportCC}}}
+	for _, c := range []struct {
+		p webrtc.RTPCodecParameters
+		t webrtc.RTPCodecType
+	}{
+		{webrtc.RTPCodecParameters{RTPCodecCapability: vcap, PayloadType: ptH264}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", ptH264)}, PayloadType: ptRTX}, webrtc.RTPCodecTypeVideo},
+		{webrtc.RTPCodecParameters{RTPCodecCapability: acap, PayloadType: ptOpus}, webrtc.RTPCodecTypeAudio},
+	} {
+		if err := m.RegisterCodec(c.p, c.t); err != nil {
+			return nil, fmt.Errorf("whip: codec: %w", err)
+		}
+	}
+	ir := &interceptor.Registry{}
+	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(4096)) // ~3 s of 720p video
+	if err != nil {
+		return nil, err
+	}
+	ir.Add(responder)
+	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
+		return nil, err
+	}
+	bweCh := make(chan cc.BandwidthEstimator, 1)
+	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+		return gcc.NewSendSideBWE(
+			gcc.SendSideBWEInitialBitrate(p.cfg.Video.Bitrate),
+			gcc.SendSideBWEMinBitrate(p.cfg.MinBitrate), gcc.SendSideBWEMaxBitrate(p.cfg.MaxBitrate),
+			// The encoder's bitrate follows the estimate; a pacer would
+			// only add its queue to the latency.
+			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
+	})
+	if err != nil {
+		return nil, err
+	}
+	ccf.OnNewPeerConnection(func(_ string, e cc.BandwidthEstimator) {
+		select {
+		case bweCh <- e:
+		default:
+		}
+	})
+	s := &session{}
+	ir.Add(twccGate{ccf, &s.twcc})
+	// After GCC, so that its writer runs first and the sequence number is
+	// in the header when GCC records the packet.
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
+		return nil, err
+	}
+
+	se := webrtc.SettingEngine{}
+	se.SetIncludeLoopbackCandidate(true) // a server on this machine, a test namespace
+	se.SetSTUNGatherTimeout(p.cfg.GatherTimeout)
+	// Notice a dead path in seconds, not pion's default 25 s.
+	se.SetICETimeouts(3*time.Second, 8*time.Second, time.Second)
+	se.SetDTLSEllipticCurves(elliptic.X25519, elliptic.P256, elliptic.P384)
+	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
+
+	p.mu.Lock()
+	servers := append(append([]webrtc.ICEServer(nil), p.cfg.ICEServers...), p.linkServers...)
+	p.mu.Unlock()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{ICEServers: servers, BundlePolicy: webrtc.BundlePolicyMaxBundle})
+	if err != nil {
+		return nil, fmt.Errorf("whip: %w", err)
+	}
+	s.pc, s.failed, s.done, s.lateCandidates = pc, make(chan struct{}), make(chan struct{}), make(chan string, 16)
+	s.vseq, s.aseq, s.vts0, s.ats0 = uint16(rand.Uint32()), uint16(rand.Uint32()), rand.Uint32(), rand.Uint32()
+	s.sps, s.pps, err = h264.ParseConfigRecord(p.cfg.Video.Record)
+	if err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("whip: %w", err)
+	}
+	add := func(c webrtc.RTPCodecCapability, id string) (*webrtc.TrackLocalStaticRTP, error) {
+		t, err := webrtc.NewTrackLocalStaticRTP(c, id, "golive")
+		if err != nil {
+			return nil, err
+		}
+		_, err = pc.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		return t, err
+	}
+	if p.cfg.Audio != nil {
+		if s.audio, err = add(acap, "audio"); err != nil {
+			pc.Close()
+			return nil, fmt.Errorf("whip: audio track: %w", err)
+		}
+	}
+	if s.video, err = add(vcap, "video"); err != nil {
+		pc.Close()
+		return nil, fmt.Errorf("whip: video track: %w", err)
+	}
+	select {
+	case s.bwe = <-bweCh:
+	default:
+	}
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
+		p.log.Debug("connection state", "state", st.String())
+		// Failed: ICE found no path, or DTLS broke. Closed without our
+		// asking: the endpoint ended DTLS (close_notify), e.g. it restarted.
+		if st == webrtc.PeerConnectionStateFailed || (st == webrtc.PeerConnectionStateClosed && !s.closed.Load()) {
+			s.failOnce.Do(func() { close(s.failed) })
+		}
+	})
+	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+		line := "a=end-of-candidates"
+		if c != nil {
+			line = "a=" + c.ToJSON().Candidate
+		}
+		select {
+		case s.lateCandidates <- line:
+		default:
+		}
+	})
+	return s, nil
+}
+
+// twccGate runs GCC only on streams whose endpoint negotiated the
+// transport-cc header extension: without it pion's estimator refuses to
+// send at all ("missing transport layer cc header extension").
+type twccGate struct {
+	*cc.InterceptorFactory
+	on *atomic.Bool
+}
+
+func (f twccGate) NewInterceptor(id string) (interceptor.Interceptor, error) {
+	i, err := f.InterceptorFactory.NewInterceptor(id)
+	if err != nil {
+		return nil, err
+	}
+	return &gated{Interceptor: i, on: f.on}, nil
+}
+
+type gated struct {
+	interceptor.Interceptor
+	on *atomic.Bool
+}
+
+func (g *gated) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPWriter) interceptor.RTPWriter {
+	for _, e := range info.RTPHeaderExtensions {
+		if e.URI == sdp.TransportCCURI {
+			g.on.Store(true)
+			return g.Interceptor.BindLocalStream(info, w)
+		}
+	}
+	return w
+}
+
+// trickle PATCHes the candidates found after the offer was sent.
+func (p *Publisher) trickle(s *session, offer string) {
+	sent := make(map[string]bool)
+	for _, l := range strings.Split(offer, "\n") {
+		sent[strings.TrimSpace(l)] = true
+	}
+	ufrag, pwd, mid := sdpAttr(offer, "ice-ufrag"), sdpAttr(offer, "ice-pwd"), sdpAttr(offer, "mid")
+	for {
+		var line string
+		select {
+		case line = <-s.lateCandidates:
+		case <-s.done:
+			return
+		}
+		if sent[line] {
+			if line == "a=end-of-candidates" {
+				return
+			}
+			continue
+		}
+		frag := fmt.Sprintf("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:%s\r\n%s\r\n", ufrag, pwd, mid, line)
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+		_, etag, err := p.sig.patch(ctx, s.resource, s.etag, frag)
+		cancel()
+		if err != nil {
+			p.log.Warn("trickle ICE: PATCH failed", "error", err)
+			return
+		}
+		s.etag = etag
+		if line == "a=end-of-candidates" {
+			return
+		}
+	}
+}
+
+// sdpAttr is the first a=name: value in sdp.
+func sdpAttr(sdp, name string) string {
+	for _, l := range strings.Split(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a="+name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// readRTCP reads what the receiver says about each track: PLI/FIR ask
+// for a keyframe; receiver reports give loss and round-trip time.
+func (p *Publisher) readRTCP(s *session) {
+	for _, tr := range s.pc.GetTransceivers() {
+		sender := tr.Sender()
+		if sender == nil {
+			continue
+		}
+		go func() {
+			for {
+				pkts, _, err := sender.ReadRTCP()
+				if err != nil {
+					return
+				}
+				for _, pkt := range pkts {
+					p.onRTCP(pkt)
+				}
+			}
+		}()
+	}
+}
+
+func (p *Publisher) onRTCP(pkt rtcp.Packet) {
+	switch r := pkt.(type) {
+	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+		now := time.Now().UnixNano()
+		last := p.lastKeyReq.Load()
+		if now-last >= int64(keyframeGap) && p.lastKeyReq.CompareAndSwap(last, now) && p.cfg.Keyframes != nil {
+			p.log.Debug("keyframe asked for by the receiver")
+			p.cfg.Keyframes.RequestKeyframe()
+		}
+	case *rtcp.ReceiverReport:
+		p.onReports(r.Reports)
+	case *rtcp.SenderReport:
+		p.onReports(r.Reports)
+	}
+}
+
+func (p *Publisher) onReports(reports []rtcp.ReceptionReport) {
+	now := ntpCompact(time.Now())
+	for _, rr := range reports {
+		p.lossPPM.Store(int64(rr.FractionLost) * 1_000_000 / 256)
+		if rr.LastSenderReport != 0 {
+			// RFC 3550 section 6.4.1: now − LSR − DLSR, in 1/65536 s.
+			if d := now - rr.LastSenderReport - rr.Delay; d < 1<<30 {
+				p.rtt.Store(int64(time.Duration(d) * time.Second / 65536))
+			}
+		}
+	}
+}
+
+// ntpCompact is the middle 32 bits of t's NTP timestamp.
+func ntpCompact(t time.Time) uint32 {
+	const ntpEpochOffset = 2208988800
+	secs := uint64(t.Unix()) + ntpEpochOffset
+	frac := uint64(t.Nanosecond()) << 32 / 1e9
+	return uint32((secs<<32|frac)>>16) & math.MaxUint32
+}
+
+// WritePacket queues pkt. It never blocks.
+func (p *Publisher) WritePacket(pkt *media.Packet) error {
+	p.queue.Push(pkt)
+	return nil
+}
+
+// Finish says no more packets will come: Run sends what is queued (for at
+// most DrainTimeout), DELETEs the session and returns nil.
+func (p *Publisher) Finish() { p.queue.Finish() }
+
+// Run sends queued packets until Finish (nil), ctx is done (ctx.Err()) or
+// a new session cannot be opened after a failure.
+func (p *Publisher) Run(ctx context.Context) (err error) {
+	defer func() {
+		p.mu.Lock()
+		s := p.sess
+		p.mu.Unlock()
+		p.closeSession(s, true)
+	}()
+	var drainBy time.Time
+	for {
+		p.mu.Lock()
+		s := p.sess
+		p.mu.Unlock()
+		select {
+		case <-s.failed:
+			if err := p.reconnect(ctx, s); err != nil {
+				return err
+			}
+			continue
+		default:
+		}
+		pkt, finished := p.queue.Pop()
+		if pkt != nil {
+			if err := p.send(s, pkt); err != nil {
+				p.log.Warn("send failed", "error", err)
+			}
+			if finished && drainBy.IsZero() {
+				drainBy = time.Now().Add(p.cfg.DrainTimeout)
+			}
+			if !drainBy.IsZero() && time.Now().After(drainBy) {
+				p.log.Warn("stopping with packets still queued", "left", p.queue.Len())
+				return nil
+			}
+			continue
+		}
+		if finished {
+			return nil
+		}
+		select {
+		case <-p.queue.Wake():
+		case <-s.failed:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// reconnect replaces a failed session with a new one, retrying with
+// backoff (1 s, growing to 10 s) until it works, the stream is finished
+// or ctx ends; a refusal (401/403) ends it.
+func (p *Publisher) reconnect(ctx context.Context, old *session) error {
+	p.log.Warn("connection lost (ICE/DTLS failed or closed by the endpoint): opening a new session", "state", old.pc.ConnectionState().String())
+	p.closeSession(old, true)
+	p.queue.Restart()
+	wait := time.Second
+	for attempt := 1; ; attempt++ {
+		s, err := p.open(ctx)
+		if err == nil {
+			p.mu.Lock()
+			p.sess = s
+			p.mu.Unlock()
+			p.queue.Restart() // start the new session on a fresh keyframe
+			p.log.Info("publishing again", "session", redactResource(s.resource), "attempt", attempt)
+			return nil
+		}
+		if errors.Is(err, publish.ErrUnauthorized) || ctx.Err() != nil {
+			return err
+		}
+		p.log.Warn("new session failed; retrying", "in", wait, "error", err)
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if p.queue.Finished() {
+			return nil
+		}
+		wait = min(wait*3/2, 10*time.Second)
+	}
+}
+
+// closeSession ends s: DELETE on its resource when polite, then the
+// PeerConnection. Idempotent.
+func (p *Publisher) closeSession(s *session, polite bool) {
+	if s == nil || !s.closed.CompareAndSwap(false, true) {
+		return
+	}
+	if polite && s.resource != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		if err := p.sig.remove(ctx, s.resource); err != nil {
+			p.log.Warn("DELETE of the session failed", "error", netCause(err))
+		} else {
+			p.log.Info("session ended", "session", redactResource(s.resource))
+		}
+		cancel()
+	}
+	if err := s.pc.Close(); err != nil {
+		p.log.Debug("close", "error", err)
+	}
+	close(s.done)
+}
+
+// rtpTime maps a pipeline time onto an RTP clock.
+func rtpTime(d time.Duration, rate int64, base uint32) uint32 {
+	return base + uint32(int64(d)*rate/int64(time.Second))
+}
+
+func (p *Publisher) send(s *session, pkt *media.Packet) error {
+	switch pkt.Kind {
+	case media.KindVideo:
+		nals, err := h264.SplitAVCC(pkt.Data)
+		if err != nil {
+			return err
+		}
+		var payloads [][]byte
+		if pkt.Keyframe {
+			// Receivers that join late need the parameter sets in band;
+			// the payloader packs them with the IDR slice (STAP-A).
+			for _, ps := range append(append([][]byte(nil), s.sps...), s.pps...) {
+				payloads = append(payloads, s.pay.Payload(mtu, ps)...)
+			}
+		}
+		for _, nal := range nals {
+			switch h264.NALType(nal) {
+			case 7, 8, 9: // SPS/PPS already sent; AUD not wanted
+				continue
+			}
+			payloads = append(payloads, s.pay.Payload(mtu, nal)...)
+		}
+		ts := rtpTime(pkt.PTS, 90000, s.vts0)
+		for i, pl := range payloads {
+			r := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: ptH264, SequenceNumber: s.vseq, Timestamp: ts, Marker: i == len(payloads)-1}, Payload: pl}
+			s.vseq++
+			if err := s.video.WriteRTP(&r); err != nil {
+				return err
+			}
+			p.bytes.Add(int64(len(pl) + 12))
+			p.packets.Add(1)
+		}
+		p.firstRTP.CompareAndSwap(0, time.Now().UnixNano())
+		p.latency.Record(time.Since(p.cfg.Clock.At(pkt.PTS)))
+	case media.KindAudio:
+		if s.audio == nil {
+			return nil
+		}
+		r := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: ptOpus, SequenceNumber: s.aseq, Timestamp: rtpTime(pkt.PTS, 48000, s.ats0), Marker: false}, Payload: pkt.Data}
+		s.aseq++
+		if err := s.audio.WriteRTP(&r); err != nil {
+			return err
+		}
+		p.bytes.Add(int64(len(pkt.Data) + 12))
+		p.packets.Add(1)
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the counters, with the GCC estimate and
+// the last RTCP loss and RTT.
+func (p *Publisher) Stats() publish.Stats {
+	p.mu.Lock()
+	s := p.sess
+	p.mu.Unlock()
+	if s != nil && s.bwe != nil && !s.closed.Load() {
+		if s.twcc.Load() {
+			p.estimate.Store(int64(s.bwe.GetTargetBitrate()))
+		} else {
+			p.estimate.Store(0) // no feedback: no estimate
+		}
+	}
+	st := publish.Stats{
+		Bytes: p.bytes.Load(), Packets: p.packets.Load(), Sessions: int(p.sessions.Load()),
+		LatencyP50: p.latency.Quantile(0.5), LatencyP99: p.latency.Quantile(0.99), LatencyMax: p.latency.Max(),
+		EstimateBitrate: int(p.estimate.Load()), Loss: float64(p.lossPPM.Load()) / 1e6, RTT: time.Duration(p.rtt.Load()),
+	}
+	p.queue.FillStats(&st)
+	return st
+}
+
+// Timings are how long connecting took, from Dial's start: to ICE and
+// DTLS connected, and to the first video packet sent (0 until then).
+func (p *Publisher) Timings() (connected, firstRTP time.Duration) {
+	at := func(v int64) time.Duration {
+		if v == 0 {
+			return 0
+		}
+		return time.Unix(0, v).Sub(p.started)
+	}
+	return at(p.connectedAt.Load()), at(p.firstRTP.Load())
+}
+
+// Close drops the session without a DELETE (Run ends it politely on a
+// clean stop). Idempotent.
+func (p *Publisher) Close() {
+	p.mu.Lock()
+	s := p.sess
+	p.mu.Unlock()
+	p.closeSession(s, false)
+}

@@ -1,0 +1,440 @@
+package whip
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/golive/golive/encode"
+	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/media"
+	"github.com/golive/golive/publish"
+)
+
+func init() { astiav.SetLogLevel(astiav.LogLevelError) }
+
+// keys counts keyframe requests and passes them to the encoder.
+type keys struct {
+	n   atomic.Int64
+	enc atomic.Pointer[encode.Video]
+}
+
+func (k *keys) RequestKeyframe() {
+	k.n.Add(1)
+	if v := k.enc.Load(); v != nil {
+		v.RequestKeyframe()
+	}
+}
+
+// syncBuffer is a log sink the publisher's goroutines write to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// rig is a small live source: 320×180 H.264 at 30 fps from libx264 and
+// Opus from libopus, on one clock, into a publisher.
+type rig struct {
+	clock *media.Clock
+	venc  *encode.Video
+	aenc  *encode.Audio
+	keys  *keys
+	out   atomic.Pointer[Publisher]
+	sent  atomic.Int64 // video packets handed to the publisher
+	log   *slog.Logger
+	logs  *syncBuffer
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	r := &rig{clock: media.NewClock(), keys: &keys{}, logs: &syncBuffer{}}
+	r.log = slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w := media.PacketWriterFunc(func(p *media.Packet) error {
+		if pub := r.out.Load(); pub != nil {
+			if p.Kind == media.KindVideo {
+				r.sent.Add(1)
+			}
+			return pub.WritePacket(p)
+		}
+		return nil
+	})
+	var err error
+	r.venc, err = encode.OpenVideo(encode.VideoConfig{Width: 320, Height: 180, FPS: 30, Bitrate: 500_000, KeyframeInterval: 2 * time.Second, Preset: "ultrafast", Profile: "baseline", Logger: r.log}, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.venc.Close)
+	r.keys.enc.Store(r.venc)
+	r.aenc, err = encode.OpenAudio(encode.AudioConfig{Codec: media.CodecOpus, SampleRate: 48000, Channels: 2, Bitrate: 64000, Logger: r.log}, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.aenc.Close)
+	return r
+}
+
+func (r *rig) config(url string) Config {
+	ac := r.aenc.Config()
+	return Config{URL: url, Video: r.venc.Config(), Audio: &ac, Clock: r.clock, Keyframes: r.keys, Logger: r.log, Timeout: 5 * time.Second}
+}
+
+// run encodes and sends for d (in real time), then finishes the publisher
+// and waits for Run.
+func (r *rig) run(t *testing.T, p *Publisher, d time.Duration, during func(elapsed time.Duration)) error {
+	t.Helper()
+	r.out.Store(p)
+	runErr := make(chan error, 1)
+	go func() { runErr <- p.Run(context.Background()) }()
+	pool := media.NewFramePool(320, 180)
+	samples := make([]int16, 2*960)
+	start := r.clock.Now()
+	anext := start
+	for i := 0; ; i++ {
+		due := start + time.Duration(i)*time.Second/30
+		if due-start >= d {
+			break
+		}
+		time.Sleep(time.Until(r.clock.At(due)))
+		f := pool.Get()
+		for j := range f.Planes[0] {
+			f.Planes[0][j] = byte(16 + (j+i*5)%200)
+		}
+		for _, pl := range f.Planes[1:] {
+			for j := range pl {
+				pl[j] = 128
+			}
+		}
+		f.PTS = due
+		if err := r.venc.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Release()
+		for ; anext <= due; anext += 20 * time.Millisecond { // audio up to the frame
+			af := &media.AudioFrame{SampleRate: 48000, Channels: 2, Samples: samples, PTS: anext}
+			if err := r.aenc.Encode(af); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if during != nil {
+			during(due - start)
+		}
+	}
+	p.Finish()
+	select {
+	case err := <-runErr:
+		return err
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not return after Finish")
+		return nil
+	}
+}
+
+// TestSession: the exchange as real servers vary it — a 307 redirect, a
+// relative Location, lower-case header names, ICE servers in Link
+// headers, a bearer token — then media, a PLI, and the DELETE on stop.
+func TestSession(t *testing.T) {
+	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{
+		Token: "s3cret-token", Lowercase: true,
+		Links: []string{
+			`<stun:stun.example.net:3478>; rel="ice-server"`,
+			`<turn:turn.example.net:3478?transport=udp>; rel="ice-server"; username="user"; credential="pa,ss", <https://example.net/help>; rel="help"`,
+		},
+	})
+	r := newRig(t)
+	cfg := r.config("whip://" + strings.TrimPrefix(ep.URL, "http://"))
+	cfg.URL = strings.TrimSuffix(cfg.URL, "/whip") + "/old" // 307 → /v2/whip
+	cfg.Token = "s3cret-token"
+	p, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Dial: %v\n%s", err, r.logs)
+	}
+	defer p.Close()
+	if got, want := p.sess.resource.String(), strings.TrimSuffix(ep.URL, "/whip")+"/v2/sessions/1"; got != want {
+		t.Errorf("session URL %s, want %s (the relative Location resolved against the redirected URL)", got, want)
+	}
+	if n := len(p.linkServers); n != 2 || p.linkServers[1].Username != "user" || p.linkServers[1].Credential != "pa,ss" ||
+		p.linkServers[1].URLs[0] != "turn:turn.example.net:3478?transport=udp" {
+		t.Errorf("ICE servers from Link: %+v", p.linkServers)
+	}
+	plis := 0
+	err = r.run(t, p, 3*time.Second, func(el time.Duration) {
+		if el > 1500*time.Millisecond && plis == 0 {
+			plis++
+			ep.SendPLI()
+		}
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	sent := r.sent.Load()
+	if f := ep.Frames(); f < int(sent)*95/100 {
+		t.Errorf("endpoint got %d frames of %d sent", f, sent)
+	}
+	if ep.AudioPackets.Load() < 100 {
+		t.Errorf("endpoint got %d audio packets, want about 150", ep.AudioPackets.Load())
+	}
+	if r.keys.n.Load() == 0 {
+		t.Error("the PLI asked for no keyframe")
+	}
+	if n := ep.Count("DELETE"); n != 1 {
+		t.Errorf("%d DELETEs on stop, want 1", n)
+	}
+	for _, q := range ep.Requests {
+		if q.Auth != "Bearer s3cret-token" {
+			t.Errorf("%s %s without the token (%q)", q.Method, q.Path, q.Auth)
+		}
+		if q.Method == "DELETE" && q.Path != "/v2/sessions/1" {
+			t.Errorf("DELETE %s, want /v2/sessions/1", q.Path)
+		}
+		if q.Method == "POST" && q.Path == "/v2/whip" && !strings.Contains(q.Body, "packetization-mode=1") {
+			t.Errorf("offer without packetization-mode=1:\n%s", q.Body)
+		}
+	}
+	if ep.Count("POST") != 2 {
+		t.Errorf("%d POSTs, want 2 (the redirected one and its repeat)", ep.Count("POST"))
+	}
+	st := p.Stats()
+	if st.Packets == 0 || st.LatencyP50 == 0 || st.Sessions != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	if strings.Contains(r.logs.String(), "s3cret") {
+		t.Error("the token is in the log")
+	}
+}
+
+// TestProfileLevelID: the offer's H.264 profile-level-id is the encoder's
+// own (from its SPS), so the endpoint negotiates what it will get.
+func TestProfileLevelID(t *testing.T) {
+	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{})
+	r := newRig(t)
+	p, err := Dial(context.Background(), r.config(strings.Replace(ep.URL, "http://", "whip://", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	rec := r.venc.Config().Record
+	want := "profile-level-id=42c0" // constrained baseline (libx264 sets constraint_set1 for baseline)
+	if rec[1] != 0x42 {
+		t.Fatalf("encoder profile_idc %#x, want baseline", rec[1])
+	}
+	offer := ep.Requests[0].Body
+	if !strings.Contains(offer, want) {
+		t.Errorf("offer lacks %q:\n%s", want, offer)
+	}
+	if !strings.Contains(offer, "opus/48000/2") || !strings.Contains(offer, "apt=96") || !strings.Contains(offer, "transport-cc") {
+		t.Errorf("offer lacks Opus stereo, RTX or transport-cc:\n%s", offer)
+	}
+}
+
+// TestTrickle: an endpoint that takes PATCHes gets the candidates found
+// after the offer, and the connection comes up through them alone.
+func TestTrickle(t *testing.T) {
+	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{Trickle: true})
+	r := newRig(t)
+	cfg := r.config(strings.Replace(ep.URL, "http://", "whip://", 1))
+	cfg.GatherTimeout = time.Nanosecond // offer before any candidate
+	p, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Dial: %v\n%s", err, r.logs)
+	}
+	defer p.Close()
+	if !p.sess.trickle {
+		t.Error("Accept-Patch not seen")
+	}
+	if ep.Count("PATCH") == 0 {
+		t.Fatal("no PATCH with candidates")
+	}
+	for _, q := range ep.Requests {
+		if q.Method == "PATCH" && (q.ContentType != "application/trickle-ice-sdpfrag" || !strings.Contains(q.Body, "a=ice-ufrag:")) {
+			t.Errorf("PATCH %q:\n%s", q.ContentType, q.Body)
+		}
+	}
+	if err := r.run(t, p, time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ep.Frames() < 20 {
+		t.Errorf("%d frames through trickled candidates", ep.Frames())
+	}
+}
+
+// TestRefusals: what each refusal becomes — the exit code's error and a
+// line naming the status.
+func TestRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opt    testpeer.EndpointOptions
+		want   error
+		status string
+	}{
+		{"401", testpeer.EndpointOptions{Token: "right"}, publish.ErrUnauthorized, "401"},
+		{"403", testpeer.EndpointOptions{Status: 403}, publish.ErrUnauthorized, "403"},
+		{"404", testpeer.EndpointOptions{Status: 404}, publish.ErrConnect, "404"},
+		{"503", testpeer.EndpointOptions{Status: 503}, publish.ErrConnect, "503 Service Unavailable: come back later"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ep := testpeer.StartWHIPEndpoint(t, tc.opt)
+			r := newRig(t)
+			cfg := r.config(strings.Replace(ep.URL, "http://", "whip://", 1))
+			cfg.Token = "wrong"
+			_, err := Dial(context.Background(), cfg)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.status) {
+				t.Fatalf("err %v, want %v naming %q", err, tc.want, tc.status)
+			}
+			if strings.Contains(err.Error(), "wrong") {
+				t.Error("the token is in the error")
+			}
+		})
+	}
+	t.Run("unreachable", func(t *testing.T) {
+		port, err := testpeer.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRig(t)
+		_, err = Dial(context.Background(), r.config("whip://127.0.0.1:"+strconv.Itoa(port)+"/whip"))
+		if !errors.Is(err, publish.ErrConnect) {
+			t.Fatalf("err %v, want ErrConnect", err)
+		}
+	})
+	t.Run("silent", func(t *testing.T) {
+		// Accepts the connection and never answers.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+			}
+		}()
+		r := newRig(t)
+		cfg := r.config("whip://" + ln.Addr().String() + "/whip")
+		cfg.Timeout = time.Second
+		start := time.Now()
+		_, err = Dial(context.Background(), cfg)
+		if !errors.Is(err, publish.ErrConnect) || !strings.Contains(err.Error(), "timed out") {
+			t.Fatalf("err %v, want a connect timeout", err)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("took %v with a 1 s timeout", took)
+		}
+	})
+}
+
+// TestNewSession: when the endpoint loses the session (a restart), ICE
+// fails and a new session is opened; video restarts on a keyframe.
+func TestNewSession(t *testing.T) {
+	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{})
+	r := newRig(t)
+	p, err := Dial(context.Background(), r.config(strings.Replace(ep.URL, "http://", "whip://", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var framesAtDrop int
+	dropped := false
+	err = r.run(t, p, 6*time.Second, func(el time.Duration) {
+		if el > 2*time.Second && !dropped {
+			dropped = true
+			framesAtDrop = ep.Frames()
+			ep.Drop()
+		}
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, r.logs)
+	}
+	if n := ep.Count("POST"); n != 2 {
+		t.Fatalf("%d POSTs, want 2 (a new session after the loss)\n%s", n, grep(r.logs.String(), "publish.whip"))
+	}
+	if after := ep.Frames() - framesAtDrop; after < 60 {
+		t.Errorf("%d frames after the new session", after)
+	}
+	if s := p.Stats().Sessions; s != 2 {
+		t.Errorf("Stats().Sessions = %d, want 2", s)
+	}
+}
+
+func TestEndpointURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"whip://h:8080/whip":         "http://h:8080/whip",
+		"whips://h/live/whip?x=1":    "https://h/live/whip?x=1",
+		"WHIPS://h/p":                "https://h/p",
+		"https://h/p|as":             "https://h/p",
+		"https://h/p":                "error",
+		"rtmp://h/app/key":           "error",
+		"whip:///nohost":             "error",
+		"whip://user:pw@h/whip":      "error",
+		"whip://h:8080/whip|as-whip": "http://h:8080/whip",
+	} {
+		raw, as, _ := strings.Cut(in, "|")
+		u, err := Endpoint(raw, as != "")
+		got := "error"
+		if err == nil {
+			got = u.String()
+		} else if !errors.Is(err, publish.ErrBadURL) {
+			t.Errorf("%s: error %v not ErrBadURL", in, err)
+		}
+		if got != want {
+			t.Errorf("Endpoint(%s) = %s, want %s", in, got, want)
+		}
+	}
+	if !IsWHIP("whips://h/p", "auto") || !IsWHIP("https://h/p", "whip") || IsWHIP("rtmp://h/a/k", "auto") {
+		t.Error("IsWHIP")
+	}
+}
+
+func TestICEServerFlag(t *testing.T) {
+	for in, want := range map[string]string{
+		"stun:stun.l.example.com:19302":              "stun:stun.l.example.com:19302||",
+		"turn:u:p%40ss@turn.example.net:3478":        "turn:turn.example.net:3478|u|p@ss",
+		"turns://u:p@turn.example.net?transport=tcp": "turns:turn.example.net?transport=tcp|u|p",
+		"turn:turn.example.net":                      "error",
+		"http://x":                                   "error",
+		"stun:":                                      "error",
+	} {
+		s, err := ParseICEServer(in)
+		got := "error"
+		if err == nil {
+			c, _ := s.Credential.(string)
+			got = s.URLs[0] + "|" + s.Username + "|" + c
+		} else if strings.Contains(err.Error(), "p%40ss") {
+			t.Errorf("error shows the password: %v", err)
+		}
+		if got != want {
+			t.Errorf("ParseICEServer(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// grep keeps the lines of s that contain sub.
+func grep(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
