@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"math"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -18,11 +17,8 @@ import (
 // the push with exit 0 and a complete recording: what was encoded arrives,
 // ending on the frames before the signal.
 func TestSignalStopsCleanly(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe", "go")
-	bin := filepath.Join(t.TempDir(), "golive")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testpeer.RequireTool(t, "ffprobe")
+	bin := goliveBinary(t)
 	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {

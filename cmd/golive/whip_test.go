@@ -1,0 +1,124 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/golive/golive/internal/testpeer"
+)
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// goliveBinary builds golive once per test run, for tests that must send
+// it signals or run it beside the test process.
+func goliveBinary(t *testing.T) string {
+	t.Helper()
+	testpeer.RequireTool(t, "go")
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "golive-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "golive")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = err
+			builtBin = string(out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatalf("go build: %v\n%s", buildErr, builtBin)
+	}
+	return builtBin
+}
+
+// TestWHIPExitCodes: a WHIP endpoint's refusals become the documented
+// exit codes with a line naming the status; bad WHIP options are usage
+// errors. The token never shows.
+func TestWHIPExitCodes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  testpeer.EndpointOptions
+		args []string
+		code int
+		msg  string
+	}{
+		{"401", testpeer.EndpointOptions{Token: "right"}, nil, exitUnauthorized, "401 Unauthorized"},
+		{"503", testpeer.EndpointOptions{Status: 503}, nil, exitConnect, "503 Service Unavailable"},
+		{"bad protocol", testpeer.EndpointOptions{}, []string{"--protocol", "srt"}, exitUsage, "--protocol"},
+		{"bad ice server", testpeer.EndpointOptions{}, []string{"--ice-server", "turn:turn.example.net"}, exitUsage, "TURN needs user:password@"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ep := testpeer.StartWHIPEndpoint(t, tc.opt)
+			args := append([]string{"--preset", "360p", "--duration", "1s", "--token", "SECRETTOKEN5"}, tc.args...)
+			code, log := push(t, append(args, strings.Replace(ep.URL, "http://", "whip://", 1))...)
+			if code != tc.code || !strings.Contains(log, tc.msg) {
+				t.Fatalf("exit %d, want %d with %q; output:\n%s", code, tc.code, tc.msg, log)
+			}
+			if strings.Contains(log, "SECRETTOKEN5") {
+				t.Errorf("the token is in the output:\n%s", log)
+			}
+		})
+	}
+	t.Run("https without --protocol", func(t *testing.T) {
+		code, log := push(t, "https://example.com/whip")
+		if code != exitUsage || !strings.Contains(log, "unsupported scheme") {
+			t.Fatalf("exit %d, want %d; output:\n%s", code, exitUsage, log)
+		}
+	})
+}
+
+// TestWHIPStopDeletes: SIGTERM (systemd's stop) ends a WHIP push with exit
+// 0, and the session's DELETE reaches the endpoint, with the token taken
+// from GOLIVE_TOKEN.
+func TestWHIPStopDeletes(t *testing.T) {
+	bin := goliveBinary(t)
+	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{Token: "SECRETTOKEN6"})
+	cmd := exec.Command(bin, "push", "--preset", "360p", "--status", "off", "--log-format", "json", strings.Replace(ep.URL, "http://", "whip://", 1))
+	cmd.Env = append(os.Environ(), "GOLIVE_TOKEN=SECRETTOKEN6")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !testpeer.WaitFor(15*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(stderr.String(), `"msg":"publishing"`) }) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("never went live:\n%s", stderr.String())
+	}
+	time.Sleep(2 * time.Second) // the length of the stream, not a synchronisation
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v, want 0; log:\n%s", err, stderr.String())
+		}
+	case <-time.After(8 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running 8 s after SIGTERM:\n%s", stderr.String())
+	}
+	if n := ep.Count("DELETE"); n != 1 {
+		t.Fatalf("%d DELETEs reached the endpoint, want 1; log:\n%s", n, stderr.String())
+	}
+	if f := ep.Frames(); f < 45 {
+		t.Errorf("endpoint got %d frames in 2 s", f)
+	}
+	if ep.AudioPackets.Load() < 50 {
+		t.Errorf("endpoint got %d audio packets in 2 s", ep.AudioPackets.Load())
+	}
+	if strings.Contains(stderr.String(), "SECRETTOKEN6") {
+		t.Errorf("the token is in the log")
+	}
+}
