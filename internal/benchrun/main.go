@@ -92,7 +92,14 @@ func run(bin, out string, dur time.Duration, rounds int) error {
 	if err != nil {
 		return err
 	}
-	return report(out, string(micro), g, f, same, fileG, fileF, filterG, filterF, dur)
+	fmt.Println("== WHIP")
+	wr, wrt, err := whipRounds(bin, n, dur, rounds)
+	if err != nil {
+		return err
+	}
+	var whip strings.Builder
+	whipReport(&whip, wr, wrt, dur)
+	return report(out, string(micro), whip.String(), g, f, same, fileG, fileF, filterG, filterF, dur)
 }
 
 func pushGolive(bin string, n *testpeer.Nginx, key string, dur time.Duration) (result, error) {
@@ -224,6 +231,11 @@ func median(rs []result, f func(result) float64) float64 {
 	for i, r := range rs {
 		v[i] = f(r)
 	}
+	return medianOf(v)
+}
+
+func medianOf(v []float64) float64 {
+	v = slices.Clone(v)
 	slices.Sort(v)
 	if len(v)%2 == 1 {
 		return v[len(v)/2]
@@ -361,7 +373,7 @@ func writeLogo(path string) error {
 	return png.Encode(out, img)
 }
 
-func report(path, micro string, g, f, same, fileG, fileF, filterG, filterF []result, dur time.Duration) error {
+func report(path, micro, whip string, g, f, same, fileG, fileF, filterG, filterF []result, dur time.Duration) error {
 	var b strings.Builder
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "# Benchmarks\n\nWritten by `make bench` (internal/benchrun) on %s, %s, %d cores (%s/%s), host %q.\n",
@@ -398,7 +410,7 @@ func report(path, micro string, g, f, same, fileG, fileF, filterG, filterF []res
 	for i, r := range g {
 		fmt.Fprintf(&b, "| %d | %d | %d |\n", i+1, r.p50, r.p99)
 	}
-	fmt.Fprintf(&b, "\nGoal: p99 ≤ 50 ms.\n\n## Go micro-benchmarks\n\n```\n%s```\n", micro)
+	fmt.Fprintf(&b, "\nGoal: p99 ≤ 50 ms.\n\n%s## Go micro-benchmarks\n\n```\n%s```\n", whip, micro)
 	if err := os.MkdirAll("docs", 0o755); err != nil {
 		return err
 	}

@@ -54,13 +54,19 @@ type EndpointRequest struct {
 // StartWHIPEndpoint starts the endpoint; it stops with the test.
 func StartWHIPEndpoint(t testing.TB, opt EndpointOptions) *WHIPEndpoint {
 	t.Helper()
+	e := NewWHIPEndpoint(opt)
+	t.Cleanup(e.Close)
+	return e
+}
+
+// NewWHIPEndpoint starts the endpoint (for benchmarks; Close stops it).
+func NewWHIPEndpoint(opt EndpointOptions) *WHIPEndpoint {
 	if opt.LocationPrefix == "" {
 		opt.LocationPrefix = "sessions/"
 	}
 	e := &WHIPEndpoint{opt: opt, sessions: map[string]*webrtc.PeerConnection{}}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	e.URL = e.srv.URL + "/whip"
-	t.Cleanup(e.Close)
 	return e
 }
 

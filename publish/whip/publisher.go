@@ -665,7 +665,9 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 			p.bytes.Add(int64(len(pl) + 12))
 			p.packets.Add(1)
 		}
-		p.firstRTP.CompareAndSwap(0, time.Now().UnixNano())
+		if now := time.Now(); p.firstRTP.CompareAndSwap(0, now.UnixNano()) {
+			p.log.Info("first video packet sent", "since_dial_ms", now.Sub(p.started).Milliseconds())
+		}
 		p.latency.Record(time.Since(p.cfg.Clock.At(pkt.PTS)))
 	case media.KindAudio:
 		if s.audio == nil {
