@@ -281,9 +281,13 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 
 func formatStatus(s pipeline.Status) string {
 	e := s.Elapsed.Truncate(time.Second)
-	return fmt.Sprintf("live %02d:%02d:%02d  %5.1f fps  %5d kbit/s (target %d)  dropped %d  queue %v",
+	line := fmt.Sprintf("live %02d:%02d:%02d  %5.1f fps  %5d kbit/s (target %d)  dropped %d  queue %v",
 		int(e.Hours()), int(e.Minutes())%60, int(e.Seconds())%60, s.FPS, s.Bitrate/1000, s.TargetBitrate/1000,
 		s.Dropped, s.QueueDelay.Round(time.Millisecond))
+	if st := s.Sent; st.EstimateBitrate > 0 || st.RTT > 0 { // WebRTC: what the path reports
+		line += fmt.Sprintf("  est %d kbit/s  loss %.1f%%  rtt %.1f ms", st.EstimateBitrate/1000, st.Loss*100, float64(st.RTT)/1e6)
+	}
+	return line
 }
 
 // signalContext is cancelled by the first SIGINT/SIGTERM (a clean stop); a

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/asticode/go-astiav"
+	"github.com/pion/rtcp"
 
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/internal/testpeer"
@@ -437,4 +438,29 @@ func grep(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestReceiverReports: loss and round-trip time from RTCP receiver
+// reports (RFC 3550 section 6.4.1), and PLIs closer than keyframeGap
+// asking for one keyframe.
+func TestReceiverReports(t *testing.T) {
+	k := &keys{}
+	p := &Publisher{cfg: Config{Keyframes: k}, log: slog.New(slog.DiscardHandler), queue: publish.NewQueue(0, nil, nil)}
+	// An SR sent 250 ms ago, held 50 ms by the receiver: RTT 200 ms.
+	lsr := ntpCompact(time.Now().Add(-250 * time.Millisecond))
+	p.onRTCP(&rtcp.ReceiverReport{Reports: []rtcp.ReceptionReport{{FractionLost: 64, LastSenderReport: lsr, Delay: 65536 / 20}}})
+	st := p.Stats()
+	if st.Loss != 0.25 {
+		t.Errorf("loss %v, want 0.25", st.Loss)
+	}
+	if st.RTT < 195*time.Millisecond || st.RTT > 215*time.Millisecond {
+		t.Errorf("RTT %v, want 200ms", st.RTT)
+	}
+	for range 5 {
+		p.onRTCP(&rtcp.PictureLossIndication{})
+	}
+	p.onRTCP(&rtcp.FullIntraRequest{})
+	if n := k.n.Load(); n != 1 {
+		t.Errorf("%d keyframes asked for a burst of PLIs and a FIR, want 1", n)
+	}
 }
