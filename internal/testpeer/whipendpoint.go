@@ -3,8 +3,10 @@ package testpeer
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,8 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/golive/golive/publish/whip/sdpfrag"
 )
 
 // EndpointOptions choose how a WHIPEndpoint answers, to exercise what
@@ -23,7 +27,10 @@ type EndpointOptions struct {
 	Status    int      // answer every POST with this status (e.g. 503) instead of a session
 	Lowercase bool     // header names in lower case (legal; some clients trip on it)
 	Links     []string // Link header values (ICE servers)
-	Trickle   bool     // take PATCHed candidates (Accept-Patch)
+	Trickle   bool     // take PATCHed candidates and ICE restarts (Accept-Patch)
+	// Relay: media goes through a UDP relay in the test (the only
+	// candidate the endpoint gives), which Blackhole can cut.
+	Relay bool
 	// Prefix of the session URLs, relative to the endpoint's path
 	// ("sessions/": /whip → /sessions/N, the Location given relative).
 	LocationPrefix string
@@ -39,6 +46,8 @@ type WHIPEndpoint struct {
 	mu       sync.Mutex
 	sessions map[string]*webrtc.PeerConnection
 	Requests []EndpointRequest
+
+	relay *udpRelay
 
 	VideoPackets, AudioPackets atomic.Int64
 	videoTS                    sync.Map // RTP timestamps seen (frames)
@@ -65,13 +74,26 @@ func NewWHIPEndpoint(opt EndpointOptions) *WHIPEndpoint {
 		opt.LocationPrefix = "sessions/"
 	}
 	e := &WHIPEndpoint{opt: opt, sessions: map[string]*webrtc.PeerConnection{}}
+	if opt.Relay {
+		var err error
+		if e.relay, err = newUDPRelay(); err != nil {
+			panic(err) // loopback UDP always works where the tests run
+		}
+	}
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	e.URL = e.srv.URL + "/whip"
 	return e
 }
 
+// Blackhole cuts (true) or restores the relay's path, as a network
+// outage would.
+func (e *WHIPEndpoint) Blackhole(on bool) { e.relay.drop.Store(on) }
+
 // Close closes every session and the server.
 func (e *WHIPEndpoint) Close() {
+	if e.relay != nil {
+		e.relay.conn.Close()
+	}
 	e.srv.CloseClientConnections()
 	e.srv.Close()
 	e.mu.Lock()
@@ -236,6 +258,10 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 	e.mu.Unlock()
 	e.header(w, "Content-Type", "application/sdp")
 	e.header(w, "Location", loc)
+	answerSDP := pc.LocalDescription().SDP
+	if e.relay != nil {
+		answerSDP = e.relay.through(answerSDP)
+	}
 	e.header(w, "ETag", `"`+id+`"`)
 	for _, l := range e.opt.Links {
 		e.header(w, "Link", l)
@@ -244,7 +270,7 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 		e.header(w, "Accept-Patch", "application/trickle-ice-sdpfrag")
 	}
 	w.WriteHeader(http.StatusCreated)
-	io.WriteString(w, pc.LocalDescription().SDP)
+	io.WriteString(w, answerSDP)
 }
 
 func (e *WHIPEndpoint) patch(w http.ResponseWriter, path, frag string) {
@@ -257,6 +283,10 @@ func (e *WHIPEndpoint) patch(w http.ResponseWriter, path, frag string) {
 	}
 	if !e.opt.Trickle {
 		http.Error(w, "no trickle", http.StatusMethodNotAllowed)
+		return
+	}
+	if f := sdpfrag.Parse(frag); f.Ufrag != "" && f.Ufrag != sdpfrag.Parse(pc.RemoteDescription().SDP).Ufrag {
+		e.restart(w, pc, f)
 		return
 	}
 	mid := ""
@@ -273,4 +303,106 @@ func (e *WHIPEndpoint) patch(w http.ResponseWriter, path, frag string) {
 		}
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// restart answers an ICE restart: the offer as it would be with the new
+// credentials, a new answer, and its fragment back.
+func (e *WHIPEndpoint) restart(w http.ResponseWriter, pc *webrtc.PeerConnection, f sdpfrag.Fragment) {
+	offer := sdpfrag.Apply(pc.RemoteDescription().SDP, f)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	ans, err := pc.CreateAnswer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(ans)
+	}
+	if err != nil {
+		http.Error(w, err.Error(), 500)
+		return
+	}
+	select {
+	case <-gathered:
+	case <-time.After(5 * time.Second):
+	}
+	local := pc.LocalDescription().SDP
+	if e.relay != nil {
+		local = e.relay.through(local)
+	}
+	lf := sdpfrag.Parse(local)
+	lf.End = true
+	w.Header().Set("Content-Type", "application/trickle-ice-sdpfrag")
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, lf.String())
+}
+
+// udpRelay forwards UDP between the publisher and the endpoint's
+// PeerConnection, and drops everything while drop is set.
+type udpRelay struct {
+	conn   *net.UDPConn
+	drop   atomic.Bool
+	mu     sync.Mutex
+	server *net.UDPAddr // the endpoint's own candidate
+	client *net.UDPAddr // where the publisher's packets came from
+}
+
+func newUDPRelay() (*udpRelay, error) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, err
+	}
+	r := &udpRelay{conn: c}
+	go r.run()
+	return r, nil
+}
+
+func (r *udpRelay) run() {
+	buf := make([]byte, 1600)
+	for {
+		n, from, err := r.conn.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		if r.drop.Load() {
+			continue
+		}
+		r.mu.Lock()
+		to := r.server
+		if r.server != nil && from.String() == r.server.String() {
+			to = r.client
+		} else {
+			r.client = from
+		}
+		r.mu.Unlock()
+		if to != nil {
+			r.conn.WriteToUDP(buf[:n], to)
+		}
+	}
+}
+
+// through points sdp's candidates at the relay: the endpoint's UDP host
+// candidate on 127.0.0.1 becomes the relay's target and the relay's
+// address the only candidate.
+func (r *udpRelay) through(sdp string) string {
+	var out []string
+	added := false
+	for _, l := range strings.Split(strings.TrimRight(sdp, "\r\n"), "\n") {
+		l = strings.TrimRight(l, "\r")
+		if c, ok := strings.CutPrefix(l, "a=candidate:"); ok {
+			f := strings.Fields(c)
+			if len(f) >= 8 && strings.EqualFold(f[2], "udp") && f[4] == "127.0.0.1" && f[7] == "host" && !added {
+				port, _ := strconv.Atoi(f[5])
+				r.mu.Lock()
+				r.server = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+				r.mu.Unlock()
+				f[5] = strconv.Itoa(r.conn.LocalAddr().(*net.UDPAddr).Port)
+				out = append(out, "a=candidate:"+strings.Join(f, " "))
+				added = true
+			}
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\r\n") + "\r\n"
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/media/h264"
 	"github.com/golive/golive/publish"
+	"github.com/golive/golive/publish/whip/sdpfrag"
 )
 
 // Config configures a Publisher.
@@ -43,8 +44,11 @@ type Config struct {
 	// when zero). GatherTimeout bounds ICE gathering before the offer is
 	// sent (2 s when zero; host candidates take milliseconds).
 	Timeout, GatherTimeout time.Duration
-	Video                  media.VideoConfig
-	Audio                  *media.AudioConfig // Opus; nil: no audio
+	// DeadAfter: ICE fails after this long without a packet from the
+	// endpoint (8 s when zero; pion's default is 25 s).
+	DeadAfter time.Duration
+	Video     media.VideoConfig
+	Audio     *media.AudioConfig // Opus; nil: no audio
 	// QueueBudget: media time that may wait (3 s when zero); DrainTimeout
 	// bounds the sending of what is queued at a clean stop.
 	QueueBudget, DrainTimeout time.Duration
@@ -77,6 +81,7 @@ type Publisher struct {
 	fmtp     string
 	started  time.Time
 	sessions atomic.Int64
+	restarts atomic.Int64 // ICE restarts that worked
 
 	mu   sync.Mutex
 	sess *session
@@ -102,8 +107,9 @@ type session struct {
 	etag           string
 	trickle        bool
 	bwe            cc.BandwidthEstimator
+	fmu            sync.Mutex
 	failed         chan struct{} // closed when ICE or DTLS fails
-	failOnce       sync.Once
+	failState      webrtc.PeerConnectionState
 	pay            codecs.H264Payloader
 	vseq, aseq     uint16
 	vts0, ats0     uint32
@@ -133,6 +139,9 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	}
 	if cfg.GatherTimeout <= 0 {
 		cfg.GatherTimeout = 2 * time.Second
+	}
+	if cfg.DeadAfter <= 0 {
+		cfg.DeadAfter = 8 * time.Second
 	}
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 3 * time.Second
@@ -319,7 +328,7 @@ func (p *Publisher) newPeer() (*session, error) {
 	se.SetIncludeLoopbackCandidate(true) // a server on this machine, a test namespace
 	se.SetSTUNGatherTimeout(p.cfg.GatherTimeout)
 	// Notice a dead path in seconds, not pion's default 25 s.
-	se.SetICETimeouts(3*time.Second, 8*time.Second, time.Second)
+	se.SetICETimeouts(min(3*time.Second, p.cfg.DeadAfter/2), p.cfg.DeadAfter, min(time.Second, p.cfg.DeadAfter/4))
 	se.SetDTLSEllipticCurves(elliptic.X25519, elliptic.P256, elliptic.P384)
 	api := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se))
 
@@ -364,7 +373,7 @@ func (p *Publisher) newPeer() (*session, error) {
 		// Failed: ICE found no path, or DTLS broke. Closed without our
 		// asking: the endpoint ended DTLS (close_notify), e.g. it restarted.
 		if st == webrtc.PeerConnectionStateFailed || (st == webrtc.PeerConnectionStateClosed && !s.closed.Load()) {
-			s.failOnce.Do(func() { close(s.failed) })
+			s.fail(st)
 		}
 	})
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
@@ -378,6 +387,33 @@ func (p *Publisher) newPeer() (*session, error) {
 		}
 	})
 	return s, nil
+}
+
+// fail marks the session failed (once until rearm).
+func (s *session) fail(st webrtc.PeerConnectionState) {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if s.failState == 0 {
+		s.failState = st
+		close(s.failed)
+	}
+}
+
+// failure is closed when the session fails; how it failed.
+func (s *session) failure() (<-chan struct{}, webrtc.PeerConnectionState) {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	return s.failed, s.failState
+}
+
+// rearm makes a restarted session watchable again.
+func (s *session) rearm() {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	if s.failState != 0 {
+		s.failState = 0
+		s.failed = make(chan struct{})
+	}
 }
 
 // twccGate runs GCC only on streams whose endpoint negotiated the
@@ -413,11 +449,11 @@ func (g *gated) BindLocalStream(info *interceptor.StreamInfo, w interceptor.RTPW
 
 // trickle PATCHes the candidates found after the offer was sent.
 func (p *Publisher) trickle(s *session, offer string) {
+	base := sdpfrag.Parse(offer)
 	sent := make(map[string]bool)
-	for _, l := range strings.Split(offer, "\n") {
-		sent[strings.TrimSpace(l)] = true
+	for _, c := range base.Candidates {
+		sent[c] = true
 	}
-	ufrag, pwd, mid := sdpAttr(offer, "ice-ufrag"), sdpAttr(offer, "ice-pwd"), sdpAttr(offer, "mid")
 	for {
 		var line string
 		select {
@@ -425,35 +461,77 @@ func (p *Publisher) trickle(s *session, offer string) {
 		case <-s.done:
 			return
 		}
-		if sent[line] {
-			if line == "a=end-of-candidates" {
-				return
+		f := sdpfrag.Fragment{Ufrag: base.Ufrag, Pwd: base.Pwd, Mid: base.Mid}
+		if c, ok := strings.CutPrefix(line, "a="); ok && c != "end-of-candidates" {
+			if sent[c] {
+				continue
 			}
-			continue
+			f.Candidates = []string{c}
+		} else {
+			if base.End {
+				return // the offer had them all
+			}
+			f.End = true
 		}
-		frag := fmt.Sprintf("a=ice-ufrag:%s\r\na=ice-pwd:%s\r\nm=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=mid:%s\r\n%s\r\n", ufrag, pwd, mid, line)
 		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
-		_, etag, err := p.sig.patch(ctx, s.resource, s.etag, frag)
+		_, etag, err := p.sig.patch(ctx, s.resource, s.etag, f.String())
 		cancel()
 		if err != nil {
 			p.log.Warn("trickle ICE: PATCH failed", "error", err)
 			return
 		}
 		s.etag = etag
-		if line == "a=end-of-candidates" {
+		if f.End {
 			return
 		}
 	}
 }
 
-// sdpAttr is the first a=name: value in sdp.
-func sdpAttr(sdp, name string) string {
-	for _, l := range strings.Split(sdp, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "a="+name+":"); ok {
-			return v
+// iceRestart restarts ICE on s over PATCH (RFC 9725 section 4.4.2): new
+// credentials and candidates go in a fragment with If-Match: "*", the
+// endpoint's come back in the answer. It returns once ICE is connected
+// again.
+func (p *Publisher) iceRestart(ctx context.Context, s *session) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	gathered := webrtc.GatheringCompletePromise(s.pc)
+	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+	if err != nil {
+		return err
+	}
+	if err := s.pc.SetLocalDescription(offer); err != nil {
+		return err
+	}
+	select {
+	case <-gathered:
+	case <-time.After(p.cfg.GatherTimeout):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	f := sdpfrag.Parse(s.pc.LocalDescription().SDP)
+	f.End = true
+	ans, etag, err := p.sig.patch(ctx, s.resource, `*`, f.String())
+	if err != nil {
+		return err
+	}
+	rf := sdpfrag.Parse(ans)
+	if rf.Ufrag == "" || rf.Pwd == "" {
+		return errors.New("the endpoint's restart answer has no ICE credentials")
+	}
+	remote := sdpfrag.Apply(s.pc.RemoteDescription().SDP, rf)
+	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: remote}); err != nil {
+		return err
+	}
+	s.etag = etag
+	for s.pc.ICEConnectionState() != webrtc.ICEConnectionStateConnected {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("ICE %s after the restart", s.pc.ICEConnectionState())
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	return ""
+	s.rearm()
+	return nil
 }
 
 // readRTCP reads what the receiver says about each track: PLI/FIR ask
@@ -539,9 +617,10 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 		p.mu.Lock()
 		s := p.sess
 		p.mu.Unlock()
+		failed, how := s.failure()
 		select {
-		case <-s.failed:
-			if err := p.reconnect(ctx, s); err != nil {
+		case <-failed:
+			if err := p.recover(ctx, s, how); err != nil {
 				return err
 			}
 			continue
@@ -566,11 +645,28 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 		}
 		select {
 		case <-p.queue.Wake():
-		case <-s.failed:
+		case <-failed:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
+}
+
+// recover brings media back after s failed: an ICE restart over PATCH
+// when ICE failed and the endpoint takes PATCHes, else a new session.
+func (p *Publisher) recover(ctx context.Context, s *session, how webrtc.PeerConnectionState) error {
+	if how == webrtc.PeerConnectionStateFailed && s.trickle && s.resource != nil {
+		p.log.Warn("ICE failed: restarting ICE")
+		err := p.iceRestart(ctx, s)
+		if err == nil {
+			p.restarts.Add(1)
+			p.queue.Restart() // the receiver lost what was sent meanwhile
+			p.log.Info("ICE restarted: publishing again")
+			return nil
+		}
+		p.log.Warn("ICE restart failed", "error", err)
+	}
+	return p.reconnect(ctx, s)
 }
 
 // reconnect replaces a failed session with a new one, retrying with

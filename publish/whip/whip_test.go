@@ -464,3 +464,50 @@ func TestReceiverReports(t *testing.T) {
 		t.Errorf("%d keyframes asked for a burst of PLIs and a FIR, want 1", n)
 	}
 }
+
+// TestICERestart: the path dies (a relay drops everything) until ICE
+// fails; an endpoint that takes PATCHes gets an ICE restart, not a new
+// session, and media flows again through the same session.
+func TestICERestart(t *testing.T) {
+	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{Trickle: true, Relay: true})
+	r := newRig(t)
+	cfg := r.config(strings.Replace(ep.URL, "http://", "whip://", 1))
+	cfg.DeadAfter = 2 * time.Second
+	p, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("Dial: %v\n%s", err, r.logs)
+	}
+	defer p.Close()
+	var framesAtCut, framesAtRestart int
+	cut, restored := false, false
+	err = r.run(t, p, 9*time.Second, func(el time.Duration) {
+		switch {
+		case !cut && el > time.Second:
+			cut = true
+			framesAtCut = ep.Frames()
+			ep.Blackhole(true)
+		case cut && !restored && strings.Contains(r.logs.String(), "restarting ICE"):
+			restored = true
+			ep.Blackhole(false)
+			framesAtRestart = ep.Frames()
+		}
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if !restored {
+		t.Fatalf("ICE never failed through a dead relay\n%s", grep(r.logs.String(), "publish.whip"))
+	}
+	if framesAtRestart > framesAtCut+2 {
+		t.Errorf("%d frames arrived through a dead relay", framesAtRestart-framesAtCut)
+	}
+	if n := ep.Count("POST"); n != 1 {
+		t.Errorf("%d POSTs: want 1 (an ICE restart, not a new session)\n%s", n, grep(r.logs.String(), "publish.whip"))
+	}
+	if p.restarts.Load() != 1 {
+		t.Errorf("%d ICE restarts, want 1\n%s", p.restarts.Load(), grep(r.logs.String(), "publish.whip"))
+	}
+	if after := ep.Frames() - framesAtRestart; after < 45 {
+		t.Errorf("%d frames after the restart, want ≥ 45 (2 s)\n%s", after, grep(r.logs.String(), "publish.whip"))
+	}
+}
