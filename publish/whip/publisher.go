@@ -324,7 +324,7 @@ func (p *Publisher) newPeer() (*session, error) {
 		return nil, err
 	}
 
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionLogs{p.log}}
 	se.SetIncludeLoopbackCandidate(true) // a server on this machine, a test namespace
 	se.SetSTUNGatherTimeout(p.cfg.GatherTimeout)
 	// Notice a dead path in seconds, not pion's default 25 s.
