@@ -45,7 +45,7 @@ type WHIPEndpoint struct {
 
 	mu       sync.Mutex
 	sessions map[string]*webrtc.PeerConnection
-	Requests []EndpointRequest
+	requests []EndpointRequest
 
 	relay *udpRelay
 
@@ -110,12 +110,19 @@ func (e *WHIPEndpoint) Frames() int {
 	return n
 }
 
+// Requests are the requests received so far.
+func (e *WHIPEndpoint) Requests() []EndpointRequest {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]EndpointRequest(nil), e.requests...)
+}
+
 // Count is how many requests of method arrived.
 func (e *WHIPEndpoint) Count(method string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	n := 0
-	for _, r := range e.Requests {
+	for _, r := range e.requests {
 		if r.Method == method {
 			n++
 		}
@@ -158,7 +165,7 @@ func (e *WHIPEndpoint) header(w http.ResponseWriter, k, v string) {
 func (e *WHIPEndpoint) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	e.mu.Lock()
-	e.Requests = append(e.Requests, EndpointRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), ContentType: r.Header.Get("Content-Type"), Body: string(body)})
+	e.requests = append(e.requests, EndpointRequest{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), ContentType: r.Header.Get("Content-Type"), Body: string(body)})
 	e.mu.Unlock()
 	if e.opt.Token != "" && r.Header.Get("Authorization") != "Bearer "+e.opt.Token {
 		http.Error(w, "bad token", http.StatusUnauthorized)
@@ -231,6 +238,14 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 			}
 		}
 	})
+	if e.relay != nil {
+		// The publisher's own candidates go: the endpoint must reach it
+		// only through the relay (learning it from the relay's checks),
+		// never around it.
+		f := sdpfrag.Parse(offer)
+		f.Candidates = nil
+		offer = sdpfrag.Apply(offer, f)
+	}
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		pc.Close()
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -308,6 +323,9 @@ func (e *WHIPEndpoint) patch(w http.ResponseWriter, path, frag string) {
 // restart answers an ICE restart: the offer as it would be with the new
 // credentials, a new answer, and its fragment back.
 func (e *WHIPEndpoint) restart(w http.ResponseWriter, pc *webrtc.PeerConnection, f sdpfrag.Fragment) {
+	if e.relay != nil {
+		f.Candidates = nil // as in answer
+	}
 	offer := sdpfrag.Apply(pc.RemoteDescription().SDP, f)
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
@@ -338,13 +356,14 @@ func (e *WHIPEndpoint) restart(w http.ResponseWriter, pc *webrtc.PeerConnection,
 }
 
 // udpRelay forwards UDP between the publisher and the endpoint's
-// PeerConnection, and drops everything while drop is set.
+// PeerConnection, like a NAT: each publisher address gets its own socket
+// towards the endpoint. It drops everything while drop is set.
 type udpRelay struct {
-	conn   *net.UDPConn
+	conn   *net.UDPConn // the publisher's side: the one candidate it knows
 	drop   atomic.Bool
 	mu     sync.Mutex
-	server *net.UDPAddr // the endpoint's own candidate
-	client *net.UDPAddr // where the publisher's packets came from
+	server *net.UDPAddr            // the endpoint's own candidate
+	peers  map[string]*net.UDPConn // publisher address → socket towards the endpoint
 }
 
 func newUDPRelay() (*udpRelay, error) {
@@ -352,31 +371,55 @@ func newUDPRelay() (*udpRelay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &udpRelay{conn: c}
+	r := &udpRelay{conn: c, peers: map[string]*net.UDPConn{}}
 	go r.run()
 	return r, nil
 }
 
+// run forwards the publisher's packets, each through its own socket.
 func (r *udpRelay) run() {
 	buf := make([]byte, 1600)
 	for {
 		n, from, err := r.conn.ReadFromUDP(buf)
 		if err != nil {
+			r.mu.Lock()
+			for _, pc := range r.peers {
+				pc.Close()
+			}
+			r.mu.Unlock()
 			return
 		}
 		if r.drop.Load() {
 			continue
 		}
 		r.mu.Lock()
-		to := r.server
-		if r.server != nil && from.String() == r.server.String() {
-			to = r.client
-		} else {
-			r.client = from
+		to, pc := r.server, r.peers[from.String()]
+		if pc == nil {
+			if pc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+				r.mu.Unlock()
+				continue
+			}
+			r.peers[from.String()] = pc
+			go r.back(pc, from)
 		}
 		r.mu.Unlock()
 		if to != nil {
-			r.conn.WriteToUDP(buf[:n], to)
+			pc.WriteToUDP(buf[:n], to)
+		}
+	}
+}
+
+// back forwards the endpoint's packets to the publisher address the
+// socket stands for.
+func (r *udpRelay) back(pc *net.UDPConn, client *net.UDPAddr) {
+	buf := make([]byte, 1600)
+	for {
+		n, _, err := pc.ReadFromUDP(buf)
+		if err != nil {
+			return
+		}
+		if !r.drop.Load() {
+			r.conn.WriteToUDP(buf[:n], client)
 		}
 	}
 }

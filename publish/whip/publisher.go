@@ -42,7 +42,8 @@ type Config struct {
 	ICEServers []webrtc.ICEServer
 	// Timeout bounds connecting: the HTTP exchange and ICE + DTLS (10 s
 	// when zero). GatherTimeout bounds ICE gathering before the offer is
-	// sent (2 s when zero; host candidates take milliseconds).
+	// sent (2 s when zero; host candidates take milliseconds; negative:
+	// send the offer at once, for endpoints known to take trickle).
 	Timeout, GatherTimeout time.Duration
 	// DeadAfter: ICE fails after this long without a packet from the
 	// endpoint (8 s when zero; pion's default is 25 s).
@@ -137,7 +138,7 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	if cfg.GatherTimeout <= 0 {
+	if cfg.GatherTimeout == 0 {
 		cfg.GatherTimeout = 2 * time.Second
 	}
 	if cfg.DeadAfter <= 0 {
@@ -208,12 +209,14 @@ func (p *Publisher) open(ctx context.Context) (s *session, err error) {
 	if err := s.pc.SetLocalDescription(offer); err != nil {
 		return nil, fmt.Errorf("whip: offer: %w", err)
 	}
-	select {
-	case <-gathered:
-	case <-time.After(p.cfg.GatherTimeout):
-		p.log.Info("ICE gathering still going: sending what is gathered", "after", p.cfg.GatherTimeout)
-	case <-ctx.Done():
-		return nil, p.connectErr(ctx, "gathering ICE candidates")
+	if p.cfg.GatherTimeout > 0 {
+		select {
+		case <-gathered:
+		case <-time.After(p.cfg.GatherTimeout):
+			p.log.Info("ICE gathering still going: sending what is gathered", "after", p.cfg.GatherTimeout)
+		case <-ctx.Done():
+			return nil, p.connectErr(ctx, "gathering ICE candidates")
+		}
 	}
 	local := s.pc.LocalDescription()
 	res, err := p.sig.offer(ctx, local.SDP)
@@ -326,7 +329,7 @@ func (p *Publisher) newPeer() (*session, error) {
 
 	se := webrtc.SettingEngine{LoggerFactory: pionLogs{p.log}}
 	se.SetIncludeLoopbackCandidate(true) // a server on this machine, a test namespace
-	se.SetSTUNGatherTimeout(p.cfg.GatherTimeout)
+	se.SetSTUNGatherTimeout(max(p.cfg.GatherTimeout, 2*time.Second))
 	// Notice a dead path in seconds, not pion's default 25 s.
 	se.SetICETimeouts(min(3*time.Second, p.cfg.DeadAfter/2), p.cfg.DeadAfter, min(time.Second, p.cfg.DeadAfter/4))
 	se.SetDTLSEllipticCurves(elliptic.X25519, elliptic.P256, elliptic.P384)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 	"github.com/pion/rtcp"
+	"github.com/pion/stun/v3"
 
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/internal/testpeer"
@@ -93,7 +94,7 @@ func newRig(t *testing.T) *rig {
 
 func (r *rig) config(url string) Config {
 	ac := r.aenc.Config()
-	return Config{URL: url, Video: r.venc.Config(), Audio: &ac, Clock: r.clock, Keyframes: r.keys, Logger: r.log, Timeout: 5 * time.Second}
+	return Config{URL: url, Video: r.venc.Config(), Audio: &ac, Clock: r.clock, Keyframes: r.keys, Logger: r.log, Timeout: 15 * time.Second} // DTLS under -race on a busy machine takes seconds
 }
 
 // run encodes and sends for d (in real time), then finishes the publisher
@@ -197,7 +198,7 @@ func TestSession(t *testing.T) {
 	if n := ep.Count("DELETE"); n != 1 {
 		t.Errorf("%d DELETEs on stop, want 1", n)
 	}
-	for _, q := range ep.Requests {
+	for _, q := range ep.Requests() {
 		if q.Auth != "Bearer s3cret-token" {
 			t.Errorf("%s %s without the token (%q)", q.Method, q.Path, q.Auth)
 		}
@@ -235,7 +236,7 @@ func TestProfileLevelID(t *testing.T) {
 	if rec[1] != 0x42 {
 		t.Fatalf("encoder profile_idc %#x, want baseline", rec[1])
 	}
-	offer := ep.Requests[0].Body
+	offer := ep.Requests()[0].Body
 	if !strings.Contains(offer, want) {
 		t.Errorf("offer lacks %q:\n%s", want, offer)
 	}
@@ -245,12 +246,19 @@ func TestProfileLevelID(t *testing.T) {
 }
 
 // TestTrickle: an endpoint that takes PATCHes gets the candidates found
-// after the offer, and the connection comes up through them alone.
+// after the offer went — here the server-reflexive one from a slow STUN
+// server (the offer goes at once) — then end-of-candidates.
 func TestTrickle(t *testing.T) {
+	stunAddr := slowSTUN(t, 300*time.Millisecond, &net.UDPAddr{IP: net.IPv4(203, 0, 113, 7), Port: 4000})
 	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{Trickle: true})
 	r := newRig(t)
 	cfg := r.config(strings.Replace(ep.URL, "http://", "whip://", 1))
-	cfg.GatherTimeout = time.Nanosecond // offer before any candidate
+	cfg.GatherTimeout = -1 // the offer at once
+	srv, err := ParseICEServer("stun:" + stunAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ICEServers = append(cfg.ICEServers, srv)
 	p, err := Dial(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("Dial: %v\n%s", err, r.logs)
@@ -259,20 +267,68 @@ func TestTrickle(t *testing.T) {
 	if !p.sess.trickle {
 		t.Error("Accept-Patch not seen")
 	}
-	if ep.Count("PATCH") == 0 {
-		t.Fatal("no PATCH with candidates")
+	if offer := ep.Requests()[0].Body; strings.Contains(offer, "typ srflx") {
+		t.Fatalf("the offer waited for the STUN server:\n%s", offer)
 	}
-	for _, q := range ep.Requests {
-		if q.Method == "PATCH" && (q.ContentType != "application/trickle-ice-sdpfrag" || !strings.Contains(q.Body, "a=ice-ufrag:")) {
+	var patches []testpeer.EndpointRequest
+	if !testpeer.WaitFor(5*time.Second, 10*time.Millisecond, func() bool {
+		patches = nil
+		for _, q := range ep.Requests() {
+			if q.Method == "PATCH" {
+				patches = append(patches, q)
+			}
+		}
+		return len(patches) > 0 && strings.Contains(patches[len(patches)-1].Body, "a=end-of-candidates")
+	}) {
+		t.Fatalf("no PATCH ending with end-of-candidates: %+v\n%s", patches, grep(r.logs.String(), "trickle"))
+	}
+	srflx := false
+	for _, q := range patches {
+		if q.ContentType != "application/trickle-ice-sdpfrag" || !strings.Contains(q.Body, "a=ice-ufrag:") || !strings.Contains(q.Body, "a=mid:") {
 			t.Errorf("PATCH %q:\n%s", q.ContentType, q.Body)
 		}
+		srflx = srflx || strings.Contains(q.Body, "203.0.113.7 4000 typ srflx")
+	}
+	if !srflx {
+		t.Errorf("the server-reflexive candidate was not PATCHed: %+v", patches)
 	}
 	if err := r.run(t, p, time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	if ep.Frames() < 20 {
-		t.Errorf("%d frames through trickled candidates", ep.Frames())
+		t.Errorf("%d frames", ep.Frames())
 	}
+}
+
+// slowSTUN answers STUN binding requests after delay, with mapped as the
+// address it saw: a server-reflexive candidate that comes late.
+func slowSTUN(t *testing.T, delay time.Duration, mapped *net.UDPAddr) string {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+			if req.Decode() != nil || req.Type != stun.BindingRequest {
+				continue
+			}
+			resp, err := stun.Build(stun.BindingSuccess, stun.NewTransactionIDSetter(req.TransactionID),
+				&stun.XORMappedAddress{IP: mapped.IP, Port: mapped.Port}, stun.Fingerprint)
+			if err != nil {
+				continue
+			}
+			time.AfterFunc(delay, func() { c.WriteToUDP(resp.Raw, from) })
+		}
+	}()
+	return c.LocalAddr().String()
 }
 
 // TestRefusals: what each refusal becomes — the exit code's error and a
