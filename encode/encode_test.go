@@ -205,22 +205,7 @@ func TestAudioAAC(t *testing.T) {
 	if asc := a.Config().ASC; !bytes.Equal(asc[:2], []byte{0x11, 0x90}) {
 		t.Fatalf("AudioSpecificConfig % x, want 11 90", asc)
 	}
-	// 1 s of a 1 kHz tone in odd-sized chunks, starting at PTS 500 ms.
-	const chunk = 700
-	buf := make([]int16, chunk*2)
-	for s := 0; s < 48000; s += chunk {
-		for i := 0; i < chunk; i++ {
-			v := int16(8000 * math.Sin(2*math.Pi*1000*float64(s+i)/48000))
-			buf[2*i], buf[2*i+1] = v, v
-		}
-		f := &media.AudioFrame{SampleRate: 48000, Channels: 2, Samples: buf, PTS: 500*time.Millisecond + time.Duration(s)*time.Second/48000}
-		if err := a.Encode(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	encodeTone(t, a, 500*time.Millisecond)
 	if n := len(out); n < 47 || n > 50 {
 		t.Fatalf("%d AAC packets for 1 s, want about 48", n)
 	}
@@ -293,6 +278,27 @@ func TestThreadsAuto(t *testing.T) {
 	}
 }
 
+// encodeTone feeds a 1 s of a 1 kHz stereo tone at 48 kHz, in odd-sized
+// chunks, starting at PTS start, and flushes.
+func encodeTone(t *testing.T, a *Audio, start time.Duration) {
+	t.Helper()
+	const chunk = 700
+	buf := make([]int16, chunk*2)
+	for s := 0; s < 48000; s += chunk {
+		for i := 0; i < chunk; i++ {
+			v := int16(8000 * math.Sin(2*math.Pi*1000*float64(s+i)/48000))
+			buf[2*i], buf[2*i+1] = v, v
+		}
+		f := &media.AudioFrame{SampleRate: 48000, Channels: 2, Samples: buf, PTS: start + time.Duration(s)*time.Second/48000}
+		if err := a.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestAudioOpus: the WebRTC path's encoder. 20 ms packets at 48 kHz whose
 // timestamps count samples, and the tone decodes back through libavcodec's
 // own Opus decoder.
@@ -306,21 +312,7 @@ func TestAudioOpus(t *testing.T) {
 	if c := a.Config(); c.Codec != media.CodecOpus || c.ASC != nil {
 		t.Fatalf("config %+v: want Opus without an AudioSpecificConfig", c)
 	}
-	const chunk = 700
-	buf := make([]int16, chunk*2)
-	for s := 0; s < 48000; s += chunk {
-		for i := 0; i < chunk; i++ {
-			v := int16(8000 * math.Sin(2*math.Pi*1000*float64(s+i)/48000))
-			buf[2*i], buf[2*i+1] = v, v
-		}
-		f := &media.AudioFrame{SampleRate: 48000, Channels: 2, Samples: buf, PTS: time.Duration(s) * time.Second / 48000}
-		if err := a.Encode(f); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := a.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	encodeTone(t, a, 0)
 	if n := len(out); n < 49 || n > 52 {
 		t.Fatalf("%d Opus packets for 1 s, want about 50", n)
 	}

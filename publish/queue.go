@@ -39,6 +39,7 @@ type Queue struct {
 	queue    []*media.Packet
 	waitKey  bool // drop video until a keyframe
 	finished bool
+	drainBy  time.Time // after Finish: when to give up on what is left
 	wake     chan struct{}
 
 	videoDropped, audioDropped atomic.Int64
@@ -106,6 +107,31 @@ func (q *Queue) Pop() (pkt *media.Packet, finished bool) {
 		q.queueLen.Store(int64(len(q.queue)))
 	}
 	return pkt, q.finished
+}
+
+// Next is a sender's loop step: the oldest packet (nil when none waits),
+// or stop once the stream is over — Finish was called and the queue is
+// empty, or drain has passed since the first packet sent after Finish and
+// what is left is dropped (with a warning).
+func (q *Queue) Next(drain time.Duration) (pkt *media.Packet, stop bool) {
+	pkt, finished := q.Pop()
+	if !finished {
+		return pkt, false
+	}
+	if pkt == nil {
+		return nil, true
+	}
+	q.mu.Lock()
+	if q.drainBy.IsZero() {
+		q.drainBy = time.Now().Add(drain)
+	}
+	late := time.Now().After(q.drainBy)
+	q.mu.Unlock()
+	if late {
+		q.log.Warn("stopping with packets still queued", "left", q.Len()+1)
+		return nil, true
+	}
+	return pkt, false
 }
 
 // Finish says no more packets will come; later Pushes are ignored.

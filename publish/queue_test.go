@@ -88,3 +88,38 @@ func TestQueueDropPolicy(t *testing.T) {
 		t.Fatal("packet queued after Finish")
 	}
 }
+
+// TestQueueDrain: after Finish the sender gets what is queued, then the
+// stop; past the drain time what is left is given up.
+func TestQueueDrain(t *testing.T) {
+	q := NewQueue(time.Second, nil, slog.New(slog.DiscardHandler))
+	q.Push(video(0, true))
+	if p, stop := q.Next(time.Hour); p == nil || stop {
+		t.Fatalf("Next = %v, %v before Finish", p, stop)
+	}
+	if p, stop := q.Next(time.Hour); p != nil || stop {
+		t.Fatal("an empty, unfinished queue must neither give nor stop")
+	}
+	q.Push(video(33, false))
+	q.Push(video(66, false))
+	q.Finish()
+	if p, stop := q.Next(time.Hour); p == nil || stop {
+		t.Fatal("queued packets must still go after Finish")
+	}
+	if p, stop := q.Next(time.Hour); p == nil || stop {
+		t.Fatal("queued packets must still go after Finish")
+	}
+	if _, stop := q.Next(time.Hour); !stop {
+		t.Fatal("no stop once finished and empty")
+	}
+	q = NewQueue(time.Second, nil, slog.New(slog.DiscardHandler))
+	q.Push(video(0, true))
+	q.Push(video(33, false))
+	q.Push(video(66, false))
+	q.Finish()
+	q.Next(0) // starts the drain clock
+	time.Sleep(time.Millisecond)
+	if p, stop := q.Next(0); p != nil || !stop {
+		t.Fatal("past the drain time: want the stop, not more packets")
+	}
+}

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"math"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -24,17 +22,8 @@ func TestSignalStopsCleanly(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			key := "sig" + strings.ReplaceAll(sig.String(), " ", "")
 			cmd := exec.Command(bin, "push", "--preset", "360p", "--status", "off", "--log-format", "json", n.URL(key))
-			var stderr lockedBuffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// Signal once it is live (its "publishing" line), 3 s later.
-			if !testpeer.WaitFor(10*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(stderr.String(), `"msg":"publishing"`) }) {
-				cmd.Process.Kill()
-				cmd.Wait()
-				t.Fatalf("never went live:\n%s", stderr.String())
-			}
+			stderr := startLive(t, cmd)
+			// Signal once it is live, 3 s later.
 			time.Sleep(3 * time.Second) // the length of the stream, not a synchronisation
 			sent := time.Now()
 			cmd.Process.Signal(sig)
@@ -57,17 +46,19 @@ func TestSignalStopsCleanly(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer that a running process may write to while
-// the test reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// startLive starts a `golive push … --log-format json` and waits for its
+// "publishing" line; its stderr is returned.
+func startLive(t *testing.T, cmd *exec.Cmd) *testpeer.LogBuffer {
+	t.Helper()
+	var stderr testpeer.LogBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if !testpeer.WaitFor(15*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(stderr.String(), `"msg":"publishing"`) }) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("never went live:\n%s", stderr.String())
+	}
+	return &stderr
 }
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -95,16 +95,7 @@ func TestWHIPStopDeletes(t *testing.T) {
 	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{Token: "SECRETTOKEN6"})
 	cmd := exec.Command(bin, "push", "--preset", "360p", "--status", "off", "--log-format", "json", strings.Replace(ep.URL, "http://", "whip://", 1))
 	cmd.Env = append(os.Environ(), "GOLIVE_TOKEN=SECRETTOKEN6")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if !testpeer.WaitFor(15*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(stderr.String(), `"msg":"publishing"`) }) {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("never went live:\n%s", stderr.String())
-	}
+	stderr := startLive(t, cmd)
 	time.Sleep(2 * time.Second) // the length of the stream, not a synchronisation
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)

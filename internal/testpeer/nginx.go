@@ -276,12 +276,7 @@ func (n *Nginx) ErrorLog() string {
 // logTail returns the last lines of nginx's stderr and error log.
 func (n *Nginx) logTail() string {
 	stderr, _ := os.ReadFile(filepath.Join(n.dir, "stderr.log"))
-	s := strings.TrimSpace(string(stderr) + "\n" + n.ErrorLog())
-	lines := strings.Split(s, "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
-	}
-	return strings.Join(lines, "\n")
+	return tail(string(stderr) + "\n" + n.ErrorLog())
 }
 
 func (n *Nginx) portList() []int {
@@ -308,23 +303,7 @@ func (n *Nginx) Stop() error {
 	return n.stopErr
 }
 
-func (n *Nginx) stop() error {
-	var err error
-	if n.cmd != nil {
-		switch {
-		case n.exited():
-			err = fmt.Errorf("testpeer: nginx exited before Stop (%v):\n%s", n.waitErr, n.logTail())
-		case n.terminate(syscall.SIGQUIT, 5*time.Second):
-			err = errors.New("testpeer: stop nginx: no exit 5s after SIGQUIT, killed")
-		}
-	}
-	if os.Getenv("GOLIVE_KEEP_PEER") != "1" {
-		if rerr := os.RemoveAll(n.dir); rerr != nil && err == nil {
-			err = fmt.Errorf("testpeer: stop nginx: %w", rerr)
-		}
-	}
-	return err
-}
+func (n *Nginx) stop() error { return n.shutdown("nginx", syscall.SIGQUIT, n.dir, n.logTail) }
 
 // StartNginxT starts nginx for a test: it requires the tools (RequireNginxRTMP,
 // and the stream module for RTMPS), fails the test if nginx does not start,

@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // proc is a peer's child process: started, reaped by a goroutine of its
@@ -70,6 +74,36 @@ func (p *proc) terminate(sig os.Signal, grace time.Duration) (killed bool) {
 		<-p.done
 		return true
 	}
+}
+
+// tail is the last 30 lines of a peer's log, for a failure's message.
+func tail(log string) string {
+	lines := strings.Split(strings.TrimSpace(log), "\n")
+	if len(lines) > 30 {
+		lines = lines[len(lines)-30:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// shutdown stops a peer: sig, then a kill after 5 s; a peer that had
+// already exited on its own is an error with its log. Its directory goes
+// unless GOLIVE_KEEP_PEER=1.
+func (p *proc) shutdown(name string, sig syscall.Signal, dir string, logTail func() string) error {
+	var err error
+	if p.cmd != nil {
+		switch {
+		case p.exited():
+			err = fmt.Errorf("testpeer: %s exited before Stop (%v):\n%s", name, p.waitErr, logTail())
+		case p.terminate(sig, 5*time.Second):
+			err = fmt.Errorf("testpeer: stop %s: no exit 5s after %v, killed", name, unix.SignalName(sig))
+		}
+	}
+	if os.Getenv("GOLIVE_KEEP_PEER") != "1" {
+		if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+			err = fmt.Errorf("testpeer: stop %s: %w", name, rerr)
+		}
+	}
+	return err
 }
 
 // cleanup registers a peer's end with the test: its log's tail if the test

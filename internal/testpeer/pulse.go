@@ -323,11 +323,7 @@ func (p *Pulse) Log() string {
 
 // LogTail returns the last 30 lines of the daemon's log.
 func (p *Pulse) LogTail() string {
-	lines := strings.Split(strings.TrimSpace(p.Log()), "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
-	}
-	return strings.Join(lines, "\n")
+	return tail(p.Log())
 }
 
 // Stop stops the tones, then the daemon (SIGTERM, SIGKILL after 5 s), waits

@@ -15,11 +15,13 @@
 package testpeer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"sync"
 	"testing"
 	"time"
 )
@@ -98,3 +100,18 @@ func missing(t testing.TB, what string) {
 	}
 	t.Skipf("testpeer: skipping: %s, and this integration test needs it to run a real peer (run make deps to install)", what)
 }
+
+// LogBuffer collects what a process or a logger writes while the test
+// reads it.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *LogBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }

@@ -229,11 +229,7 @@ func (w *WHIPWHEP) Log() string {
 }
 
 func (w *WHIPWHEP) logTail() string {
-	lines := strings.Split(strings.TrimSpace(w.Log()), "\n")
-	if len(lines) > 30 {
-		lines = lines[len(lines)-30:]
-	}
-	return strings.Join(lines, "\n")
+	return tail(w.Log())
 }
 
 // Stop stops the server (SIGTERM, then SIGKILL after 5 s) and removes its
@@ -246,21 +242,7 @@ func (w *WHIPWHEP) Stop() error {
 }
 
 func (w *WHIPWHEP) stop() error {
-	var err error
-	if w.cmd != nil {
-		switch {
-		case w.exited():
-			err = fmt.Errorf("testpeer: whip-whep exited before Stop (%v):\n%s", w.waitErr, w.logTail())
-		case w.terminate(syscall.SIGTERM, 5*time.Second):
-			err = errors.New("testpeer: stop whip-whep: no exit 5s after SIGTERM, killed")
-		}
-	}
-	if os.Getenv("GOLIVE_KEEP_PEER") != "1" {
-		if rerr := os.RemoveAll(w.dir); rerr != nil && err == nil {
-			err = fmt.Errorf("testpeer: stop whip-whep: %w", rerr)
-		}
-	}
-	return err
+	return w.shutdown("whip-whep", syscall.SIGTERM, w.dir, w.logTail)
 }
 
 // newWHIPAPI returns a pion API with the codecs a browser offers first

@@ -251,19 +251,10 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	ans, err := pc.CreateAnswer(nil)
-	if err == nil {
-		err = pc.SetLocalDescription(ans)
-	}
-	if err != nil {
+	if err := answerGathered(pc); err != nil {
 		pc.Close()
 		http.Error(w, err.Error(), 500)
 		return
-	}
-	select {
-	case <-gathered:
-	case <-time.After(5 * time.Second):
 	}
 	id := fmt.Sprint(e.nextID.Add(1))
 	loc := e.opt.LocationPrefix + id // relative to …/whip
@@ -331,18 +322,9 @@ func (e *WHIPEndpoint) restart(w http.ResponseWriter, pc *webrtc.PeerConnection,
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	gathered := webrtc.GatheringCompletePromise(pc)
-	ans, err := pc.CreateAnswer(nil)
-	if err == nil {
-		err = pc.SetLocalDescription(ans)
-	}
-	if err != nil {
+	if err := answerGathered(pc); err != nil {
 		http.Error(w, err.Error(), 500)
 		return
-	}
-	select {
-	case <-gathered:
-	case <-time.After(5 * time.Second):
 	}
 	local := pc.LocalDescription().SDP
 	if e.relay != nil {
@@ -353,6 +335,24 @@ func (e *WHIPEndpoint) restart(w http.ResponseWriter, pc *webrtc.PeerConnection,
 	w.Header().Set("Content-Type", "application/trickle-ice-sdpfrag")
 	w.WriteHeader(http.StatusOK)
 	io.WriteString(w, lf.String())
+}
+
+// answerGathered sets a new local answer and waits (up to 5 s) for its
+// candidates: one HTTP answer carries them all.
+func answerGathered(pc *webrtc.PeerConnection) error {
+	gathered := webrtc.GatheringCompletePromise(pc)
+	ans, err := pc.CreateAnswer(nil)
+	if err == nil {
+		err = pc.SetLocalDescription(ans)
+	}
+	if err != nil {
+		return err
+	}
+	select {
+	case <-gathered:
+	case <-time.After(5 * time.Second):
+	}
+	return nil
 }
 
 // udpRelay forwards UDP between the publisher and the endpoint's

@@ -92,24 +92,16 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 	if err := p.sendHeaders(); err != nil {
 		return p.netErr(err)
 	}
-	var drainBy time.Time
 	for {
-		pkt, finished := p.queue.Pop()
+		pkt, stop := p.queue.Next(p.cfg.DrainTimeout)
+		if stop {
+			return nil
+		}
 		if pkt != nil {
 			if err := p.send(pkt); err != nil {
 				return p.netErr(err)
 			}
-			if finished && drainBy.IsZero() {
-				drainBy = time.Now().Add(p.cfg.DrainTimeout)
-			}
-			if !drainBy.IsZero() && time.Now().After(drainBy) {
-				p.log.Warn("stopping with packets still queued", "left", p.queue.Len())
-				return nil
-			}
 			continue
-		}
-		if finished {
-			return nil
 		}
 		select {
 		case <-p.queue.Wake():

@@ -615,7 +615,6 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 		p.mu.Unlock()
 		p.closeSession(s, true)
 	}()
-	var drainBy time.Time
 	for {
 		p.mu.Lock()
 		s := p.sess
@@ -629,22 +628,15 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 			continue
 		default:
 		}
-		pkt, finished := p.queue.Pop()
+		pkt, stop := p.queue.Next(p.cfg.DrainTimeout)
+		if stop {
+			return nil
+		}
 		if pkt != nil {
 			if err := p.send(s, pkt); err != nil {
 				p.log.Warn("send failed", "error", err)
 			}
-			if finished && drainBy.IsZero() {
-				drainBy = time.Now().Add(p.cfg.DrainTimeout)
-			}
-			if !drainBy.IsZero() && time.Now().After(drainBy) {
-				p.log.Warn("stopping with packets still queued", "left", p.queue.Len())
-				return nil
-			}
 			continue
-		}
-		if finished {
-			return nil
 		}
 		select {
 		case <-p.queue.Wake():

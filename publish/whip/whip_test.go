@@ -1,14 +1,12 @@
 package whip
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,19 +36,6 @@ func (k *keys) RequestKeyframe() {
 	}
 }
 
-// syncBuffer is a log sink the publisher's goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // rig is a small live source: 320×180 H.264 at 30 fps from libx264 and
 // Opus from libopus, on one clock, into a publisher.
 type rig struct {
@@ -61,12 +46,12 @@ type rig struct {
 	out   atomic.Pointer[Publisher]
 	sent  atomic.Int64 // video packets handed to the publisher
 	log   *slog.Logger
-	logs  *syncBuffer
+	logs  *testpeer.LogBuffer
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{clock: media.NewClock(), keys: &keys{}, logs: &syncBuffer{}}
+	r := &rig{clock: media.NewClock(), keys: &keys{}, logs: &testpeer.LogBuffer{}}
 	r.log = slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w := media.PacketWriterFunc(func(p *media.Packet) error {
 		if pub := r.out.Load(); pub != nil {
