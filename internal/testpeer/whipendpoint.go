@@ -28,6 +28,10 @@ type EndpointOptions struct {
 	Lowercase bool     // header names in lower case (legal; some clients trip on it)
 	Links     []string // Link header values (ICE servers)
 	Trickle   bool     // take PATCHed candidates and ICE restarts (Accept-Patch)
+	// DTLSServer: the endpoint answers a=setup:passive, so the publisher
+	// is the DTLS client and its ClientHello (what it offers: curves,
+	// cipher suites) passes the relay, which keeps it (with Relay).
+	DTLSServer bool
 	// Relay: media goes through a UDP relay in the test (the only
 	// candidate the endpoint gives), which Blackhole can cut.
 	Relay bool
@@ -83,6 +87,14 @@ func NewWHIPEndpoint(opt EndpointOptions) *WHIPEndpoint {
 	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
 	e.URL = e.srv.URL + "/whip"
 	return e
+}
+
+// ClientHello is the publisher's first DTLS ClientHello record, as it
+// crossed the relay (nil until then; needs Relay and DTLSServer).
+func (e *WHIPEndpoint) ClientHello() []byte {
+	e.relay.mu.Lock()
+	defer e.relay.mu.Unlock()
+	return e.relay.hello
 }
 
 // Blackhole cuts (true) or restores the relay's path, as a network
@@ -219,6 +231,9 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if e.opt.DTLSServer {
+		se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer)
+	}
 	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		http.Error(w, err.Error(), 500)
@@ -364,6 +379,7 @@ type udpRelay struct {
 	mu     sync.Mutex
 	server *net.UDPAddr            // the endpoint's own candidate
 	peers  map[string]*net.UDPConn // publisher address → socket towards the endpoint
+	hello  []byte                  // the publisher's first DTLS ClientHello record
 }
 
 func newUDPRelay() (*udpRelay, error) {
@@ -393,6 +409,10 @@ func (r *udpRelay) run() {
 			continue
 		}
 		r.mu.Lock()
+		// A DTLS handshake record (22) holding a ClientHello (1).
+		if n > 25 && buf[0] == 22 && buf[13] == 1 && r.hello == nil {
+			r.hello = append([]byte(nil), buf[:n]...)
+		}
 		to, pc := r.server, r.peers[from.String()]
 		if pc == nil {
 			if pc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {

@@ -3,8 +3,10 @@ package whip
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -201,6 +203,11 @@ func TestSession(t *testing.T) {
 	if st.Packets == 0 || st.LatencyP50 == 0 || st.Sessions != 1 {
 		t.Errorf("stats %+v", st)
 	}
+	// The endpoint sends TWCC feedback: GCC has an estimate within the
+	// bounds (the video bitrate / 4 … × 1.5).
+	if st.EstimateBitrate < 125_000 || st.EstimateBitrate > 750_000 {
+		t.Errorf("GCC estimate %d bit/s, want within 125k–750k", st.EstimateBitrate)
+	}
 	if strings.Contains(r.logs.String(), "s3cret") {
 		t.Error("the token is in the log")
 	}
@@ -228,6 +235,76 @@ func TestProfileLevelID(t *testing.T) {
 	if !strings.Contains(offer, "opus/48000/2") || !strings.Contains(offer, "apt=96") || !strings.Contains(offer, "transport-cc") {
 		t.Errorf("offer lacks Opus stereo, RTX or transport-cc:\n%s", offer)
 	}
+}
+
+// TestDTLSCurves: as the DTLS client (the endpoint answers passive), the
+// publisher's ClientHello offers P-256 — what servers expect at least —
+// besides X25519, and the session comes up.
+func TestDTLSCurves(t *testing.T) {
+	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{DTLSServer: true, Relay: true})
+	r := newRig(t)
+	p, err := Dial(context.Background(), r.config(strings.Replace(ep.URL, "http://", "whip://", 1)))
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	if err := r.run(t, p, time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ep.Frames() < 20 {
+		t.Errorf("%d frames", ep.Frames())
+	}
+	groups, err := helloGroups(ep.ClientHello())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const x25519, p256, p384 = 0x001d, 0x0017, 0x0018
+	for _, want := range []uint16{p256, x25519, p384} {
+		if !slices.Contains(groups, want) {
+			t.Errorf("ClientHello groups %04x lack %04x", groups, want)
+		}
+	}
+}
+
+// helloGroups reads the supported_groups extension of a DTLS 1.2
+// ClientHello record (RFC 6347 4.3.2, RFC 8422 5.1.1).
+func helloGroups(rec []byte) ([]uint16, error) {
+	if len(rec) < 13+12+2+32+1 {
+		return nil, fmt.Errorf("no ClientHello crossed the relay (%d bytes)", len(rec))
+	}
+	b := rec[13+12+2+32:] // record header, handshake header, version, random
+	skip := func(lenBytes int) bool {
+		if len(b) < lenBytes {
+			return false
+		}
+		n := 0
+		for _, c := range b[:lenBytes] {
+			n = n<<8 | int(c)
+		}
+		if len(b) < lenBytes+n {
+			return false
+		}
+		b = b[lenBytes+n:]
+		return true
+	}
+	if !skip(1) || !skip(1) || !skip(2) || !skip(1) || len(b) < 2 { // session id, cookie, suites, compression
+		return nil, errors.New("truncated ClientHello")
+	}
+	b = b[2:] // extensions' length
+	for len(b) >= 4 {
+		typ, n := int(b[0])<<8|int(b[1]), int(b[2])<<8|int(b[3])
+		if len(b) < 4+n {
+			break
+		}
+		if typ == 0x000a && n >= 2 {
+			var groups []uint16
+			for g := b[6 : 4+n]; len(g) >= 2; g = g[2:] {
+				groups = append(groups, uint16(g[0])<<8|uint16(g[1]))
+			}
+			return groups, nil
+		}
+		b = b[4+n:]
+	}
+	return nil, errors.New("ClientHello without supported_groups")
 }
 
 // TestTrickle: an endpoint that takes PATCHes gets the candidates found
