@@ -95,9 +95,7 @@ type Publisher struct {
 	lossPPM        atomic.Int64
 	rtt            atomic.Int64
 	lastKeyReq     atomic.Int64 // unix nanoseconds
-	// ConnectedAt is when the first session's ICE+DTLS came up; FirstRTP
-	// when the first video packet went out (for the benchmarks).
-	connectedAt, firstRTP atomic.Int64
+	firstSent      atomic.Bool  // the first video packet went out (logged once)
 }
 
 // session is one PeerConnection and its WHIP resource.
@@ -247,7 +245,6 @@ func (p *Publisher) open(ctx context.Context) (s *session, err error) {
 		switch st := s.pc.ConnectionState(); st {
 		case webrtc.PeerConnectionStateConnected:
 			p.sessions.Add(1)
-			p.connectedAt.CompareAndSwap(0, time.Now().UnixNano())
 			go p.readRTCP(s)
 			return s, nil
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
@@ -756,7 +753,7 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 			p.bytes.Add(int64(len(pl) + 12))
 			p.packets.Add(1)
 		}
-		if now := time.Now(); p.firstRTP.CompareAndSwap(0, now.UnixNano()) {
+		if now := time.Now(); p.firstSent.CompareAndSwap(false, true) {
 			p.log.Info("first video packet sent", "since_dial_ms", now.Sub(p.started).Milliseconds())
 		}
 		p.latency.Record(time.Since(p.cfg.Clock.At(pkt.PTS)))
@@ -795,18 +792,6 @@ func (p *Publisher) Stats() publish.Stats {
 	}
 	p.queue.FillStats(&st)
 	return st
-}
-
-// Timings are how long connecting took, from Dial's start: to ICE and
-// DTLS connected, and to the first video packet sent (0 until then).
-func (p *Publisher) Timings() (connected, firstRTP time.Duration) {
-	at := func(v int64) time.Duration {
-		if v == 0 {
-			return 0
-		}
-		return time.Unix(0, v).Sub(p.started)
-	}
-	return at(p.connectedAt.Load()), at(p.firstRTP.Load())
 }
 
 // Close drops the session without a DELETE (Run ends it politely on a
