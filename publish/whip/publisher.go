@@ -45,8 +45,9 @@ type Config struct {
 	// sent (2 s when zero; host candidates take milliseconds; negative:
 	// send the offer at once, for endpoints known to take trickle).
 	Timeout, GatherTimeout time.Duration
-	// DeadAfter: ICE fails after this long without a packet from the
-	// endpoint (8 s when zero; pion's default is 25 s).
+	// DeadAfter: ICE fails this long after it found itself disconnected
+	// (after min(3 s, DeadAfter/2) without a packet from the endpoint):
+	// 8 s when zero; pion's default is 25 s.
 	DeadAfter time.Duration
 	Video     media.VideoConfig
 	Audio     *media.AudioConfig // Opus; nil: no audio
