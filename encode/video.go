@@ -206,11 +206,10 @@ func (v *Video) Encode(f *media.VideoFrame) error {
 	if err := makeWritable(v.frame); err != nil {
 		return fmt.Errorf("encode: make frame writable: %w", err)
 	}
-	rows := [3]int{f.Height, (f.Height + 1) / 2, (f.Height + 1) / 2}
-	widths := [3]int{f.Width, (f.Width + 1) / 2, (f.Width + 1) / 2}
-	for i := 0; i < 3; i++ {
-		dst, dstStride := avframe.Plane(v.frame, i, rows[i])
-		media.CopyPlane(dst, dstStride, f.Planes[i], f.Strides[i], widths[i], rows[i])
+	for i := range 3 {
+		w, h := media.PlaneSize(f.Width, f.Height, i)
+		dst, dstStride := avframe.Plane(v.frame, i, h)
+		media.CopyPlane(dst, dstStride, f.Planes[i], f.Strides[i], w, h)
 	}
 	if b := v.bitrate.Load(); b != v.applied {
 		maxrate, bufsize := vbv(int(b))

@@ -35,6 +35,15 @@ func (fp *FramePool) Get() *VideoFrame {
 
 func (fp *FramePool) put(f *VideoFrame) { fp.p.Put(f) }
 
+// PlaneSize is the width and height in samples of plane p (0: Y, 1: U,
+// 2: V) of a w×h I420 picture: chroma is half size, rounded up.
+func PlaneSize(w, h, p int) (int, int) {
+	if p > 0 {
+		return (w + 1) / 2, (h + 1) / 2
+	}
+	return w, h
+}
+
 // CopyPlane copies rows lines of width bytes between two planes of
 // different line sizes (in one copy when they are laid out alike).
 func CopyPlane(dst []byte, dstStride int, src []byte, srcStride, width, rows int) {

@@ -383,16 +383,14 @@ func (f *File) takeVideo(s *stream) error {
 	}
 	p.vStarted, p.vLast = true, t
 	vf := f.pool.Get()
-	w, h := f.cfg.Width, f.cfg.Height
-	rows := [3]int{h, (h + 1) / 2, (h + 1) / 2}
-	widths := [3]int{w, (w + 1) / 2, (w + 1) / 2}
 	for i := range 3 {
-		src, stride := avframe.Plane(out, i, rows[i])
+		w, h := media.PlaneSize(f.cfg.Width, f.cfg.Height, i)
+		src, stride := avframe.Plane(out, i, h)
 		if src == nil {
 			vf.Release()
 			return fmt.Errorf("file: %s: converter gave a frame without plane %d", f.cfg.Path, i)
 		}
-		media.CopyPlane(vf.Planes[i], vf.Strides[i], src, stride, widths[i], rows[i])
+		media.CopyPlane(vf.Planes[i], vf.Strides[i], src, stride, w, h)
 	}
 	vf.PTS = t // file time until emitted
 	p.vq = append(p.vq, vf)

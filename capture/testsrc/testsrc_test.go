@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -174,7 +175,7 @@ func TestFillAudio(t *testing.T) {
 		a, b := make([]int16, 1024*2), make([]int16, 1024*2)
 		s.FillAudio(a, start)
 		s.FillAudio(b, start+1024)
-		if !slicesEqual(whole, append(a, b...)) {
+		if !slices.Equal(whole, append(a, b...)) {
 			t.Errorf("start %d: [0,1024)+[1024,2048) differs from [0,2048)", start)
 		}
 	}
@@ -190,18 +191,6 @@ func TestFillAudio(t *testing.T) {
 	if want := 0.5 * 32767; math.Abs(float64(peak)-want) > want/100 {
 		t.Errorf("mono 440 Hz: peak %d, want %.0f±1%%", peak, want)
 	}
-}
-
-func slicesEqual(a, b []int16) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestCheck(t *testing.T) {

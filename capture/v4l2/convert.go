@@ -218,9 +218,9 @@ func (c *converter) convertRaw(data []byte, dst *media.VideoFrame) error {
 		return fmt.Errorf("%s frame of %d bytes, want %d", c.in.FourCC, len(data), l.size)
 	}
 	if c.copyI420 {
-		cw, ch := (c.outW+1)/2, (c.outH+1)/2
-		for i, wh := range [3][2]int{{c.outW, c.outH}, {cw, ch}, {cw, ch}} {
-			media.CopyPlane(dst.Planes[i], dst.Strides[i], data[l.offset[i]:], l.stride[i], wh[0], wh[1])
+		for i := range 3 {
+			w, h := media.PlaneSize(c.outW, c.outH, i)
+			media.CopyPlane(dst.Planes[i], dst.Strides[i], data[l.offset[i]:], l.stride[i], w, h)
 		}
 		return nil
 	}

@@ -1,6 +1,7 @@
 package v4l2
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -71,7 +72,7 @@ func TestTimestampRepeated(t *testing.T) {
 	m := newTimestampMapperAt(origin)
 	got := mapAll(m, seq)
 	want := []time.Duration{us(500_000), us(533_333), us(533_334), us(600_000)}
-	if !equalDurations(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("pts %v, want %v", got, want)
 	}
 	if m.Nudged() != 1 || m.Fallbacks() != 0 {
@@ -91,7 +92,7 @@ func TestTimestampZeroDriver(t *testing.T) {
 	m := newTimestampMapperAt(origin)
 	got := mapAll(m, seq)
 	want := []time.Duration{us(1_000_000), us(1_033_400), us(1_066_900), us(1_066_901)}
-	if !equalDurations(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("pts %v, want %v", got, want)
 	}
 	if m.Fallbacks() != 4 || m.Nudged() != 1 {
@@ -112,7 +113,7 @@ func TestTimestampBackwardsJump(t *testing.T) {
 	m := newTimestampMapperAt(origin)
 	got := mapAll(m, seq)
 	want := []time.Duration{us(2_000_000), us(2_033_333), us(2_033_334), us(2_046_000), us(2_079_333)}
-	if !equalDurations(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("pts %v, want %v", got, want)
 	}
 	if m.Nudged() != 1 {
@@ -135,7 +136,7 @@ func TestTimestampAbsurdAndOtherClocks(t *testing.T) {
 	got := mapAll(m, seq)
 	want := []time.Duration{us(3_000_000), us(3_034_000), us(3_067_000), us(3_101_000),
 		us(3_134_000), us(3_167_000), us(3_199_800), us(3_233_100)}
-	if !equalDurations(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("pts %v, want %v", got, want)
 	}
 	if m.Fallbacks() != 4 || m.Nudged() != 0 {
@@ -148,7 +149,7 @@ func TestTimestampBeforeClockStart(t *testing.T) {
 	// negative, and the next one after it.
 	m := newTimestampMapperAt(origin)
 	got := mapAll(m, []tsFrame{{origin - us(400), mono, us(2_000)}, {origin + us(33_000), mono, us(35_000)}})
-	if want := []time.Duration{0, us(33_000)}; !equalDurations(got, want) {
+	if want := []time.Duration{0, us(33_000)}; !slices.Equal(got, want) {
 		t.Errorf("pts %v, want %v", got, want)
 	}
 }
@@ -181,16 +182,4 @@ func mapAll(m *TimestampMapper, seq []tsFrame) []time.Duration {
 		out[i] = m.Map(f.ts, f.flags, f.dequeued)
 	}
 	return out
-}
-
-func equalDurations(a, b []time.Duration) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

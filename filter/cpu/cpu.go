@@ -352,10 +352,7 @@ func (f *Filter) drain() error {
 // copyIn copies in's planes into inFrame.
 func (f *Filter) copyIn(in *media.VideoFrame) {
 	for p := range 3 {
-		w, h := in.Width, in.Height
-		if p > 0 {
-			w, h = (w+1)/2, (h+1)/2
-		}
+		w, h := media.PlaneSize(in.Width, in.Height, p)
 		dst, ls := avframe.Plane(f.inFrame, p, h)
 		media.CopyPlane(dst, ls, in.Planes[p], in.Strides[p], w, h)
 	}
@@ -364,10 +361,7 @@ func (f *Filter) copyIn(in *media.VideoFrame) {
 // copyOut copies the sink's frame into o.
 func (f *Filter) copyOut(o *media.VideoFrame) {
 	for p := range 3 {
-		w, h := o.Width, o.Height
-		if p > 0 {
-			w, h = (w+1)/2, (h+1)/2
-		}
+		w, h := media.PlaneSize(o.Width, o.Height, p)
 		src, ls := avframe.Plane(f.outFrame, p, h)
 		media.CopyPlane(o.Planes[p], o.Strides[p], src, ls, w, h)
 	}

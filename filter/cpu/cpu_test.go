@@ -12,6 +12,7 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"github.com/golive/golive/filter/spec"
+	"github.com/golive/golive/internal/testpeer"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/media/yuv"
 )
@@ -235,9 +236,10 @@ func TestBeauty(t *testing.T) {
 // The graph is what Graph says: the ffmpeg command line, given the same
 // description, makes the same picture.
 func TestBeautyMatchesFFmpeg(t *testing.T) {
+	testpeer.RequireTool(t, "ffmpeg")
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
-		t.Skip("no ffmpeg")
+		t.Fatal(err)
 	}
 	o := spec.Defaults()
 	o.Beauty = 0.6

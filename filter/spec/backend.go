@@ -34,10 +34,7 @@ func Compare(a, b *media.VideoFrame) (maxDiff int, psnr float64) {
 	var se float64
 	var n int
 	for p := range 3 {
-		w, h := a.Width, a.Height
-		if p > 0 {
-			w, h = (w+1)/2, (h+1)/2
-		}
+		w, h := media.PlaneSize(a.Width, a.Height, p)
 		for y := range h {
 			ra := a.Planes[p][y*a.Strides[p]:]
 			rb := b.Planes[p][y*b.Strides[p]:]

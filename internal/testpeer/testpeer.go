@@ -70,7 +70,7 @@ func RequireTool(t testing.TB, names ...string) {
 	t.Helper()
 	for _, name := range names {
 		if _, err := exec.LookPath(name); err != nil {
-			missing(t, fmt.Sprintf("tool %q not found in PATH", name))
+			Missing(t, fmt.Sprintf("tool %q not found in PATH", name))
 		}
 	}
 }
@@ -80,7 +80,7 @@ func RequireTool(t testing.TB, names ...string) {
 func RequireNginxRTMP(t testing.TB) {
 	t.Helper()
 	if _, err := nginxBinary(); err != nil {
-		missing(t, "tool \"nginx\" not found in PATH or /usr/sbin")
+		Missing(t, "tool \"nginx\" not found in PATH or /usr/sbin")
 	}
 	requireFile(t, rtmpModule)
 }
@@ -89,11 +89,13 @@ func RequireNginxRTMP(t testing.TB) {
 func requireFile(t testing.TB, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
-		missing(t, fmt.Sprintf("file %s not found", path))
+		Missing(t, fmt.Sprintf("file %s not found", path))
 	}
 }
 
-func missing(t testing.TB, what string) {
+// Missing says the test cannot run without what: a failure under CI
+// (make deps installs everything), a skip saying why elsewhere.
+func Missing(t testing.TB, what string) {
 	t.Helper()
 	if os.Getenv("CI") == "true" {
 		t.Fatalf("testpeer: %s; CI must not skip integration tests: run make deps", what)
