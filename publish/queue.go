@@ -16,6 +16,9 @@ type Stats struct {
 	VideoDropped, AudioDropped int64
 	QueueDelay                 time.Duration // media time waiting in the queue
 	QueuePackets               int
+	// Unsent: bytes the kernel holds that the server has not acknowledged
+	// (TCP senders; 0 when unknown).
+	Unsent int
 	// Capture → last byte handed to the network, for video packets.
 	LatencyP50, LatencyP99, LatencyMax time.Duration
 	// What the path reports, where the protocol has it (WebRTC: the GCC

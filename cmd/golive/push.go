@@ -46,6 +46,10 @@ type pushOptions struct {
 	LogFormat      string
 	LogLevel       string
 	Status         string // auto|on|off
+	ABR            string // on|off
+	ReconnectMax   int
+	WaitForServer  bool
+	RetryRefused   bool
 	// Filters.
 	Beauty           float64
 	Watermark        string
@@ -114,6 +118,10 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "protocol", Value: "auto", Usage: "auto (from the URL's scheme), rtmp or whip (for an https:// WHIP endpoint)"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"GOLIVE_TOKEN"}, Usage: "WHIP: bearer token (never logged; prefer the environment variable, which ps does not show)"},
 			&cli.StringSliceFlag{Name: "ice-server", Usage: "WHIP: STUN/TURN server, stun:host[:port] or turn:user:password@host[:port][?transport=tcp] (repeatable)"},
+			&cli.StringFlag{Name: "abr", Category: "Network", Value: "on", Usage: "adaptive bitrate: on (follow the link, between the preset's minimum and target) or off"},
+			&cli.IntFlag{Name: "reconnect-max", Category: "Network", Usage: "attempts per outage before giving up once live (0: forever; -1: never reconnect)"},
+			&cli.BoolFlag{Name: "wait-for-server", Category: "Network", Usage: "retry the first connection too, as after an outage (kiosks that boot before their network), instead of failing fast"},
+			&cli.BoolFlag{Name: "retry-refused", Category: "Network", Usage: "retry a publish the server refused (wrong key, denied) instead of exiting with code 4"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "status", Value: "auto", Usage: "one-line live status: auto (on a terminal), on or off"},
@@ -131,7 +139,9 @@ func pushCommand() *cli.Command {
 				ConnectTimeout: c.Duration("connect-timeout"), Protocol: c.String("protocol"),
 				Token: c.String("token"), ICEServers: c.StringSlice("ice-server"), LogFormat: c.String("log-format"),
 				LogLevel: c.String("log-level"), Status: c.String("status"),
-				Beauty: c.Float64("beauty"), Watermark: c.String("watermark"), WatermarkPos: c.String("watermark-pos"),
+				ABR: c.String("abr"), ReconnectMax: c.Int("reconnect-max"), WaitForServer: c.Bool("wait-for-server"),
+				RetryRefused: c.Bool("retry-refused"),
+				Beauty:       c.Float64("beauty"), Watermark: c.String("watermark"), WatermarkPos: c.String("watermark-pos"),
 				WatermarkScale: c.Float64("watermark-scale"), WatermarkOpacity: c.Float64("watermark-opacity"),
 				Text: c.String("text"), TextSize: c.Int("text-size"), TextPos: c.String("text-pos"),
 				FilterMargin: c.Int("filter-margin"), LUT: c.String("lut"), Brightness: c.Float64("brightness"),
@@ -194,6 +204,12 @@ func (o *pushOptions) check() error {
 	case "auto", "on", "off":
 	default:
 		return usagef("--status %q: want auto, on or off", o.Status)
+	}
+	if o.ABR != "on" && o.ABR != "off" {
+		return usagef("--abr %q: want on or off", o.ABR)
+	}
+	if o.ReconnectMax < -1 {
+		return usagef("--reconnect-max %d: want a count, 0 (forever) or -1 (never)", o.ReconnectMax)
 	}
 	return o.checkFilter()
 }
@@ -265,6 +281,8 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 		CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
 		ConnectTimeout: o.ConnectTimeout, Duration: o.Duration, Version: version, Logger: log,
 		Filter: &o.filter, FilterBackend: o.FilterBackend,
+		ABR:       o.ABR == "on",
+		Reconnect: publish.Reconnect{Max: o.ReconnectMax, RetryRefused: o.RetryRefused, Wait: o.WaitForServer},
 	}
 	if showStatus {
 		cfg.StatusEvery = time.Second
@@ -281,8 +299,12 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 
 func formatStatus(s pipeline.Status) string {
 	e := s.Elapsed.Truncate(time.Second)
-	line := fmt.Sprintf("live %02d:%02d:%02d  %5.1f fps  %5d kbit/s (target %d)  dropped %d  queue %v",
-		int(e.Hours()), int(e.Minutes())%60, int(e.Seconds())%60, s.FPS, s.Bitrate/1000, s.TargetBitrate/1000,
+	state := s.State
+	if state == "" {
+		state = pipeline.StateLive
+	}
+	line := fmt.Sprintf("%s %02d:%02d:%02d  %5.1f fps  %5d kbit/s (target %d)  dropped %d  queue %v",
+		state, int(e.Hours()), int(e.Minutes())%60, int(e.Seconds())%60, s.FPS, s.Bitrate/1000, s.TargetBitrate/1000,
 		s.Dropped, s.QueueDelay.Round(time.Millisecond))
 	if st := s.Sent; st.EstimateBitrate > 0 || st.RTT > 0 { // WebRTC: what the path reports
 		line += fmt.Sprintf("  est %d kbit/s  loss %.1f%%  rtt %.1f ms", st.EstimateBitrate/1000, st.Loss*100, float64(st.RTT)/1e6)

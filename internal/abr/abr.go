@@ -91,6 +91,7 @@ type Controller struct {
 	probeHold time.Duration
 	streak    int // step ups since the last cut
 	good      int // the bitrate before the last step up
+	top       int // the configured target, when SetMax lowered it
 }
 
 // New returns a controller starting at cfg.Target.
@@ -103,6 +104,25 @@ func New(cfg Config) *Controller {
 
 // Bitrate is the current decision.
 func (c *Controller) Bitrate() int { return c.bitrate }
+
+// Reset forgets the samples so far: after a reconnection, what the queue
+// did while there was no connection says nothing about the link.
+func (c *Controller) Reset() {
+	c.hist, c.clearSince = c.hist[:0], time.Time{}
+}
+
+// SetMax lowers (or restores, up to the configured target) the ceiling —
+// the platform's order — and brings the bitrate under it.
+func (c *Controller) SetMax(b int) Decision {
+	if c.top == 0 {
+		c.top = c.cfg.Target
+	}
+	c.cfg.Target = max(min(b, c.top), c.cfg.Min)
+	if c.ceiling > c.cfg.Target {
+		c.ceiling = 0
+	}
+	return c.set(min(c.bitrate, c.cfg.Target), fmt.Sprintf("platform's maximum %d kbit/s", b/1000))
+}
 
 // Update takes a sample and decides.
 func (c *Controller) Update(s Sample) Decision {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
@@ -52,13 +53,19 @@ type Config struct {
 	CAFile         string
 	InsecureTLS    bool
 	ConnectTimeout time.Duration
+	// ABR adapts the video bitrate to the link, within the preset's bounds.
+	ABR bool
+	// Reconnect: what the sender does when the destination drops.
+	Reconnect publish.Reconnect
 	// Duration stops the push cleanly after this long (0: until ctx ends).
 	Duration time.Duration
 	// StatusEvery is how often OnStatus is called (0: never).
 	StatusEvery time.Duration
 	OnStatus    func(Status)
-	Version     string
-	Logger      *slog.Logger
+	// OnState is told every change of state (StateStarting, …).
+	OnState func(state string)
+	Version string
+	Logger  *slog.Logger
 }
 
 // Status is a snapshot for the status line and the logs.
@@ -71,7 +78,19 @@ type Status struct {
 	Dropped       int64 // video frames dropped anywhere (before the encoder, in the send queue)
 	QueueDelay    time.Duration
 	Sent          publish.Stats
+	State         string // starting, live, reconnecting, stopped
+	Reconnects    int
+	// BitrateChanges: changes the adaptive bitrate (or the platform) made.
+	BitrateChanges int64
 }
+
+// The stream's states, as the heartbeat and /status report them.
+const (
+	StateStarting     = "starting"
+	StateLive         = "live"
+	StateReconnecting = "reconnecting"
+	StateStopped      = "stopped"
+)
 
 // sender is a destination: RTMP or WHIP.
 type sender interface {
@@ -79,6 +98,7 @@ type sender interface {
 	Run(ctx context.Context) error
 	Finish()
 	Stats() publish.Stats
+	Shed()
 	Close()
 }
 
@@ -166,13 +186,34 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer srcs.close()
 
-	var pub sender
+	var (
+		pub   sender
+		ad    *adapter
+		state atomic.Value
+	)
+	setState := func(st string) {
+		if old, _ := state.Swap(st).(string); old != st && cfg.OnState != nil {
+			cfg.OnState(st)
+		}
+	}
+	setState(StateStarting)
+	onLive := func(live bool) {
+		if live {
+			setState(StateLive)
+		} else {
+			setState(StateReconnecting)
+		}
+		if ad != nil {
+			ad.setLive(live)
+		}
+	}
 	if isWHIP {
 		pub, err = whip.Dial(ctx, whip.Config{
 			URL: cfg.URL, AsWHIP: true, Token: cfg.Token, ICEServers: cfg.ICEServers,
 			Timeout: cfg.ConnectTimeout, Video: venc.Config(), Audio: &acfg,
 			MinBitrate: p.Video.MinBitrate, MaxBitrate: p.Video.MaxBitrate,
 			Clock: clock, Keyframes: venc, Logger: log, UserAgent: "golive/" + cfg.Version,
+			Reconnect: cfg.Reconnect, OnLive: onLive,
 		})
 	} else {
 		pub, err = rtmp.Dial(ctx, rtmp.Config{
@@ -182,6 +223,7 @@ func Run(ctx context.Context, cfg Config) error {
 			},
 			Video: venc.Config(), Audio: &acfg, TimeOffset: acfg.Delay,
 			Clock: clock, Keyframes: venc, Encoder: "golive " + cfg.Version,
+			Reconnect: cfg.Reconnect, OnLive: onLive,
 		})
 	}
 	if err != nil {
@@ -192,6 +234,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer pub.Close()
 	fan.add(pub)
+	ad = newAdapter(cfg.ABR, p.Video.Bitrate, p.Video.MinBitrate, acfg.Bitrate, venc, pub, log)
+	setState(StateLive)
+	defer setState(StateStopped)
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -285,15 +330,21 @@ func Run(ctx context.Context, cfg Config) error {
 	pubErr := make(chan error, 1)
 	go func() { pubErr <- pub.Run(context.WithoutCancel(ctx)) }()
 
-	// Status.
+	// Status and the adaptive bitrate.
 	statusStop := make(chan struct{})
 	var statusWG sync.WaitGroup
+	if cfg.ABR {
+		statusWG.Go(func() { ad.run(statusStop) })
+	}
 	if cfg.OnStatus != nil && cfg.StatusEvery > 0 {
-		statusWG.Add(1)
-		go func() {
-			defer statusWG.Done()
-			reportStatus(clock, cfg.StatusEvery, statusStop, venc, []*frameQueue{vq, encQ}, pub, cfg.OnStatus)
-		}()
+		statusWG.Go(func() {
+			reportStatus(clock, cfg.StatusEvery, statusStop, venc, []*frameQueue{vq, encQ}, pub, func(st Status) {
+				st.State, _ = state.Load().(string)
+				st.Reconnects = max(st.Sent.Sessions-1, 0)
+				st.BitrateChanges = ad.Changes()
+				cfg.OnStatus(st)
+			})
+		})
 	}
 
 	var sendErr error
@@ -311,6 +362,7 @@ func Run(ctx context.Context, cfg Config) error {
 	st := pub.Stats()
 	frames, keys, _ := venc.Stats()
 	log.Info("stopped", "elapsed", clock.Now().Round(time.Millisecond), "frames", frames, "keyframes", keys,
+		"reconnects", max(st.Sessions-1, 0), "bitrate_changes", ad.Changes(),
 		"dropped_before_encoder", dropped(vq, encQ), "dropped_sending", st.VideoDropped,
 		"bytes", st.Bytes, "latency_p50_ms", st.LatencyP50.Milliseconds(), "latency_p99_ms", st.LatencyP99.Milliseconds())
 

@@ -37,8 +37,8 @@ func TestEmbedded(t *testing.T) {
 				t.Errorf("name %q description %q; want name %q and a description", p.Name, p.Description, name)
 			}
 			v, a := p.Video, p.Audio
-			if r := float64(v.MinBitrate) / float64(v.Bitrate); r < 0.25 || r > 0.4 {
-				t.Errorf("min_bitrate is %.2f of target, want 0.25..0.4", r)
+			if r := float64(v.MinBitrate) / float64(v.Bitrate); r < 0.19 || r > 0.21 {
+				t.Errorf("min_bitrate is %.2f of target, want 0.2 (the adaptive bitrate's floor)", r)
 			}
 			if r := float64(v.MaxBitrate) / float64(v.Bitrate); r < 1.2 || r > 1.5 {
 				t.Errorf("max_bitrate is %.2f× target, want 1.2..1.5", r)
@@ -65,14 +65,14 @@ func TestBenchmarkPreset(t *testing.T) {
 	want := Preset{
 		Name:        "720p30",
 		Description: p.Description,
-		Video: Video{Width: 1280, Height: 720, FPS: 30, Bitrate: 2_500_000, MinBitrate: 1_000_000, MaxBitrate: 3_000_000,
+		Video: Video{Width: 1280, Height: 720, FPS: 30, Bitrate: 2_500_000, MinBitrate: 500_000, MaxBitrate: 3_000_000,
 			KeyframeInterval: 2 * time.Second, X264Preset: "veryfast", Profile: "high"},
 		Audio: Audio{Codec: "aac", Bitrate: 128_000, SampleRate: 48000, Channels: 2},
 	}
 	if p != want {
 		t.Errorf("720p30 = %+v\nwant %+v", p, want)
 	}
-	const s = "720p30 1280x720@30 2500k (1000k–3000k) keyint 2s veryfast, aac 128k 48000Hz stereo"
+	const s = "720p30 1280x720@30 2500k (500k–3000k) keyint 2s veryfast, aac 128k 48000Hz stereo"
 	if p.String() != s {
 		t.Errorf("String() = %q\nwant %q", p.String(), s)
 	}
@@ -293,10 +293,10 @@ func TestApply(t *testing.T) {
 				t.Errorf("changed: %v", p)
 			}
 		}},
-		{name: "bitrate scales min and max", preset: "720p30", o: Overrides{Bitrate: "3000k"}, check: bitrates(3_000_000, 1_200_000, 3_600_000)},
-		{name: "bitrate in M", preset: "720p30", o: Overrides{Bitrate: "5M"}, check: bitrates(5_000_000, 2_000_000, 6_000_000)},
-		{name: "bitrate in bit/s", preset: "720p30", o: Overrides{Bitrate: "2500000"}, check: bitrates(2_500_000, 1_000_000, 3_000_000)},
-		{name: "bitrate down", preset: "1080p60", o: Overrides{Bitrate: "4.5M"}, check: bitrates(4_500_000, 1_500_000, 5_625_000)},
+		{name: "bitrate scales min and max", preset: "720p30", o: Overrides{Bitrate: "3000k"}, check: bitrates(3_000_000, 600_000, 3_600_000)},
+		{name: "bitrate in M", preset: "720p30", o: Overrides{Bitrate: "5M"}, check: bitrates(5_000_000, 1_000_000, 6_000_000)},
+		{name: "bitrate in bit/s", preset: "720p30", o: Overrides{Bitrate: "2500000"}, check: bitrates(2_500_000, 500_000, 3_000_000)},
+		{name: "bitrate down", preset: "1080p60", o: Overrides{Bitrate: "4.5M"}, check: bitrates(4_500_000, 900_000, 5_625_000)},
 		{name: "size", preset: "720p30", o: Overrides{Size: "1920x1080"}, check: func(t *testing.T, p Preset) {
 			if p.Video.Width != 1920 || p.Video.Height != 1080 || p.Video.Bitrate != 2_500_000 {
 				t.Errorf("got %v", p)
@@ -309,7 +309,7 @@ func TestApply(t *testing.T) {
 		{name: "keyint 1s", preset: "720p30", o: Overrides{KeyframeInterval: time.Second}, check: frames(30, 30)},
 		{name: "keyint 4s fps 50", preset: "1080p60", o: Overrides{KeyframeInterval: 4 * time.Second, FPS: 50}, check: frames(50, 200)},
 		{name: "all at once", preset: "720p", o: Overrides{Bitrate: "6M", FPS: 60, Size: "1920x1080", KeyframeInterval: 2 * time.Second}, check: func(t *testing.T, p Preset) {
-			const want = "720p30 1920x1080@60 6000k (2400k–7200k) keyint 2s veryfast, aac 128k 48000Hz stereo"
+			const want = "720p30 1920x1080@60 6000k (1200k–7200k) keyint 2s veryfast, aac 128k 48000Hz stereo"
 			if p.String() != want || p.KeyframeFrames() != 120 {
 				t.Errorf("got %q (%d frames), want %q (120)", p, p.KeyframeFrames(), want)
 			}
@@ -406,7 +406,7 @@ func TestString(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "480p30 854x480@30 1200k (400k–1500k) keyint 2s veryfast, aac 96k 48000Hz stereo"; p.String() != want {
+	if want := "480p30 854x480@30 1200k (240k–1500k) keyint 2s veryfast, aac 96k 48000Hz stereo"; p.String() != want {
 		t.Errorf("String() = %q, want %q", p, want)
 	}
 	p.Audio.Channels = 1

@@ -18,6 +18,7 @@ import (
 
 	amf0 "github.com/yutopp/go-amf0"
 	"github.com/yutopp/go-rtmp/handshake"
+	"golang.org/x/sys/unix"
 
 	"github.com/golive/golive/publish"
 )
@@ -34,8 +35,9 @@ type DialConfig struct {
 	Timeout time.Duration
 	// ChunkSize is our outgoing chunk size (4096 when zero).
 	ChunkSize int
-	// WriteTimeout: a write that makes no progress for this long fails
-	// (the link is dead). 8 s when zero.
+	// WriteTimeout: when sent data stays unacknowledged, or a write makes
+	// no progress, for this long, the link is dead and the connection
+	// fails (TCP_USER_TIMEOUT, and a write deadline). 8 s when zero.
 	WriteTimeout time.Duration
 	Logger       *slog.Logger
 }
@@ -45,6 +47,7 @@ type conn struct {
 	cfg      DialConfig
 	target   Target
 	nc       net.Conn
+	raw      syscall.RawConn // the TCP socket under nc (also under TLS)
 	log      *slog.Logger
 	streamID uint32
 
@@ -97,6 +100,11 @@ func dial(ctx context.Context, cfg DialConfig) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", publish.ErrConnect, t, netCause(ctx, err))
 	}
+	var raw syscall.RawConn
+	if tcp, ok := nc.(*net.TCPConn); ok {
+		raw, _ = tcp.SyscallConn()
+		setUserTimeout(raw, cfg.WriteTimeout)
+	}
 	if tlsConf != nil {
 		tc := tls.Client(nc, tlsConf)
 		if err := tc.HandshakeContext(ctx); err != nil {
@@ -109,7 +117,7 @@ func dial(ctx context.Context, cfg DialConfig) (*conn, error) {
 		}
 		nc = tc
 	}
-	c := &conn{cfg: cfg, target: t, nc: nc, log: cfg.Logger, readErr: make(chan error, 1)}
+	c := &conn{cfg: cfg, target: t, nc: nc, raw: raw, log: cfg.Logger, readErr: make(chan error, 1)}
 	c.cw = chunkWriter{size: 128}
 	c.ack.window = 2500000
 	c.cr = newChunkReader(nc)
@@ -283,7 +291,11 @@ func (c *conn) awaitPublish() error {
 		case code == "NetStream.Publish.Start":
 			c.started = time.Now()
 			return nil
-		case level == "error" || code == "NetStream.Publish.BadName" || code == "NetStream.Publish.Denied":
+		case code == "NetStream.Publish.BadName":
+			// nginx-rtmp's "already publishing": after an outage, often our
+			// own dead session that the server has not dropped yet.
+			return fmt.Errorf("%w: %w: %s: %s %s", publish.ErrUnauthorized, publish.ErrBusy, c.target, code, desc)
+		case level == "error" || code == "NetStream.Publish.Denied":
 			return fmt.Errorf("%w: %s: %s %s", publish.ErrUnauthorized, c.target, code, desc)
 		}
 	}
@@ -414,6 +426,28 @@ func (c *conn) close(polite bool) {
 		}
 		c.nc.Close()
 	})
+}
+
+// setUserTimeout makes the kernel abort the connection when sent data
+// stays unacknowledged for d: a dead link is noticed even while the
+// socket buffer still takes writes (it holds seconds of video).
+func setUserTimeout(raw syscall.RawConn, d time.Duration) {
+	raw.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(d/time.Millisecond))
+	})
+}
+
+// unsent is how many bytes the kernel holds that the server has not
+// acknowledged yet (SIOCOUTQ); 0 when unknown.
+func (c *conn) unsent() int {
+	if c.raw == nil {
+		return 0
+	}
+	n := 0
+	c.raw.Control(func(fd uintptr) {
+		n, _ = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ)
+	})
+	return n
 }
 
 func isLocalClose(err error) bool { return errors.Is(err, net.ErrClosed) }

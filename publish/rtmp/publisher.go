@@ -31,6 +31,10 @@ type Config struct {
 	Keyframes media.KeyframeRequester
 	// Encoder names the software in the metadata.
 	Encoder string
+	// Reconnect: what to do when the connection drops after going live.
+	Reconnect publish.Reconnect
+	// OnLive is told when the connection is lost (false) and back (true).
+	OnLive func(live bool)
 }
 
 // Stats are the sender's counters (publish.Stats, shared by every protocol).
@@ -42,15 +46,18 @@ type Stats = publish.Stats
 type Publisher struct {
 	cfg   Config
 	log   *slog.Logger
-	conn  *conn
+	conn  atomic.Pointer[conn]
 	queue *publish.Queue
 
 	bytes, packets atomic.Int64
+	sessions       atomic.Int64
+	lastTS         uint32 // FLV time of the last packet sent (Run's goroutine)
 	latency        stats.Latency
 }
 
 // Dial connects to cfg.URL and starts publishing; it fails fast (within
-// cfg.Timeout) with publish.ErrConnect, ErrUnauthorized or ErrBadURL.
+// cfg.Timeout) with publish.ErrConnect, ErrUnauthorized or ErrBadURL —
+// unless cfg.Reconnect.Wait, when it retries as after an outage.
 func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 3 * time.Second
@@ -63,12 +70,30 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	}
 	cfg.Logger = cfg.Logger.With("component", "publish.rtmp")
 	c, err := dial(ctx, cfg.DialConfig)
+	if err != nil && cfg.Reconnect.Wait && cfg.Reconnect.Retryable(err) && ctx.Err() == nil {
+		cfg.Logger.Warn("cannot publish yet: waiting for the server (--wait-for-server)", "error", err)
+		_, err = cfg.Reconnect.Retry(ctx, cfg.Logger, nil, func(ctx context.Context, timeout time.Duration) (err error) {
+			c, err = dial(ctx, cfg.withTimeout(timeout))
+			return err
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, log: cfg.Logger, conn: c, queue: publish.NewQueue(cfg.QueueBudget, cfg.Keyframes, cfg.Logger)}
+	p := &Publisher{cfg: cfg, log: cfg.Logger, queue: publish.NewQueue(cfg.QueueBudget, cfg.Keyframes, cfg.Logger)}
+	p.conn.Store(c)
+	p.sessions.Store(1)
 	p.log.Info("publishing", "url", c.target.String(), "chunk_size", c.cfg.ChunkSize)
 	return p, nil
+}
+
+// withTimeout is cfg's DialConfig with at most timeout for the exchange.
+func (cfg Config) withTimeout(timeout time.Duration) DialConfig {
+	d := cfg.DialConfig
+	if d.Timeout <= 0 || d.Timeout > timeout {
+		d.Timeout = timeout
+	}
+	return d
 }
 
 // WritePacket queues p for sending. It never blocks. When the queue holds
@@ -85,12 +110,31 @@ func (p *Publisher) WritePacket(pkt *media.Packet) error {
 func (p *Publisher) Finish() { p.queue.Finish() }
 
 // Run sends the metadata and sequence headers, then queued packets, until
-// Finish (clean end, nil), ctx is done (ctx.Err()) or the connection fails.
+// Finish (clean end, nil) or ctx is done (ctx.Err()). A connection that
+// drops is reconnected under cfg.Reconnect (capture and encoding go on
+// meanwhile; the queue keeps the newest seconds); Run fails only when that
+// gives up, or the server refuses the new publish.
 func (p *Publisher) Run(ctx context.Context) (err error) {
-	c := p.conn
-	defer func() { c.close(err == nil) }()
-	if err := p.sendHeaders(); err != nil {
-		return p.netErr(err)
+	defer func() { p.conn.Load().close(err == nil) }()
+	for {
+		err := p.session(ctx, p.conn.Load())
+		if err == nil || ctx.Err() != nil || p.cfg.Reconnect.Max < 0 || !p.cfg.Reconnect.Retryable(err) {
+			return err
+		}
+		if err := p.reconnect(ctx, err); err != nil {
+			if errors.Is(err, publish.ErrStopped) {
+				p.log.Warn("stopped while reconnecting: what was queued is lost")
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// session publishes on c until Finish (nil) or an error.
+func (p *Publisher) session(ctx context.Context, c *conn) error {
+	if err := p.sendHeaders(c); err != nil {
+		return p.netErr(c, err)
 	}
 	for {
 		pkt, stop := p.queue.Next(p.cfg.DrainTimeout)
@@ -98,8 +142,8 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 			return nil
 		}
 		if pkt != nil {
-			if err := p.send(pkt); err != nil {
-				return p.netErr(err)
+			if err := p.send(c, pkt); err != nil {
+				return p.netErr(c, err)
 			}
 			continue
 		}
@@ -108,61 +152,93 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 		case <-ctx.Done():
 			return ctx.Err()
 		case err := <-c.readErr:
-			return p.netErr(err)
+			return p.netErr(c, err)
 		}
 	}
 }
 
-func (p *Publisher) netErr(err error) error {
+// reconnect replaces the lost connection, with backoff, and restarts the
+// queue on a keyframe. Timestamps go on from the pipeline clock.
+func (p *Publisher) reconnect(ctx context.Context, lost error) error {
+	old := p.conn.Load()
+	old.close(false)
+	p.log.Warn("connection lost: reconnecting", "error", lost)
+	if p.cfg.OnLive != nil {
+		p.cfg.OnLive(false)
+	}
+	start := time.Now()
+	attempts, err := p.cfg.Reconnect.Retry(ctx, p.log, p.queue.Finished, func(ctx context.Context, timeout time.Duration) error {
+		c, err := dial(ctx, p.cfg.withTimeout(timeout))
+		if err == nil {
+			p.conn.Store(c)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p.sessions.Add(1)
+	p.queue.Restart() // viewers and recordings restart on a keyframe
+	p.log.Info("reconnected: publishing again", "after", time.Since(start).Round(time.Millisecond), "attempts", attempts)
+	if p.cfg.OnLive != nil {
+		p.cfg.OnLive(true)
+	}
+	return nil
+}
+
+func (p *Publisher) netErr(c *conn, err error) error {
 	if errors.Is(err, publish.ErrUnauthorized) {
 		return err
 	}
 	// A write that fails right after the start is the same refusal the
 	// reader sees (nginx closes the connection after Publish.Start).
-	if time.Since(p.conn.started) < refusalWindow {
+	if time.Since(c.started) < refusalWindow {
 		select {
-		case rerr := <-p.conn.readErr:
+		case rerr := <-c.readErr:
 			if errors.Is(rerr, publish.ErrUnauthorized) {
 				return rerr
 			}
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("%w: %s: connection lost: %w", publish.ErrConnect, p.conn.target, cause(err))
+	return fmt.Errorf("%w: %s: connection lost: %w", publish.ErrConnect, c.target, cause(err))
 }
 
-func (p *Publisher) sendHeaders() error {
-	c := p.conn
+// sendHeaders sends the metadata and sequence headers, stamped with the
+// last packet's time so that a new session's timestamps never go back.
+func (p *Publisher) sendHeaders(c *conn) error {
 	if err := c.writeMetadata(metadata(p.cfg.Video, p.cfg.Audio, p.cfg.Encoder)); err != nil {
 		return err
 	}
 	var hdr [5]byte
-	if err := c.write(csidVideo, typeVideo, c.streamID, 0, videoHeader(hdr[:0], true, avcSeqHeader, 0), p.cfg.Video.Record); err != nil {
+	ts := p.lastTS
+	if err := c.write(csidVideo, typeVideo, c.streamID, ts, videoHeader(hdr[:0], true, avcSeqHeader, 0), p.cfg.Video.Record); err != nil {
 		return err
 	}
 	if a := p.cfg.Audio; a != nil {
-		if err := c.write(csidAudio, typeAudio, c.streamID, 0, audioHeader(hdr[:0], aacSeqHeader), a.ASC); err != nil {
+		if err := c.write(csidAudio, typeAudio, c.streamID, ts, audioHeader(hdr[:0], aacSeqHeader), a.ASC); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// flvTime maps a pipeline time to FLV milliseconds.
+// flvTime maps a pipeline time to FLV milliseconds. They wrap after 2³²
+// ms (49.7 days), as RTMP timestamps do: a kiosk streams for months.
 func (p *Publisher) flvTime(d time.Duration) uint32 {
 	ms := (d + p.cfg.TimeOffset + time.Millisecond/2) / time.Millisecond
 	if ms < 0 {
 		return 0
 	}
-	return uint32(ms)
+	return uint32(uint64(ms)) // modulo 2³²
 }
 
-func (p *Publisher) send(pkt *media.Packet) error {
-	c := p.conn
+func (p *Publisher) send(c *conn, pkt *media.Packet) error {
 	var hdr [5]byte
 	var n int
 	var err error
 	ts := p.flvTime(pkt.DTS)
+	p.lastTS = ts
 	switch pkt.Kind {
 	case media.KindVideo:
 		n, err = c.writeN(csidVideo, typeVideo, c.streamID, ts, videoHeader(hdr[:0], pkt.Keyframe, avcNALU, compositionTime(pkt)), pkt.Data)
@@ -182,10 +258,15 @@ func (p *Publisher) send(pkt *media.Packet) error {
 	return nil
 }
 
+// Shed drops the queued video up to a new keyframe (which it requests):
+// for when the link cannot carry even the minimum bitrate.
+func (p *Publisher) Shed() { p.queue.Restart() }
+
 // Stats returns a snapshot of the counters.
 func (p *Publisher) Stats() Stats {
 	s := Stats{
-		Bytes: p.bytes.Load(), Packets: p.packets.Load(), Sessions: 1,
+		Bytes: p.bytes.Load(), Packets: p.packets.Load(), Sessions: int(p.sessions.Load()),
+		Unsent:     p.conn.Load().unsent(),
 		LatencyP50: p.latency.Quantile(0.5), LatencyP99: p.latency.Quantile(0.99), LatencyMax: p.latency.Max(),
 	}
 	p.queue.FillStats(&s)
@@ -194,4 +275,4 @@ func (p *Publisher) Stats() Stats {
 
 // Close drops the connection without ceremony (Run ends the publish
 // politely on a clean stop). Idempotent.
-func (p *Publisher) Close() { p.conn.close(false) }
+func (p *Publisher) Close() { p.conn.Load().close(false) }

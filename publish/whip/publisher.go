@@ -62,6 +62,11 @@ type Config struct {
 	Logger                 *slog.Logger
 	UserAgent              string
 	HTTPClient             *http.Client // nil: one with Timeout for connecting
+	// Reconnect: what to do when the session fails for good (after an ICE
+	// restart was tried) once live.
+	Reconnect publish.Reconnect
+	// OnLive is told when the session is lost (false) and back (true).
+	OnLive func(live bool)
 }
 
 const (
@@ -169,7 +174,17 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 		fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + hex.EncodeToString(rec[1:4]),
 	}
 	p.estimate.Store(int64(cfg.Video.Bitrate))
+	if len(cfg.ICEServers) > 0 && cfg.GatherTimeout > 0 {
+		p.cfg.Reconnect.MinAttempt = max(p.cfg.Reconnect.MinAttempt, cfg.GatherTimeout+3*time.Second)
+	}
 	s, err := p.open(ctx)
+	if err != nil && cfg.Reconnect.Wait && cfg.Reconnect.Retryable(err) && ctx.Err() == nil {
+		p.log.Warn("cannot publish yet: waiting for the endpoint (--wait-for-server)", "error", err)
+		_, err = p.cfg.Reconnect.Retry(ctx, p.log, nil, func(ctx context.Context, _ time.Duration) (err error) {
+			s, err = p.open(ctx)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -621,6 +636,10 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 		select {
 		case <-failed:
 			if err := p.recover(ctx, s, how); err != nil {
+				if errors.Is(err, publish.ErrStopped) {
+					p.log.Warn("stopped while reconnecting: what was queued is lost")
+					return nil
+				}
 				return err
 			}
 			continue
@@ -662,38 +681,39 @@ func (p *Publisher) recover(ctx context.Context, s *session, how webrtc.PeerConn
 	return p.reconnect(ctx, s)
 }
 
-// reconnect replaces a failed session with a new one, retrying with
-// backoff (1 s, growing to 10 s) until it works, the stream is finished
-// or ctx ends; a refusal (401/403) ends it.
+// reconnect replaces a failed session with a new one, under
+// cfg.Reconnect, until it works, the stream is finished or ctx ends.
 func (p *Publisher) reconnect(ctx context.Context, old *session) error {
 	p.log.Warn("connection lost (ICE/DTLS failed or closed by the endpoint): opening a new session", "state", old.pc.ConnectionState().String())
 	p.closeSession(old, true)
 	p.queue.Restart()
-	wait := time.Second
-	for attempt := 1; ; attempt++ {
+	if p.cfg.Reconnect.Max < 0 {
+		return fmt.Errorf("%w: session lost (reconnect disabled)", publish.ErrConnect)
+	}
+	if p.cfg.OnLive != nil {
+		p.cfg.OnLive(false)
+	}
+	attempts, err := p.cfg.Reconnect.Retry(ctx, p.log, p.queue.Finished, func(ctx context.Context, _ time.Duration) error {
 		s, err := p.open(ctx)
 		if err == nil {
 			p.mu.Lock()
 			p.sess = s
 			p.mu.Unlock()
-			p.queue.Restart() // start the new session on a fresh keyframe
-			p.log.Info("publishing again", "session", redactResource(s.resource), "attempt", attempt)
-			return nil
 		}
-		if errors.Is(err, publish.ErrUnauthorized) || ctx.Err() != nil {
-			return err
-		}
-		p.log.Warn("new session failed; retrying", "in", wait, "error", err)
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if p.queue.Finished() {
-			return nil
-		}
-		wait = min(wait*3/2, 10*time.Second)
+		return err
+	})
+	if err != nil {
+		return err // ErrStopped: Run ends cleanly
 	}
+	p.queue.Restart() // start the new session on a fresh keyframe
+	p.mu.Lock()
+	s := p.sess
+	p.mu.Unlock()
+	p.log.Info("publishing again", "session", redactResource(s.resource), "attempts", attempts)
+	if p.cfg.OnLive != nil {
+		p.cfg.OnLive(true)
+	}
+	return nil
 }
 
 // closeSession ends s: DELETE on its resource when polite, then the
@@ -772,6 +792,10 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 	}
 	return nil
 }
+
+// Shed drops the queued video up to a new keyframe (which it requests):
+// for when the link cannot carry even the minimum bitrate.
+func (p *Publisher) Shed() { p.queue.Restart() }
 
 // Stats returns a snapshot of the counters, with the GCC estimate and
 // the last RTCP loss and RTT.
