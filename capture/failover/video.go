@@ -45,6 +45,14 @@ func (v *Video) Writer() media.VideoWriter { return media.VideoWriterFunc(v.from
 // Filled counts the frames filled in (repeated or slate).
 func (v *Video) Filled() int64 { return v.filled.Load() }
 
+// Filling says whether frames are being filled in now: the device is late
+// or gone, and its last frame or the slate goes out instead.
+func (v *Video) Filling() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.lastSeen > 0 && v.Clock.Now()-v.lastSeen > time.Second/time.Duration(v.FPS)*3/2
+}
+
 func (v *Video) fromDevice(f *media.VideoFrame) error {
 	v.mu.Lock()
 	if v.started && f.PTS <= v.lastPTS {

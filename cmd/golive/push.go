@@ -18,6 +18,7 @@ import (
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/internal/preset"
+	"github.com/golive/golive/internal/status"
 	"github.com/golive/golive/publish"
 	"github.com/golive/golive/publish/rtmp"
 	"github.com/golive/golive/publish/whip"
@@ -50,6 +51,10 @@ type pushOptions struct {
 	ReconnectMax   int
 	WaitForServer  bool
 	RetryRefused   bool
+	HeartbeatURL   string
+	HeartbeatToken string
+	HeartbeatEvery time.Duration
+	StatusAddr     string
 	// Filters.
 	Beauty           float64
 	Watermark        string
@@ -122,6 +127,10 @@ func pushCommand() *cli.Command {
 			&cli.IntFlag{Name: "reconnect-max", Category: "Network", Usage: "attempts per outage before giving up once live (0: forever; -1: never reconnect)"},
 			&cli.BoolFlag{Name: "wait-for-server", Category: "Network", Usage: "retry the first connection too, as after an outage (kiosks that boot before their network), instead of failing fast"},
 			&cli.BoolFlag{Name: "retry-refused", Category: "Network", Usage: "retry a publish the server refused (wrong key, denied) instead of exiting with code 4"},
+			&cli.StringFlag{Name: "heartbeat-url", Category: "Monitoring", Usage: "POST the stream's status (JSON) here at each interval and on every state change; the reply may order {\"action\":\"stop\"} or {\"max_bitrate\":N}"},
+			&cli.DurationFlag{Name: "heartbeat-interval", Category: "Monitoring", Value: 10 * time.Second, Usage: "time between heartbeats"},
+			&cli.StringFlag{Name: "heartbeat-token", Category: "Monitoring", EnvVars: []string{"GOLIVE_HEARTBEAT_TOKEN"}, Usage: "bearer token for the heartbeat (never logged)"},
+			&cli.StringFlag{Name: "status-addr", Category: "Monitoring", Usage: "serve GET /status (the heartbeat's JSON) and GET /metrics (Prometheus) on this address, e.g. 127.0.0.1:9090"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "status", Value: "auto", Usage: "one-line live status: auto (on a terminal), on or off"},
@@ -140,8 +149,10 @@ func pushCommand() *cli.Command {
 				Token: c.String("token"), ICEServers: c.StringSlice("ice-server"), LogFormat: c.String("log-format"),
 				LogLevel: c.String("log-level"), Status: c.String("status"),
 				ABR: c.String("abr"), ReconnectMax: c.Int("reconnect-max"), WaitForServer: c.Bool("wait-for-server"),
-				RetryRefused: c.Bool("retry-refused"),
-				Beauty:       c.Float64("beauty"), Watermark: c.String("watermark"), WatermarkPos: c.String("watermark-pos"),
+				RetryRefused: c.Bool("retry-refused"), HeartbeatURL: c.String("heartbeat-url"),
+				HeartbeatToken: c.String("heartbeat-token"), HeartbeatEvery: c.Duration("heartbeat-interval"),
+				StatusAddr: c.String("status-addr"),
+				Beauty:     c.Float64("beauty"), Watermark: c.String("watermark"), WatermarkPos: c.String("watermark-pos"),
 				WatermarkScale: c.Float64("watermark-scale"), WatermarkOpacity: c.Float64("watermark-opacity"),
 				Text: c.String("text"), TextSize: c.Int("text-size"), TextPos: c.String("text-pos"),
 				FilterMargin: c.Int("filter-margin"), LUT: c.String("lut"), Brightness: c.Float64("brightness"),
@@ -210,6 +221,15 @@ func (o *pushOptions) check() error {
 	}
 	if o.ReconnectMax < -1 {
 		return usagef("--reconnect-max %d: want a count, 0 (forever) or -1 (never)", o.ReconnectMax)
+	}
+	if o.HeartbeatURL != "" {
+		if o.HeartbeatEvery < time.Second {
+			return usagef("--heartbeat-interval %v: want 1s or more", o.HeartbeatEvery)
+		}
+		hb := status.Heartbeat{URL: o.HeartbeatURL, Interval: o.HeartbeatEvery, Snapshot: func() status.Document { return status.Document{} }}
+		if err := hb.Check(); err != nil {
+			return usagef("--heartbeat-url: %v", err)
+		}
 	}
 	return o.checkFilter()
 }
@@ -283,13 +303,25 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 		Filter: &o.filter, FilterBackend: o.FilterBackend,
 		ABR:       o.ABR == "on",
 		Reconnect: publish.Reconnect{Max: o.ReconnectMax, RetryRefused: o.RetryRefused, Wait: o.WaitForServer},
+		Control:   &pipeline.Control{},
 	}
-	if showStatus {
-		cfg.StatusEvery = time.Second
-		cfg.OnStatus = func(s pipeline.Status) { out.status(formatStatus(s)) }
+	mon := newMonitor(o)
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := mon.start(ctx, o, log, cfg.Control, stop); err != nil {
+		return err
+	}
+	cfg.OnState = mon.setState
+	cfg.StatusEvery = time.Second
+	cfg.OnStatus = func(s pipeline.Status) {
+		mon.last.Store(&s)
+		if showStatus {
+			out.status(formatStatus(s))
+		}
 	}
 	err = pipeline.Run(ctx, cfg)
 	out.status("")
+	mon.stop()
 	if err != nil && o.LogFormat == "json" {
 		log.Error("failed", "component", "push", "error", oneLine(err.Error()), "exit_code", exitCode(err))
 		return reportedError{err}

@@ -64,6 +64,8 @@ type Config struct {
 	OnStatus    func(Status)
 	// OnState is told every change of state (StateStarting, …).
 	OnState func(state string)
+	// Control, when set, takes the platform's orders while live.
+	Control *Control
 	Version string
 	Logger  *slog.Logger
 }
@@ -82,6 +84,40 @@ type Status struct {
 	Reconnects    int
 	// BitrateChanges: changes the adaptive bitrate (or the platform) made.
 	BitrateChanges int64
+	Source         string // camera, slate (filling in for a lost camera), test or file
+}
+
+// Control steers a running push: the platform's orders, from the
+// heartbeat's replies. The zero value is ready; safe for concurrent use.
+type Control struct {
+	mu  sync.Mutex
+	ad  *adapter
+	max int
+}
+
+// SetMaxBitrate caps the video bitrate (bit/s; the preset's target and
+// minimum still bound it), now or as soon as the push is live.
+func (c *Control) SetMaxBitrate(bps int) {
+	c.mu.Lock()
+	c.max = bps
+	ad := c.ad
+	c.mu.Unlock()
+	if ad != nil {
+		ad.setMax(bps)
+	}
+}
+
+func (c *Control) attach(ad *adapter) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.ad = ad
+	m := c.max
+	c.mu.Unlock()
+	if m > 0 {
+		ad.setMax(m)
+	}
 }
 
 // The stream's states, as the heartbeat and /status report them.
@@ -235,6 +271,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer pub.Close()
 	fan.add(pub)
 	ad = newAdapter(cfg.ABR, p.Video.Bitrate, p.Video.MinBitrate, acfg.Bitrate, venc, pub, log)
+	cfg.Control.attach(ad)
 	setState(StateLive)
 	defer setState(StateStopped)
 
@@ -342,6 +379,7 @@ func Run(ctx context.Context, cfg Config) error {
 				st.State, _ = state.Load().(string)
 				st.Reconnects = max(st.Sent.Sessions-1, 0)
 				st.BitrateChanges = ad.Changes()
+				st.Source = srcs.status(cfg.Source)
 				cfg.OnStatus(st)
 			})
 		})

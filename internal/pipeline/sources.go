@@ -63,6 +63,19 @@ type sources struct {
 	// ends: the run whose normal end (a file played to its end) ends the
 	// push; -1 when only ctx ends it.
 	ends int
+	// filler is the video failover, where there is one: while it fills in
+	// frames the source's status is "slate".
+	filler *failover.Video
+}
+
+// status is what the heartbeat reports: camera, test or file, or slate
+// while the picture is filled in (the camera is gone, a file has no video).
+func (s *sources) status(source string) string {
+	if s.filler != nil && s.filler.Filling() {
+		return "slate"
+	}
+	kind, _, _ := strings.Cut(source, ":")
+	return kind
 }
 
 func (s *sources) add(run func(context.Context) error, close func()) {
@@ -111,6 +124,7 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		}
 		v := &failover.Video{Width: w, Height: h, FPS: fps, Clock: clock, Out: vw, Slate: slate, Logger: log}
 		s.add(v.Run, nil)
+		s.filler = v
 		return nil
 	}
 	silence := func() {
@@ -161,6 +175,7 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		}
 		fv.First, fv.Open = first, open
 		s.add(fv.Run, nil)
+		s.filler = fv
 		if mic == MicAuto {
 			mic = MicDefault
 		}
