@@ -223,8 +223,8 @@ func (o *pushOptions) check() error {
 		return usagef("--reconnect-max %d: want a count, 0 (forever) or -1 (never)", o.ReconnectMax)
 	}
 	if o.HeartbeatURL != "" {
-		if o.HeartbeatEvery < time.Second {
-			return usagef("--heartbeat-interval %v: want 1s or more", o.HeartbeatEvery)
+		if o.HeartbeatEvery < 100*time.Millisecond {
+			return usagef("--heartbeat-interval %v: want 100ms or more", o.HeartbeatEvery)
 		}
 		hb := status.Heartbeat{URL: o.HeartbeatURL, Interval: o.HeartbeatEvery, Snapshot: func() status.Document { return status.Document{} }}
 		if err := hb.Check(); err != nil {

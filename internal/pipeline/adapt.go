@@ -8,6 +8,7 @@ import (
 
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/internal/abr"
+	"github.com/golive/golive/publish"
 )
 
 // abrTick is how often the controller samples the sender: often enough to
@@ -56,6 +57,16 @@ func (a *adapter) run(done <-chan struct{}) {
 	}
 }
 
+// sendDelay is how long what waits to be sent will take: the queue's media
+// time plus the kernel's unsent bytes at the stream's bitrate.
+func sendDelay(st publish.Stats, rate int) time.Duration {
+	d := st.QueueDelay
+	if st.Unsent > 0 && rate > 0 {
+		d += time.Duration(int64(st.Unsent) * 8 * int64(time.Second) / int64(rate))
+	}
+	return d
+}
+
 // setLive pauses the controller while the sender reconnects.
 func (a *adapter) setLive(live bool) { a.down.Store(!live) }
 
@@ -65,10 +76,7 @@ func (a *adapter) step(now time.Time) {
 		return
 	}
 	st := a.pub.Stats()
-	delay := st.QueueDelay
-	if rate := a.venc.Bitrate() + a.audio; st.Unsent > 0 && rate > 0 {
-		delay += time.Duration(int64(st.Unsent) * 8 * int64(time.Second) / int64(rate))
-	}
+	delay := sendDelay(st, a.venc.Bitrate()+a.audio)
 	a.mu.Lock()
 	if a.wasDown {
 		a.ctl.Reset()

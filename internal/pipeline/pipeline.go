@@ -77,8 +77,8 @@ type Status struct {
 	Bitrate       int     // bit/s sent, over the last interval
 	TargetBitrate int
 	Frames        int64
-	Dropped       int64 // video frames dropped anywhere (before the encoder, in the send queue)
-	QueueDelay    time.Duration
+	Dropped       int64         // video frames dropped anywhere (before the encoder, in the send queue)
+	QueueDelay    time.Duration // what waits to be sent, in time: the send queue and the kernel's socket buffer
 	Sent          publish.Stats
 	State         string // starting, live, reconnecting, stopped
 	Reconnects    int
@@ -376,6 +376,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.OnStatus != nil && cfg.StatusEvery > 0 {
 		statusWG.Go(func() {
 			reportStatus(clock, cfg.StatusEvery, statusStop, venc, []*frameQueue{vq, encQ}, pub, func(st Status) {
+				st.QueueDelay = sendDelay(st.Sent, st.TargetBitrate+acfg.Bitrate)
 				st.State, _ = state.Load().(string)
 				st.Reconnects = max(st.Sent.Sessions-1, 0)
 				st.BitrateChanges = ad.Changes()
