@@ -2,6 +2,7 @@ package testpeer
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -45,6 +46,10 @@ const (
 //     publisher disconnects. A denied publish leaves an empty file (the
 //     record module also runs before the access check). nginx-rtmp writes no duration into the FLV
 //     metadata; ffprobe works it out from the timestamps.
+//   - Netns: nginx runs inside the namespace and listens on its loopback.
+//     The URLs are the same (127.0.0.1 inside is the namespace's
+//     loopback) but reach it only from inside: from golive started with
+//     Netns.Command, or from the test through Netns.Dial.
 type NginxConfig struct {
 	// App is the RTMP application name; "live" when empty.
 	App string
@@ -60,18 +65,40 @@ type NginxConfig struct {
 	// proxies to the RTMP port, with a certificate for 127.0.0.1 and
 	// localhost signed by a fresh CA whose PEM file is CAFile().
 	RTMPS bool
+	// RecordAppend adds `record_append on;`: a publish to a key whose file
+	// exists continues it instead of starting it again. nginx-rtmp then
+	// shifts the new session's timestamps to follow the file's last one, so
+	// a publisher that reconnects makes one continuous recording.
+	RecordAppend bool
+	// DropIdlePublisher adds `drop_idle_publisher`: nginx-rtmp closes a
+	// publisher that has sent no audio or video for this long (rounded to
+	// milliseconds; 0 is never). A publisher whose TCP connection died in
+	// an outage can then publish the same key again once the link is back;
+	// until then nginx refuses it ("already publishing", checked by ping
+	// only every 30 s). The timer starts with the publisher's first audio
+	// or video message: one that never sends media is not dropped. nginx
+	// logs "live: drop idle publisher" when it drops one.
+	DropIdlePublisher time.Duration
+	// Netns runs nginx inside this network namespace (NewNetns) instead of
+	// on the host. Its ports are picked with FreePort on the host, which is
+	// as good as anywhere: nothing else listens in a fresh namespace.
+	Netns *Netns
 }
 
 // Nginx is a running nginx-rtmp server in its own temporary directory. It
 // runs in the foreground as a single process (daemon off, master_process
-// off). Stop it with Stop.
+// off). Kill and Restart crash and restart it; stop it with Stop.
 type Nginx struct {
 	cfg                     NginxConfig
 	dir                     string
 	port, tlsPort, httpPort int
-	proc
-	stopOnce sync.Once
-	stopErr  error
+	stopOnce                sync.Once
+	stopErr                 error
+
+	mu      sync.Mutex // the process: proc, stopped, exitErr
+	proc               // cmd is nil while killed
+	stopped bool
+	exitErr error // nginx had exited on its own before Kill
 }
 
 // StartNginx writes a config for cfg into a new temporary directory, starts
@@ -132,27 +159,55 @@ func startNginx(bin string, cfg NginxConfig) (n *Nginx, err error) {
 	if err := os.WriteFile(conf, []byte(n.config()), 0o644); err != nil {
 		return n, fmt.Errorf("testpeer: start nginx: %w", err)
 	}
-	stderr, err := os.Create(filepath.Join(dir, "stderr.log"))
-	if err != nil {
-		return n, fmt.Errorf("testpeer: start nginx: %w", err)
-	}
-	defer stderr.Close() // the child has its own copy
-	cmd := exec.Command(bin, "-p", dir+"/", "-c", conf)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = stderr, stderr
-	if err := n.start("nginx", cmd, 10*time.Second, func() bool {
-		for _, p := range ports {
-			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*p)), time.Second)
-			if err != nil {
-				return false
-			}
-			c.Close()
-		}
-		return true
-	}, n.logTail); err != nil {
-		return n, fmt.Errorf("%w (ports %v)", err, n.portList())
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.run(bin); err != nil {
+		return n, err
 	}
 	return n, nil
+}
+
+// run starts nginx with the config in its directory and waits (up to 10 s)
+// until its ports accept connections. The caller holds n.mu.
+func (n *Nginx) run(bin string) error {
+	stderr, err := os.OpenFile(filepath.Join(n.dir, "stderr.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("testpeer: start nginx: %w", err)
+	}
+	defer stderr.Close() // the child has its own copy
+	args := []string{"-p", n.dir + "/", "-c", filepath.Join(n.dir, "nginx.conf")}
+	cmd := exec.Command(bin, args...)
+	if n.cfg.Netns != nil {
+		cmd = n.cfg.Netns.Command(bin, args...)
+	}
+	cmd.Dir = n.dir
+	cmd.Stdout, cmd.Stderr = stderr, stderr
+	n.proc = proc{}
+	if err := n.start("nginx", cmd, 10*time.Second, n.listening, n.logTail); err != nil {
+		return fmt.Errorf("%w (ports %v)", err, n.portList())
+	}
+	return nil
+}
+
+// listening reports whether all of nginx's ports accept a connection.
+func (n *Nginx) listening() bool {
+	for _, p := range n.portList() {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+		var c net.Conn
+		var err error
+		if n.cfg.Netns != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			c, err = n.cfg.Netns.DialContext(ctx, "tcp", addr)
+			cancel()
+		} else {
+			c, err = net.DialTimeout("tcp", addr, time.Second)
+		}
+		if err != nil {
+			return false
+		}
+		c.Close()
+	}
+	return true
 }
 
 // config renders nginx.conf.
@@ -184,6 +239,12 @@ func (n *Nginx) config() string {
 		p("      record all;")
 		p("      record_path %s;", q(n.dir, "rec"))
 		p("      record_unique off;")
+	}
+	if n.cfg.RecordAppend {
+		p("      record_append on;")
+	}
+	if n.cfg.DropIdlePublisher > 0 {
+		p("      drop_idle_publisher %dms;", max(n.cfg.DropIdlePublisher.Milliseconds(), 1))
 	}
 	if n.cfg.HLS {
 		p("      hls on;")
@@ -289,11 +350,65 @@ func (n *Nginx) portList() []int {
 	return ps
 }
 
+// Kill ends nginx abruptly (SIGKILL), as a crash would, and waits for it:
+// the kernel closes its connections (a publisher's next write fails, with
+// a reset if nginx had unread data) and its ports refuse connections. Its
+// directory, recordings included, stays for Restart. Killing a killed or
+// stopped nginx does nothing. An nginx that had already exited on its own
+// is reported by Stop.
+func (n *Nginx) Kill() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopped || n.cmd == nil {
+		return nil
+	}
+	if n.exited() {
+		n.exitErr = fmt.Errorf("testpeer: nginx exited before Kill (%v):\n%s", n.waitErr, n.logTail())
+	} else if err := n.cmd.Process.Kill(); err != nil {
+		return fmt.Errorf("testpeer: kill nginx: %w", err)
+	}
+	<-n.done
+	n.cmd = nil
+	return nil
+}
+
+// Restart starts nginx again after Kill, with the same configuration,
+// directory and ports, and waits (up to 10 s) until its ports accept
+// connections. Recordings continue (record_append) or start again, as the
+// configuration says. If it does not come up, it is killed again and the
+// error has the tail of its logs.
+func (n *Nginx) Restart() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case n.stopped:
+		return errors.New("testpeer: restart nginx: stopped")
+	case n.cmd != nil:
+		return errors.New("testpeer: restart nginx: still running (Kill it first)")
+	}
+	bin, err := nginxBinary()
+	if err != nil {
+		return fmt.Errorf("testpeer: restart nginx: %w", err)
+	}
+	if err := n.run(bin); err != nil {
+		if n.cmd != nil {
+			if !n.exited() {
+				_ = n.cmd.Process.Kill()
+			}
+			<-n.done
+			n.cmd = nil
+		}
+		return err
+	}
+	return nil
+}
+
 // Stop stops nginx and removes its directory (kept when the environment has
 // GOLIVE_KEEP_PEER=1). It sends SIGQUIT, waits up to 5 s, then SIGKILL, and
 // always waits for the process. It is safe to call more than once and
 // returns the first call's result; an nginx that had already exited on its
-// own is reported as an error.
+// own (not through Kill) is reported as an error. After Kill without
+// Restart there is no process to stop: Stop removes the directory.
 //
 // With master_process off, nginx exits on SIGQUIT without a graceful
 // shutdown of open connections: stop publishers (and WaitRecordingDone)
@@ -303,7 +418,13 @@ func (n *Nginx) Stop() error {
 	return n.stopErr
 }
 
-func (n *Nginx) stop() error { return n.shutdown("nginx", syscall.SIGQUIT, n.dir, n.logTail) }
+func (n *Nginx) stop() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.stopped = true
+	err := n.shutdown("nginx", syscall.SIGQUIT, n.dir, n.logTail)
+	return errors.Join(n.exitErr, err)
+}
 
 // StartNginxT starts nginx for a test: it requires the tools (RequireNginxRTMP,
 // and the stream module for RTMPS), fails the test if nginx does not start,
