@@ -59,10 +59,7 @@ func (m *monitor) start(ctx context.Context, o pushOptions, log *slog.Logger, ct
 	}
 	m.hb = &status.Heartbeat{
 		URL: o.HeartbeatURL, Token: o.HeartbeatToken, Interval: o.HeartbeatEvery, Snapshot: m.snapshot, Logger: log,
-		OnStop: func(reason string) {
-			log.Warn("the platform ordered the stream to stop", "component", "push", "reason", reason)
-			stop()
-		},
+		OnStop: func(string) { stop() }, // the heartbeat logs the order and its reason
 		OnMaxBitrate: func(bps int) {
 			m.maxRate.Store(int64(bps))
 			ctl.SetMaxBitrate(bps)

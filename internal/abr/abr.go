@@ -68,6 +68,9 @@ const (
 	headroom       = 0.85            // set the encoder this far below what the link carried
 	gccMargin      = 0.90            // …below GCC's estimate
 	heavyLoss      = 0.10
+	// starvedFraction: the link is starved when what it carries is below
+	// this fraction of the minimum (a little below is only a soft picture).
+	starvedFraction = 0.6
 )
 
 type point struct {
@@ -230,7 +233,7 @@ func (c *Controller) cut(now time.Time, delay time.Duration) Decision {
 	if delay > time.Second {
 		video = int(float64(video) * 0.8) // a long queue must drain too
 	}
-	starved := video < c.cfg.Min
+	starved := float64(video) < float64(c.cfg.Min)*starvedFraction
 	if video >= c.bitrate {
 		return Decision{Bitrate: c.bitrate, Starved: starved}
 	}
@@ -261,6 +264,6 @@ func (c *Controller) followEstimate(s Sample) Decision {
 		return Decision{Bitrate: c.bitrate}
 	}
 	d := c.set(video, reason)
-	d.Starved = video < c.cfg.Min
+	d.Starved = float64(video) < float64(c.cfg.Min)*starvedFraction
 	return d
 }

@@ -34,6 +34,15 @@ type adapter struct {
 	lastShed time.Time
 	changes  atomic.Int64
 	maxRate  atomic.Int64 // the platform's maximum (0: none)
+	// acked is what the server acknowledged, sampled over the last
+	// second; link is the rate that gives (bit/s; 0: not known yet).
+	acked []ackPoint
+	link  atomic.Int64
+}
+
+type ackPoint struct {
+	at    time.Time
+	bytes int64
 }
 
 func newAdapter(enabled bool, target, minRate, audio int, venc *encode.Video, pub sender, log *slog.Logger) *adapter {
@@ -57,8 +66,17 @@ func (a *adapter) run(done <-chan struct{}) {
 	}
 }
 
+// rate is what the kernel's unsent bytes drain at: the link's measured
+// rate, or the stream's bitrate before there is a measure.
+func (a *adapter) rate() int {
+	if r := a.link.Load(); r > 0 {
+		return int(max(r, 100_000))
+	}
+	return a.venc.Bitrate() + a.audio
+}
+
 // sendDelay is how long what waits to be sent will take: the queue's media
-// time plus the kernel's unsent bytes at the stream's bitrate.
+// time plus the kernel's unsent bytes at rate (bit/s).
 func sendDelay(st publish.Stats, rate int) time.Duration {
 	d := st.QueueDelay
 	if st.Unsent > 0 && rate > 0 {
@@ -76,18 +94,29 @@ func (a *adapter) step(now time.Time) {
 		return
 	}
 	st := a.pub.Stats()
-	delay := sendDelay(st, a.venc.Bitrate()+a.audio)
+	// What the server acknowledged: bytes handed to the kernel, less what
+	// it still holds. Counting only what was written would take a filling
+	// socket buffer (and the bottleneck's queue) for throughput.
+	acked := st.Bytes - int64(st.Unsent)
+	a.acked = append(a.acked, ackPoint{now, acked})
+	for len(a.acked) > 2 && now.Sub(a.acked[1].at) >= time.Second {
+		a.acked = a.acked[1:]
+	}
+	if first := a.acked[0]; now.Sub(first.at) >= time.Second/2 {
+		a.link.Store(int64(float64(acked-first.bytes) * 8 / now.Sub(first.at).Seconds()))
+	}
+	delay := sendDelay(st, a.rate())
 	a.mu.Lock()
 	if a.wasDown {
 		a.ctl.Reset()
 		a.wasDown = false
 	}
-	d := a.ctl.Update(abr.Sample{At: now, QueueDelay: delay, SentBytes: st.Bytes, Estimate: st.EstimateBitrate, Loss: st.Loss})
+	d := a.ctl.Update(abr.Sample{At: now, QueueDelay: delay, SentBytes: acked, Estimate: st.EstimateBitrate, Loss: st.Loss})
 	a.mu.Unlock()
 	if d.Changed {
 		a.apply(d)
 	}
-	if d.Starved && delay >= time.Second && now.Sub(a.lastShed) >= shedHold {
+	if d.Starved && delay >= 1500*time.Millisecond && now.Sub(a.lastShed) >= shedHold {
 		// Even the minimum does not fit: what is queued would only arrive
 		// later and later. Drop it up to a new keyframe; audio goes on.
 		a.lastShed = now

@@ -255,7 +255,7 @@ func Run(ctx context.Context, cfg Config) error {
 		pub, err = rtmp.Dial(ctx, rtmp.Config{
 			DialConfig: rtmp.DialConfig{
 				URL: cfg.URL, CAFile: cfg.CAFile, InsecureTLS: cfg.InsecureTLS,
-				Timeout: cfg.ConnectTimeout, Logger: log,
+				Timeout: cfg.ConnectTimeout, Bitrate: p.Video.Bitrate + acfg.Bitrate, Logger: log,
 			},
 			Video: venc.Config(), Audio: &acfg, TimeOffset: acfg.Delay,
 			Clock: clock, Keyframes: venc, Encoder: "golive " + cfg.Version,
@@ -376,7 +376,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.OnStatus != nil && cfg.StatusEvery > 0 {
 		statusWG.Go(func() {
 			reportStatus(clock, cfg.StatusEvery, statusStop, venc, []*frameQueue{vq, encQ}, pub, func(st Status) {
-				st.QueueDelay = sendDelay(st.Sent, st.TargetBitrate+acfg.Bitrate)
+				st.QueueDelay = sendDelay(st.Sent, ad.rate())
 				st.State, _ = state.Load().(string)
 				st.Reconnects = max(st.Sent.Sessions-1, 0)
 				st.BitrateChanges = ad.Changes()

@@ -39,7 +39,10 @@ type DialConfig struct {
 	// no progress, for this long, the link is dead and the connection
 	// fails (TCP_USER_TIMEOUT, and a write deadline). 8 s when zero.
 	WriteTimeout time.Duration
-	Logger       *slog.Logger
+	// Bitrate of the stream (bit/s), to size how much the kernel may hold
+	// unsent (0: 2.5 Mbit/s).
+	Bitrate int
+	Logger  *slog.Logger
 }
 
 // conn is one RTMP session in the publishing state.
@@ -103,7 +106,7 @@ func dial(ctx context.Context, cfg DialConfig) (*conn, error) {
 	var raw syscall.RawConn
 	if tcp, ok := nc.(*net.TCPConn); ok {
 		raw, _ = tcp.SyscallConn()
-		setUserTimeout(raw, cfg.WriteTimeout)
+		setSocketOptions(raw, cfg.WriteTimeout, cfg.Bitrate)
 	}
 	if tlsConf != nil {
 		tc := tls.Client(nc, tlsConf)
@@ -428,12 +431,24 @@ func (c *conn) close(polite bool) {
 	})
 }
 
-// setUserTimeout makes the kernel abort the connection when sent data
-// stays unacknowledged for d: a dead link is noticed even while the
-// socket buffer still takes writes (it holds seconds of video).
-func setUserTimeout(raw syscall.RawConn, d time.Duration) {
+// setSocketOptions:
+//   - TCP_USER_TIMEOUT: the kernel aborts the connection when sent data
+//     stays unacknowledged for d, so a dead link is noticed even while the
+//     socket still takes writes;
+//   - TCP_NOTSENT_LOWAT: the kernel takes only about 100 ms of the stream
+//     beyond what is in flight. Without it, Linux's send buffer grows to
+//     megabytes — many seconds of video on a slow link — that can be
+//     neither dropped nor re-encoded, and writes into it look like
+//     throughput. With it, a backlog builds in the send queue, where the
+//     adaptive bitrate sees it and whole groups of pictures can be dropped.
+func setSocketOptions(raw syscall.RawConn, d time.Duration, bitrate int) {
+	if bitrate <= 0 {
+		bitrate = 2_500_000
+	}
+	lowat := max(16<<10, bitrate/8/10)
 	raw.Control(func(fd uintptr) {
 		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, int(d/time.Millisecond))
+		_ = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, lowat)
 	})
 }
 
