@@ -68,10 +68,14 @@ func (h *heartbeats) all() []post {
 	return slices.Clone(h.posts)
 }
 
-// states is the sequence of distinct states posted.
+// states is the sequence of distinct states posted, in the order of the
+// documents' times: a post that timed out on a cut link may still arrive
+// when the link is back, after newer ones.
 func (h *heartbeats) states() []string {
 	var s []string
-	for _, p := range h.all() {
+	posts := h.all()
+	slices.SortStableFunc(posts, func(a, b post) int { return a.doc.Time.Compare(b.doc.Time) })
+	for _, p := range posts {
 		if len(s) == 0 || s[len(s)-1] != p.doc.State {
 			s = append(s, p.doc.State)
 		}
@@ -319,7 +323,7 @@ func TestOutageAndRestart(t *testing.T) {
 	for i, since := range []time.Time{linkBack, serverBack} {
 		what := []string{"the link came back", "the server restarted"}[i]
 		d := back[i].Sub(since)
-		t.Logf("reconnected %v after %s (lost %v after the event)", d.Round(10*time.Millisecond), what, lost[i].Sub(live).Round(100*time.Millisecond))
+		t.Logf("reconnected %v after %s (connection lost %v after going live)", d.Round(10*time.Millisecond), what, lost[i].Sub(live).Round(100*time.Millisecond))
 		if d > 3*time.Second {
 			t.Errorf("reconnected %v after %s, want ≤ 3 s", d, what)
 		}

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -38,6 +40,13 @@ type EndpointOptions struct {
 	// Prefix of the session URLs, relative to the endpoint's path
 	// ("sessions/": /whip → /sessions/N, the Location given relative).
 	LocationPrefix string
+	// Netns: the endpoint lives in this namespace (nil: the host's
+	// network). Its HTTP server listens on 127.0.0.1 there, and every
+	// session's media goes through one UDP socket on 127.0.0.1 there
+	// (pion's UDP mux), the only candidate it gives: a publisher inside
+	// the namespace reaches it over the namespace's loopback, which
+	// Netns.Shape shapes. The relay (Relay) is made there too.
+	Netns *Netns
 }
 
 // WHIPEndpoint is an in-test WHIP server: a pion answerer behind
@@ -52,10 +61,22 @@ type WHIPEndpoint struct {
 	requests []EndpointRequest
 
 	relay *udpRelay
+	mux   ice.UDPMux // with Netns: every session's media socket
 
 	VideoPackets, AudioPackets atomic.Int64
-	videoTS                    sync.Map // RTP timestamps seen (frames)
 	nextID                     atomic.Int64
+
+	vmu     sync.Mutex
+	videoTS map[uint32]bool // RTP timestamps seen (frames)
+	video   []VideoArrival
+}
+
+// VideoArrival is one video RTP packet as the endpoint read it (after
+// SRTP, in the order read; a retransmission is read again).
+type VideoArrival struct {
+	At        time.Time
+	Timestamp uint32 // RTP timestamp: which frame
+	Size      int    // bytes: RTP header and payload
 }
 
 // EndpointRequest is one request the endpoint received.
@@ -67,26 +88,68 @@ type EndpointRequest struct {
 // StartWHIPEndpoint starts the endpoint; it stops with the test.
 func StartWHIPEndpoint(t testing.TB, opt EndpointOptions) *WHIPEndpoint {
 	t.Helper()
-	e := NewWHIPEndpoint(opt)
+	e, err := startWHIPEndpoint(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(e.Close)
 	return e
 }
 
 // NewWHIPEndpoint starts the endpoint (for benchmarks; Close stops it).
+// It panics if it cannot listen (loopback always works where the tests
+// run).
 func NewWHIPEndpoint(opt EndpointOptions) *WHIPEndpoint {
+	e, err := startWHIPEndpoint(opt)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+func startWHIPEndpoint(opt EndpointOptions) (*WHIPEndpoint, error) {
 	if opt.LocationPrefix == "" {
 		opt.LocationPrefix = "sessions/"
 	}
-	e := &WHIPEndpoint{opt: opt, sessions: map[string]*webrtc.PeerConnection{}}
+	e := &WHIPEndpoint{opt: opt, sessions: map[string]*webrtc.PeerConnection{}, videoTS: map[uint32]bool{}}
+	listenUDP := func() (*net.UDPConn, error) {
+		return net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	}
+	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(e.serve))
+	if ns := opt.Netns; ns != nil {
+		listenUDP = func() (*net.UDPConn, error) {
+			c, err := ns.ListenPacket("udp4", "127.0.0.1:0")
+			if err != nil {
+				return nil, err
+			}
+			return c.(*net.UDPConn), nil
+		}
+		ln, err := ns.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("testpeer: whip endpoint: %w", err)
+		}
+		e.srv.Listener.Close()
+		e.srv.Listener = ln
+		media, err := listenUDP()
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("testpeer: whip endpoint: %w", err)
+		}
+		e.mux = webrtc.NewICEUDPMux(nil, media)
+	}
 	if opt.Relay {
 		var err error
-		if e.relay, err = newUDPRelay(); err != nil {
-			panic(err) // loopback UDP always works where the tests run
+		if e.relay, err = newUDPRelay(listenUDP); err != nil {
+			e.srv.Listener.Close()
+			if e.mux != nil {
+				e.mux.Close()
+			}
+			return nil, fmt.Errorf("testpeer: whip endpoint: relay: %w", err)
 		}
 	}
-	e.srv = httptest.NewServer(http.HandlerFunc(e.serve))
+	e.srv.Start()
 	e.URL = e.srv.URL + "/whip"
-	return e
+	return e, nil
 }
 
 // ClientHello is the publisher's first DTLS ClientHello record, as it
@@ -113,13 +176,39 @@ func (e *WHIPEndpoint) Close() {
 	for _, pc := range e.sessions {
 		pc.Close()
 	}
+	if e.mux != nil {
+		e.mux.Close() // after the sessions: it closes the socket
+	}
 }
 
 // Frames is the number of distinct video frames (RTP timestamps) received.
 func (e *WHIPEndpoint) Frames() int {
-	n := 0
-	e.videoTS.Range(func(any, any) bool { n++; return true })
-	return n
+	e.vmu.Lock()
+	defer e.vmu.Unlock()
+	return len(e.videoTS)
+}
+
+// VideoArrivals returns the video packets read so far, in order.
+func (e *WHIPEndpoint) VideoArrivals() []VideoArrival {
+	e.vmu.Lock()
+	defer e.vmu.Unlock()
+	return slices.Clone(e.video)
+}
+
+// FrameArrivals returns when each video frame arrived — its first packet
+// (a distinct RTP timestamp) — in order.
+func (e *WHIPEndpoint) FrameArrivals() []time.Time {
+	e.vmu.Lock()
+	defer e.vmu.Unlock()
+	seen := make(map[uint32]bool, len(e.videoTS))
+	var at []time.Time
+	for _, a := range e.video {
+		if !seen[a.Timestamp] {
+			seen[a.Timestamp] = true
+			at = append(at, a.At)
+		}
+	}
+	return at
 }
 
 // Requests are the requests received so far.
@@ -231,6 +320,10 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 	se := webrtc.SettingEngine{}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	if e.mux != nil {
+		// The namespace's socket, on 127.0.0.1, is the only candidate.
+		se.SetICEUDPMux(e.mux)
+	}
 	if e.opt.DTLSServer {
 		se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer)
 	}
@@ -247,7 +340,10 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 			}
 			if tr.Kind() == webrtc.RTPCodecTypeVideo {
 				e.VideoPackets.Add(1)
-				e.videoTS.Store(pkt.Timestamp, true)
+				e.vmu.Lock()
+				e.videoTS[pkt.Timestamp] = true
+				e.video = append(e.video, VideoArrival{At: time.Now(), Timestamp: pkt.Timestamp, Size: pkt.MarshalSize()})
+				e.vmu.Unlock()
 			} else {
 				e.AudioPackets.Add(1)
 			}
@@ -375,6 +471,7 @@ func answerGathered(pc *webrtc.PeerConnection) error {
 // towards the endpoint. It drops everything while drop is set.
 type udpRelay struct {
 	conn   *net.UDPConn // the publisher's side: the one candidate it knows
+	listen func() (*net.UDPConn, error)
 	drop   atomic.Bool
 	mu     sync.Mutex
 	server *net.UDPAddr            // the endpoint's own candidate
@@ -382,12 +479,14 @@ type udpRelay struct {
 	hello  []byte                  // the publisher's first DTLS ClientHello record
 }
 
-func newUDPRelay() (*udpRelay, error) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+// newUDPRelay starts a relay whose sockets listen (a UDP socket on
+// 127.0.0.1) makes.
+func newUDPRelay(listen func() (*net.UDPConn, error)) (*udpRelay, error) {
+	c, err := listen()
 	if err != nil {
 		return nil, err
 	}
-	r := &udpRelay{conn: c, peers: map[string]*net.UDPConn{}}
+	r := &udpRelay{conn: c, listen: listen, peers: map[string]*net.UDPConn{}}
 	go r.run()
 	return r, nil
 }
@@ -415,7 +514,7 @@ func (r *udpRelay) run() {
 		}
 		to, pc := r.server, r.peers[from.String()]
 		if pc == nil {
-			if pc, err = net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)}); err != nil {
+			if pc, err = r.listen(); err != nil {
 				r.mu.Unlock()
 				continue
 			}
