@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -232,8 +233,10 @@ func TestUnresponsiveServers(t *testing.T) {
 	}
 }
 
-// TestServerGoesAway: the server dies mid-stream → exit 3 with a clear
-// line, promptly (reconnecting comes with the network issue).
+// TestServerGoesAway: the server dies mid-stream and stays down. golive
+// reconnects (first attempt within 1 s, then every 2 s at most); with
+// --reconnect-max 2 it gives up after two attempts: exit 3 with a clear
+// line, promptly.
 func TestServerGoesAway(t *testing.T) {
 	n := testpeer.StartNginxT(t, testpeer.NginxConfig{})
 	done := make(chan struct{})
@@ -241,20 +244,73 @@ func TestServerGoesAway(t *testing.T) {
 	var log string
 	go func() {
 		defer close(done)
-		code, log = push(t, "--preset", "360p", "--duration", "30s", n.URL("SECRETKEY5"))
+		code, log = push(t, "--preset", "360p", "--duration", "30s", "--reconnect-max", "2", n.URL("SECRETKEY5"))
 	}()
 	time.Sleep(3 * time.Second) // stream for a while, then pull the plug
 	n.Stop()
+	stopped := time.Now()
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
 		t.Fatal("golive still running 15 s after the server went away")
 	}
-	if code != exitConnect || !strings.Contains(log, "connection lost") {
-		t.Fatalf("exit %d, want %d with \"connection lost\"; output:\n%s", code, exitConnect, log)
+	if code != exitConnect || !strings.Contains(log, "connection lost") || !strings.Contains(log, "gave up reconnecting after 2 attempts") {
+		t.Fatalf("exit %d, want %d with \"connection lost\" and \"gave up reconnecting after 2 attempts\"; output:\n%s", code, exitConnect, log)
+	}
+	// Two attempts: the first within 1 s, the second at most 2 s later.
+	if took := time.Since(stopped); took > 4*time.Second {
+		t.Errorf("gave up %v after the server went away, want ≤ 4 s for 2 attempts", took)
 	}
 	if strings.Contains(log, "SECRETKEY5") {
 		t.Errorf("output leaks the key:\n%s", log)
+	}
+}
+
+// TestWaitForServer: without --wait-for-server a server that is not there
+// yet fails fast (exit 3); with it, golive waits and goes live once the
+// server starts.
+func TestWaitForServer(t *testing.T) {
+	port, err := testpeer.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := fmt.Sprintf("rtmp://127.0.0.1:%d/live/waiting", port)
+	start := time.Now()
+	if code, log := push(t, "--preset", "360p", "--duration", "2s", url); code != exitConnect {
+		t.Fatalf("no server, no --wait-for-server: exit %d, want %d:\n%s", code, exitConnect, log)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("failing took %v, want fast", took)
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)) // hold the port: nothing answers yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	done := make(chan struct{})
+	var code int
+	var log string
+	go func() {
+		defer close(done)
+		code, log = push(t, "--preset", "360p", "--duration", "3s", "--wait-for-server", url)
+	}()
+	time.Sleep(3 * time.Second)
+	select {
+	case <-done:
+		t.Fatalf("--wait-for-server: gave up with no server (exit %d):\n%s", code, log)
+	default:
+	}
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true, Port: port})
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("golive still running 15 s after the server started")
+	}
+	if code != 0 || !strings.Contains(log, "waiting for the server") {
+		t.Fatalf("exit %d, want 0 after waiting; output:\n%s", code, log)
+	}
+	if p := testpeer.ProbeRecordingT(t, n.RecordPath("waiting")); p.Video() == nil {
+		t.Errorf("nothing recorded after waiting for the server")
 	}
 }
 

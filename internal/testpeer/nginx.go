@@ -70,6 +70,9 @@ type NginxConfig struct {
 	// shifts the new session's timestamps to follow the file's last one, so
 	// a publisher that reconnects makes one continuous recording.
 	RecordAppend bool
+	// Port is the RTMP port (0: a free one), for a test that must know it
+	// before the server starts.
+	Port int
 	// DropIdlePublisher adds `drop_idle_publisher`: nginx-rtmp closes a
 	// publisher that has sent no audio or video for this long (rounded to
 	// milliseconds; 0 is never). A publisher whose TCP connection died in
@@ -145,7 +148,11 @@ func startNginx(bin string, cfg NginxConfig) (n *Nginx, err error) {
 			return n, fmt.Errorf("testpeer: start nginx: %w", err)
 		}
 	}
-	for _, p := range ports {
+	for i, p := range ports {
+		if i == 0 && cfg.Port > 0 {
+			*p = cfg.Port
+			continue
+		}
 		if *p, err = FreePort(); err != nil {
 			return n, fmt.Errorf("testpeer: start nginx: %w", err)
 		}
