@@ -216,9 +216,9 @@ func TestSetMax(t *testing.T) {
 func TestReset(t *testing.T) {
 	c := New(preset)
 	t0 := time.Unix(1_000_000, 0)
-	// A queue that grew while there was no connection, nothing sent…
+	// A queue waiting while there was no connection, nothing sent…
 	for i := range 10 {
-		c.Update(Sample{At: t0.Add(time.Duration(i) * 100 * time.Millisecond), QueueDelay: time.Duration(i) * 50 * time.Millisecond})
+		c.Update(Sample{At: t0.Add(time.Duration(i) * 100 * time.Millisecond), QueueDelay: 100 * time.Millisecond})
 	}
 	c.Reset()
 	// …then the first sample of the new connection: no verdict yet.
