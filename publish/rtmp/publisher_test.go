@@ -19,6 +19,8 @@ func TestTimestamps(t *testing.T) {
 		{2 * time.Second, 2021},
 		{-time.Second, 0}, // never negative
 		{5 * time.Hour, 18000021},
+		// 2³² ms is 49.7 days: RTMP timestamps wrap, as the spec says they do.
+		{50 * 24 * time.Hour, uint32((50*86_400_000 + 21) % (1 << 32))},
 	} {
 		if got := p.flvTime(tc.d); got != tc.want {
 			t.Errorf("flvTime(%v) = %d, want %d", tc.d, got, tc.want)
