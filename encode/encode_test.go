@@ -370,3 +370,53 @@ func TestAudioOpus(t *testing.T) {
 		t.Fatalf("decoded tone: %d zero crossings in 0.5 s (want 1000), RMS %.3f (want 0.173)", cross, rms)
 	}
 }
+
+// TestSetSize: the encoder reopens at the new size on the next frame,
+// which is a keyframe carrying the new parameter sets; frames keep coming
+// in at the original size (scaled); timestamps keep going; and back.
+func TestSetSize(t *testing.T) {
+	var out collect
+	v := openTestVideo(t, &out)
+	first := v.Config()
+	pool := media.NewFramePool(320, 180)
+	rng := rand.New(rand.NewPCG(5, 6))
+	changes := map[int][2]int{40: {160, 90}, 80: {320, 180}}
+	at := map[int]int{} // frame number → index of its first packet
+	for n := 0; n < 120; n++ {
+		if sz, ok := changes[n]; ok {
+			v.SetSize(sz[0], sz[1])
+			at[n] = len(out)
+		}
+		f := pool.Get()
+		noisyFrame(f, n, rng)
+		f.PTS = time.Duration(n) * time.Second / 30
+		if err := v.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Release()
+	}
+	if len(out) < 115 {
+		t.Fatalf("%d packets for 120 frames", len(out))
+	}
+	for n, i := range at {
+		p, sz := out[i], changes[n]
+		if !p.Keyframe || p.Config == nil || p.Config.Width != sz[0] || p.Config.Height != sz[1] {
+			t.Fatalf("first packet after SetSize(%v) at frame %d: keyframe %v, config %+v", sz, n, p.Keyframe, p.Config)
+		}
+		sps, _, err := h264.ParseConfigRecord(p.Config.Record)
+		if err != nil || len(sps) == 0 {
+			t.Fatalf("config record after the change: %v", err)
+		}
+		if w, h := v.Size(); n == 80 && (w != 320 || h != 180) {
+			t.Errorf("Size() = %dx%d after going back", w, h)
+		}
+	}
+	if r := out[at[40]].Config.Record; bytes.Equal(r, first.Record) {
+		t.Errorf("the 160x90 stream has the 320x180 parameter sets")
+	}
+	for i := 1; i < len(out); i++ {
+		if out[i].DTS <= out[i-1].DTS {
+			t.Fatalf("packet %d: DTS %v after %v", i, out[i].DTS, out[i-1].DTS)
+		}
+	}
+}

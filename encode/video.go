@@ -52,6 +52,14 @@ type Video struct {
 	frame  *astiav.Frame
 	pkt    *astiav.Packet
 	config media.VideoConfig
+	record *media.VideoConfig // a copy of config, which keyframe packets point to
+
+	// Input frames keep the size the encoder was opened with; SetSize
+	// makes the encoder reopen at another, with a scaler in front.
+	inW, inH int
+	size     atomic.Uint64 // wanted size, w<<32 | h
+	scaler   *astiav.SoftwareScaleContext
+	src      *astiav.Frame // the input frame, for the scaler
 
 	bitrate      atomic.Int64 // wanted
 	applied      int64        // what the codec context has
@@ -82,7 +90,8 @@ func OpenVideo(cfg VideoConfig, out media.PacketWriter) (*Video, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	v := &Video{cfg: cfg, out: out, log: cfg.Logger.With("component", "encode.video")}
+	v := &Video{cfg: cfg, out: out, log: cfg.Logger.With("component", "encode.video"), inW: cfg.Width, inH: cfg.Height}
+	v.size.Store(uint64(cfg.Width)<<32 | uint64(cfg.Height))
 	if err := v.open(); err != nil {
 		v.Close()
 		return nil, err
@@ -150,6 +159,8 @@ func (v *Video) open() error {
 		Codec: media.CodecH264, Width: cfg.Width, Height: cfg.Height,
 		FrameRate: float64(cfg.FPS), Bitrate: cfg.Bitrate, Record: rec,
 	}
+	record := v.config
+	v.record = &record
 	v.bitrate.Store(int64(cfg.Bitrate))
 	v.applied = int64(cfg.Bitrate)
 
@@ -181,6 +192,60 @@ func (v *Video) SetBitrate(bps int) {
 	}
 }
 
+// SetSize asks for another picture size (the adaptive bitrate's ladder):
+// at the next frame the encoder is reopened at w×h, frames are scaled to
+// it, and the first packet is a keyframe whose Config carries the new
+// parameter sets. Frames still come in at the size the encoder was opened
+// with. Safe from any goroutine.
+func (v *Video) SetSize(w, h int) {
+	if w > 0 && h > 0 && w%2 == 0 && h%2 == 0 {
+		v.size.Store(uint64(w)<<32 | uint64(h))
+	}
+}
+
+// Size is the size the encoder encodes at (or will, from the next frame).
+func (v *Video) Size() (w, h int) {
+	s := v.size.Load()
+	return int(s >> 32), int(s & 0xffffffff)
+}
+
+// resize reopens the encoder at w×h, after draining it.
+func (v *Video) resize(w, h int) error {
+	if err := v.Flush(); err != nil {
+		return err
+	}
+	from := fmt.Sprintf("%dx%d", v.cfg.Width, v.cfg.Height)
+	v.free()
+	v.cfg.Width, v.cfg.Height, v.cfg.Bitrate = w, h, int(v.bitrate.Load())
+	if err := v.open(); err != nil {
+		return err
+	}
+	v.started = false // the next frame is a keyframe
+	if v.scaler != nil {
+		v.scaler.Free()
+		v.scaler = nil
+	}
+	if w != v.inW || h != v.inH {
+		var err error
+		v.scaler, err = astiav.CreateSoftwareScaleContext(v.inW, v.inH, astiav.PixelFormatYuv420P, w, h, astiav.PixelFormatYuv420P,
+			astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagBilinear))
+		if err != nil {
+			return fmt.Errorf("encode: scaler %dx%d → %dx%d: %w", v.inW, v.inH, w, h, err)
+		}
+		if v.src == nil {
+			v.src = astiav.AllocFrame()
+			v.src.SetWidth(v.inW)
+			v.src.SetHeight(v.inH)
+			v.src.SetPixelFormat(astiav.PixelFormatYuv420P)
+			if err := v.src.AllocBuffer(0); err != nil {
+				return fmt.Errorf("encode: frame buffer: %w", err)
+			}
+		}
+	}
+	v.log.Info("picture size changed", "from", from, "to", fmt.Sprintf("%dx%d", w, h), "bitrate_kbps", v.cfg.Bitrate/1000)
+	return nil
+}
+
 // Bitrate is the current target in bit/s.
 func (v *Video) Bitrate() int { return int(v.bitrate.Load()) }
 
@@ -195,8 +260,13 @@ func (v *Video) Stats() (frames, keyframes, bitrateChanges int64) {
 // Encode encodes one frame and writes the packets it yields. It does not
 // release f (the caller owns it).
 func (v *Video) Encode(f *media.VideoFrame) error {
-	if f.Width != v.cfg.Width || f.Height != v.cfg.Height || f.Format != media.PixelFormatI420 {
-		return fmt.Errorf("encode: frame %dx%d, encoder %dx%d", f.Width, f.Height, v.cfg.Width, v.cfg.Height)
+	if f.Width != v.inW || f.Height != v.inH || f.Format != media.PixelFormatI420 {
+		return fmt.Errorf("encode: frame %dx%d, encoder %dx%d", f.Width, f.Height, v.inW, v.inH)
+	}
+	if w, h := v.Size(); w != v.cfg.Width || h != v.cfg.Height {
+		if err := v.resize(w, h); err != nil {
+			return err
+		}
 	}
 	pts := toTimeBase(f.PTS, videoTimeBase)
 	if v.started && pts <= v.lastPTS {
@@ -206,10 +276,19 @@ func (v *Video) Encode(f *media.VideoFrame) error {
 	if err := makeWritable(v.frame); err != nil {
 		return fmt.Errorf("encode: make frame writable: %w", err)
 	}
+	into := v.frame
+	if v.scaler != nil {
+		into = v.src
+	}
 	for i := range 3 {
 		w, h := media.PlaneSize(f.Width, f.Height, i)
-		dst, dstStride := avframe.Plane(v.frame, i, h)
+		dst, dstStride := avframe.Plane(into, i, h)
 		media.CopyPlane(dst, dstStride, f.Planes[i], f.Strides[i], w, h)
+	}
+	if v.scaler != nil {
+		if err := v.scaler.ScaleFrame(v.src, v.frame); err != nil {
+			return fmt.Errorf("encode: scale: %w", err)
+		}
 	}
 	if b := v.bitrate.Load(); b != v.applied {
 		maxrate, bufsize := vbv(int(b))
@@ -279,6 +358,7 @@ func (v *Video) drain() error {
 		v.pkt.Unref()
 		if p.Keyframe {
 			v.keyframes.Add(1)
+			p.Config = v.record
 		}
 		if err := v.out.WritePacket(p); err != nil {
 			return err
@@ -292,14 +372,28 @@ func (v *Video) Close() {
 		return
 	}
 	v.closed = true
+	v.free()
+	if v.scaler != nil {
+		v.scaler.Free()
+	}
+	if v.src != nil {
+		v.src.Free()
+	}
+}
+
+// free frees the codec and its frame and packet (before a reopen).
+func (v *Video) free() {
 	if v.pkt != nil {
 		v.pkt.Free()
+		v.pkt = nil
 	}
 	if v.frame != nil {
 		v.frame.Free()
+		v.frame = nil
 	}
 	if v.cc != nil {
 		v.cc.Free()
+		v.cc = nil
 	}
 }
 

@@ -137,6 +137,11 @@ type Packet struct {
 	// Keyframe: an IDR picture a decoder can start from (always true for audio).
 	// Latency is measured from Clock.At(PTS): PTS is the capture time.
 	Keyframe bool
+	// Config: on video keyframes, the stream's configuration (parameter
+	// sets) from this keyframe on. It changes when the encoder is reopened
+	// at another size; a sender compares it with what it sent last.
+	// Shared and read-only.
+	Config *VideoConfig
 }
 
 // VideoConfig describes an encoded video stream.

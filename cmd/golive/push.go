@@ -48,6 +48,7 @@ type pushOptions struct {
 	LogLevel       string
 	Status         string // auto|on|off
 	ABR            string // on|off
+	ABRScale       string // on|off
 	ReconnectMax   int
 	WaitForServer  bool
 	RetryRefused   bool
@@ -124,6 +125,7 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "token", EnvVars: []string{"GOLIVE_TOKEN"}, Usage: "WHIP: bearer token (never logged; prefer the environment variable, which ps does not show)"},
 			&cli.StringSliceFlag{Name: "ice-server", Usage: "WHIP: STUN/TURN server, stun:host[:port] or turn:user:password@host[:port][?transport=tcp] (repeatable)"},
 			&cli.StringFlag{Name: "abr", Category: "Network", Value: "on", Usage: "adaptive bitrate: on (follow the link, between the preset's minimum and target) or off"},
+			&cli.StringFlag{Name: "abr-scale", Category: "Network", Value: "off", Usage: "on: when the bitrate has been at the minimum for 10 s, encode a smaller picture (the presets below: 720p → 480p → 360p); back up when the link recovers"},
 			&cli.IntFlag{Name: "reconnect-max", Category: "Network", Usage: "attempts per outage before giving up once live (0: forever; -1: never reconnect)"},
 			&cli.BoolFlag{Name: "wait-for-server", Category: "Network", Usage: "retry the first connection too, as after an outage (kiosks that boot before their network), instead of failing fast"},
 			&cli.BoolFlag{Name: "retry-refused", Category: "Network", Usage: "retry a publish the server refused (wrong key, denied) instead of exiting with code 4"},
@@ -148,7 +150,7 @@ func pushCommand() *cli.Command {
 				ConnectTimeout: c.Duration("connect-timeout"), Protocol: c.String("protocol"),
 				Token: c.String("token"), ICEServers: c.StringSlice("ice-server"), LogFormat: c.String("log-format"),
 				LogLevel: c.String("log-level"), Status: c.String("status"),
-				ABR: c.String("abr"), ReconnectMax: c.Int("reconnect-max"), WaitForServer: c.Bool("wait-for-server"),
+				ABR: c.String("abr"), ABRScale: c.String("abr-scale"), ReconnectMax: c.Int("reconnect-max"), WaitForServer: c.Bool("wait-for-server"),
 				RetryRefused: c.Bool("retry-refused"), HeartbeatURL: c.String("heartbeat-url"),
 				HeartbeatToken: c.String("heartbeat-token"), HeartbeatEvery: c.Duration("heartbeat-interval"),
 				StatusAddr: c.String("status-addr"),
@@ -218,6 +220,12 @@ func (o *pushOptions) check() error {
 	}
 	if o.ABR != "on" && o.ABR != "off" {
 		return usagef("--abr %q: want on or off", o.ABR)
+	}
+	if o.ABRScale != "on" && o.ABRScale != "off" {
+		return usagef("--abr-scale %q: want on or off", o.ABRScale)
+	}
+	if o.ABRScale == "on" && o.ABR == "off" {
+		return usagef("--abr-scale on: needs --abr on")
 	}
 	if o.ReconnectMax < -1 {
 		return usagef("--reconnect-max %d: want a count, 0 (forever) or -1 (never)", o.ReconnectMax)
@@ -302,6 +310,7 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 		ConnectTimeout: o.ConnectTimeout, Duration: o.Duration, Version: version, Logger: log,
 		Filter: &o.filter, FilterBackend: o.FilterBackend,
 		ABR:       o.ABR == "on",
+		ABRScale:  o.ABRScale == "on",
 		Reconnect: publish.Reconnect{Max: o.ReconnectMax, RetryRefused: o.RetryRefused, Wait: o.WaitForServer},
 		Control:   &pipeline.Control{},
 	}

@@ -43,6 +43,7 @@ type Config struct {
 	Target int // the preset's video bitrate: the start and the ceiling
 	Min    int // the preset's minimum video bitrate
 	Audio  int // audio bit/s, carried by the same link
+	Start  int // the first bitrate (0: Target)
 }
 
 // Decision is what Update decided.
@@ -58,7 +59,8 @@ type Decision struct {
 const (
 	congestedDelay = 400 * time.Millisecond // queue past this: congested
 	growingDelay   = 150 * time.Millisecond // …or past this and growing
-	clearDelay     = 50 * time.Millisecond  // at most this: the link keeps up
+	clearDelay     = 50 * time.Millisecond  // at most this at least once a clearWindow: the link keeps up
+	clearWindow    = time.Second
 	rateWindow     = 2 * time.Second        // what the link carried, measured over this
 	minWindow      = 500 * time.Millisecond // …at least
 	cutHold        = time.Second            // between two cuts
@@ -102,7 +104,11 @@ func New(cfg Config) *Controller {
 	if cfg.Min <= 0 || cfg.Min > cfg.Target {
 		cfg.Min = cfg.Target
 	}
-	return &Controller{cfg: cfg, bitrate: cfg.Target, probeHold: upHold}
+	c := &Controller{cfg: cfg, bitrate: cfg.Target, probeHold: upHold}
+	if cfg.Start > 0 {
+		c.bitrate = c.clamp(cfg.Start)
+	}
+	return c
 }
 
 // Bitrate is the current decision.
@@ -171,6 +177,24 @@ func (c *Controller) growing(now time.Time) bool {
 	return false
 }
 
+// rising says whether the queue has grown steadily over the last second
+// (at 0.5 s and at now, each time by 10 ms or more): a link that does not
+// keep up, unlike a keyframe's burst, which rises and falls within it.
+func (c *Controller) rising(now time.Time) bool {
+	at := func(ago time.Duration) (time.Duration, bool) {
+		for i := len(c.hist) - 1; i >= 0; i-- {
+			if now.Sub(c.hist[i].at) >= ago {
+				return c.hist[i].delay, true
+			}
+		}
+		return 0, false
+	}
+	d1, ok1 := at(time.Second)
+	d2, ok2 := at(minWindow)
+	last := c.hist[len(c.hist)-1].delay
+	return ok1 && ok2 && d2 >= d1+10*time.Millisecond && last >= d2+10*time.Millisecond
+}
+
 func (c *Controller) clamp(b int) int { return max(c.cfg.Min, min(c.cfg.Target, b)) }
 
 func (c *Controller) set(b int, reason string) Decision {
@@ -183,9 +207,20 @@ func (c *Controller) set(b int, reason string) Decision {
 	return d
 }
 
+// lowest is the smallest queue over the last clearWindow: a queue that
+// empties between keyframes (a keyframe is a burst of a fraction of a
+// second on a slow link) still shows a link that keeps up.
+func (c *Controller) lowest(now time.Time) time.Duration {
+	low := c.hist[len(c.hist)-1].delay
+	for i := len(c.hist) - 1; i >= 0 && now.Sub(c.hist[i].at) <= clearWindow; i-- {
+		low = min(low, c.hist[i].delay)
+	}
+	return low
+}
+
 func (c *Controller) followQueue(s Sample) Decision {
 	now, delay := s.At, s.QueueDelay
-	if delay > clearDelay {
+	if c.lowest(now) > clearDelay || (delay > clearDelay && c.rising(now)) {
 		c.clearSince = time.Time{}
 	} else if c.clearSince.IsZero() {
 		c.clearSince = now

@@ -251,3 +251,42 @@ func TestFollowEstimate(t *testing.T) {
 		t.Errorf("30%% loss: %+v, want a cut to ≤ 85%% of %d", d, b)
 	}
 }
+
+// TestKeyframeBursts: on a slow link each keyframe (a fifth of a 2 s
+// group's bits in one frame) queues for a moment; a queue that empties
+// between keyframes is a link that keeps up, and the bitrate climbs off
+// the minimum to what the link carries.
+func TestKeyframeBursts(t *testing.T) {
+	c := New(Config{Target: 2_500_000, Min: 500_000, Audio: 128_000, Start: 500_000})
+	const tick = 100 * time.Millisecond
+	t0 := time.Unix(1_000_000, 0)
+	capacity := 1_000_000.0
+	var queue, sent float64 // bits
+	maxDelay := time.Duration(0)
+	for at := tick; at <= 60*time.Second; at += tick {
+		video := float64(c.Bitrate())
+		bits := float64(preset.Audio) * tick.Seconds()
+		if at%(2*time.Second) == 0 {
+			bits += video * 2 / 5 // the keyframe: a fifth of the group
+		} else {
+			bits += video * 2 * 4 / 5 / 19 // the other 19 frames of the 2 s
+		}
+		queue += bits
+		out := min(queue, capacity*tick.Seconds())
+		queue -= out
+		sent += out
+		rate := video + float64(preset.Audio)
+		delay := time.Duration(queue / rate * float64(time.Second))
+		if at > 30*time.Second {
+			maxDelay = max(maxDelay, delay)
+		}
+		c.Update(Sample{At: t0.Add(at), QueueDelay: delay, SentBytes: int64(sent / 8)})
+	}
+	t.Logf("after 60 s on a 1000k link with keyframe bursts: %d kbit/s video, queue at most %v in the last 30 s", c.Bitrate()/1000, maxDelay)
+	if c.Bitrate() < 600_000 {
+		t.Errorf("stuck at %d kbit/s on a 1000k link (video + audio fit up to ~870k)", c.Bitrate()/1000)
+	}
+	if maxDelay > time.Second {
+		t.Errorf("queue up to %v", maxDelay)
+	}
+}

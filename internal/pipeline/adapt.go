@@ -38,6 +38,12 @@ type adapter struct {
 	// second; link is the rate that gives (bit/s; 0: not known yet).
 	acked []ackPoint
 	link  atomic.Int64
+	// The resolution ladder (--abr-scale; one rung: off), the rung in use,
+	// and since when the bitrate rests at its minimum or (below the top)
+	// at its target.
+	rungs        []rung
+	level        int
+	pinned, high time.Time
 }
 
 type ackPoint struct {
@@ -112,10 +118,13 @@ func (a *adapter) step(now time.Time) {
 		a.wasDown = false
 	}
 	d := a.ctl.Update(abr.Sample{At: now, QueueDelay: delay, SentBytes: acked, Estimate: st.EstimateBitrate, Loss: st.Loss})
-	a.mu.Unlock()
 	if d.Changed {
 		a.apply(d)
 	}
+	if len(a.rungs) > 1 {
+		a.scale(now, delay)
+	}
+	a.mu.Unlock()
 	if d.Starved && delay >= 1500*time.Millisecond && now.Sub(a.lastShed) >= shedHold {
 		// Even the minimum does not fit: what is queued would only arrive
 		// later and later. Drop it up to a new keyframe; audio goes on.

@@ -55,6 +55,10 @@ type Config struct {
 	ConnectTimeout time.Duration
 	// ABR adapts the video bitrate to the link, within the preset's bounds.
 	ABR bool
+	// ABRScale: with ABR, a link that keeps the bitrate at the preset's
+	// minimum makes the picture smaller (the built-in presets below it),
+	// and bigger again when the link recovers.
+	ABRScale bool
 	// Reconnect: what the sender does when the destination drops.
 	Reconnect publish.Reconnect
 	// Duration stops the push cleanly after this long (0: until ctx ends).
@@ -271,6 +275,10 @@ func Run(ctx context.Context, cfg Config) error {
 	defer pub.Close()
 	fan.add(pub)
 	ad = newAdapter(cfg.ABR, p.Video.Bitrate, p.Video.MinBitrate, acfg.Bitrate, venc, pub, log)
+	if cfg.ABRScale {
+		ad.rungs = ladder(p)
+		log.Info("resolution ladder", "component", "abr", "rungs", fmt.Sprint(ad.rungs))
+	}
 	cfg.Control.attach(ad)
 	setState(StateLive)
 	defer setState(StateStopped)

@@ -1,6 +1,7 @@
 package rtmp
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -239,6 +240,15 @@ func (p *Publisher) send(c *conn, pkt *media.Packet) error {
 	var err error
 	ts := p.flvTime(pkt.DTS)
 	p.lastTS = ts
+	if pkt.Kind == media.KindVideo && pkt.Keyframe && pkt.Config != nil && !bytes.Equal(pkt.Config.Record, p.cfg.Video.Record) {
+		// The encoder was reopened at another size: new metadata and
+		// sequence header before its first keyframe (later sessions
+		// start with them too).
+		p.cfg.Video = *pkt.Config
+		if err := p.sendHeaders(c); err != nil {
+			return err
+		}
+	}
 	switch pkt.Kind {
 	case media.KindVideo:
 		n, err = c.writeN(csidVideo, typeVideo, c.streamID, ts, videoHeader(hdr[:0], pkt.Keyframe, avcNALU, compositionTime(pkt)), pkt.Data)

@@ -1,6 +1,7 @@
 package whip
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -750,6 +751,15 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 			return err
 		}
 		var payloads [][]byte
+		if pkt.Keyframe && pkt.Config != nil && !bytes.Equal(pkt.Config.Record, p.cfg.Video.Record) {
+			// The encoder was reopened at another size: new parameter sets
+			// (later sessions start with them too).
+			sps, pps, err := h264.ParseConfigRecord(pkt.Config.Record)
+			if err != nil {
+				return err
+			}
+			s.sps, s.pps, p.cfg.Video = sps, pps, *pkt.Config
+		}
 		if pkt.Keyframe {
 			// Receivers that join late need the parameter sets in band;
 			// the payloader packs them with the IDR slice (STAP-A).
