@@ -438,3 +438,69 @@ func TestHeartbeatOrders(t *testing.T) {
 		}
 	})
 }
+
+// TestABRScale: with --abr-scale on, a link on which even the preset's
+// minimum does not fit makes golive encode the next smaller picture of the
+// ladder (720p → 480p) after 10 s at the minimum, and the full picture
+// again once the link is back. What nginx recorded decodes cleanly across
+// both changes, with the sizes in that order.
+func TestABRScale(t *testing.T) {
+	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
+	ns := testpeer.NewNetns(t)
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Netns: ns, Record: true})
+	ln, err := ns.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb := startHeartbeats(t, ln, nil)
+	cmd, stderr := shapedPush(t, ns, n, hb, "scale", 50*time.Second, "--abr-scale", "on")
+	time.Sleep(3 * time.Second)
+	ns.ShapeT(t, testpeer.Link{RateKbit: 550}) // 720p needs 628k at its minimum, with audio; 480p 368k
+	cut := time.Now()
+	time.Sleep(20 * time.Second)
+	ns.ShapeT(t, testpeer.Link{})
+	restored := time.Now()
+	code := waitExit(t, cmd, stderr, 50*time.Second)
+	log := stderr.String()
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, log)
+	}
+	sizes := logTimes(log, "picture size")
+	if len(sizes) != 2 {
+		t.Fatalf("%d picture size changes, want 2 (down, up):\n%s", len(sizes), log)
+	}
+	t.Logf("smaller picture %v after the cut, full picture again %v after the link came back",
+		sizes[0].Sub(cut).Round(100*time.Millisecond), sizes[1].Sub(restored).Round(100*time.Millisecond))
+	if d := sizes[0].Sub(cut); d < scaleDown || d > scaleDown+6*time.Second {
+		t.Errorf("smaller picture %v after the cut, want after the 10 s at the minimum and within 16 s", d)
+	}
+	if sizes[1].Before(restored) {
+		t.Errorf("full picture again before the link came back")
+	}
+
+	path := n.RecordPath("scale")
+	if err := testpeer.WaitRecordingDone(path, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height",
+		"-of", "csv=p=0", path).Output()
+	if err != nil {
+		t.Fatalf("ffprobe: %v", err)
+	}
+	var seq []string
+	for _, l := range strings.Fields(string(out)) {
+		l = strings.TrimRight(l, ",") // a frame with side data gets an empty column
+		if len(seq) == 0 || seq[len(seq)-1] != l {
+			seq = append(seq, l)
+		}
+	}
+	if want := []string{"1280,720", "854,480", "1280,720"}; !slices.Equal(seq, want) {
+		t.Errorf("decoded frame sizes %v, want %v", seq, want)
+	}
+	if msgs, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-f", "null", "-").CombinedOutput(); err != nil || len(msgs) > 0 {
+		t.Errorf("the recording does not decode cleanly: %v\n%s", err, msgs)
+	}
+}
+
+// scaleDown is --abr-scale's wait at the minimum (internal/pipeline).
+const scaleDown = 10 * time.Second
