@@ -99,7 +99,12 @@ func run(bin, out string, dur time.Duration, rounds int) error {
 	}
 	var whip strings.Builder
 	whipReport(&whip, wr, wrt, dur)
-	return report(out, string(micro), whip.String(), g, f, same, fileG, fileF, filterG, filterF, dur)
+	fmt.Println("== Network: bandwidth cut, outage, server restart")
+	network, err := networkRounds(bin)
+	if err != nil {
+		return err
+	}
+	return report(out, string(micro), whip.String()+network, g, f, same, fileG, fileF, filterG, filterF, dur)
 }
 
 func pushGolive(bin string, n *testpeer.Nginx, key string, dur time.Duration) (result, error) {
