@@ -13,3 +13,12 @@ var (
 	// ErrBadURL: the destination URL is not usable.
 	ErrBadURL = errors.New("bad URL")
 )
+
+// ErrLost: a live connection was lost. It matches ErrConnect too (the
+// same exit code), but says what happened.
+var ErrLost error = lostError{}
+
+type lostError struct{}
+
+func (lostError) Error() string        { return "connection lost" }
+func (lostError) Is(target error) bool { return target == ErrConnect }

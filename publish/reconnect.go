@@ -126,7 +126,7 @@ func (r Reconnect) Retry(ctx context.Context, log *slog.Logger, stop func() bool
 		next = start.Add(gap)
 		// Every attempt is logged for the first few, then one in ten.
 		if attempt <= 5 || attempt%10 == 0 {
-			log.Warn("reconnect attempt failed", "attempt", attempt, "next_in", time.Until(next).Round(10*time.Millisecond), "error", err)
+			log.Warn("reconnect attempt failed", "attempt", attempt, "next_in", max(time.Until(next), 0).Round(10*time.Millisecond), "error", err)
 		}
 		if !r.waitUntil(ctx, next, stop) {
 			return attempt, r.stopErr(ctx)

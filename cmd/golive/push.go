@@ -322,6 +322,9 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 	}
 	cfg.OnState = mon.setState
 	cfg.StatusEvery = time.Second
+	if o.HeartbeatURL != "" {
+		cfg.StatusEvery = min(cfg.StatusEvery, o.HeartbeatEvery) // each heartbeat fresh
+	}
 	cfg.OnStatus = func(s pipeline.Status) {
 		mon.last.Store(&s)
 		if showStatus {

@@ -202,7 +202,7 @@ func (p *Publisher) netErr(c *conn, err error) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("%w: %s: connection lost: %w", publish.ErrConnect, c.target, cause(err))
+	return fmt.Errorf("%w: %s: %w", publish.ErrLost, c.target, cause(err))
 }
 
 // sendHeaders sends the metadata and sequence headers, stamped with the
