@@ -101,6 +101,20 @@ func logTimes(log, msg string) []time.Time {
 	return ts
 }
 
+// shapedServer makes a network namespace with nginx (cfg) and a
+// heartbeat receiver in it.
+func shapedServer(t *testing.T, cfg testpeer.NginxConfig) (*testpeer.Netns, *testpeer.Nginx, *heartbeats) {
+	t.Helper()
+	ns := testpeer.NewNetns(t)
+	cfg.Netns = ns
+	n := testpeer.StartNginxT(t, cfg)
+	ln, err := ns.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns, n, startHeartbeats(t, ln, nil)
+}
+
 // shapedPush starts golive in ns, publishing the 720p preset to n with a
 // heartbeat to hb every 500 ms, for dur.
 func shapedPush(t *testing.T, ns *testpeer.Netns, n *testpeer.Nginx, hb *heartbeats, key string, dur time.Duration, extra ...string) (*exec.Cmd, *testpeer.LogBuffer) {
@@ -180,13 +194,7 @@ func maxGap(pkts []testpeer.PacketInfo) (gap, at float64) {
 // more than 1 s.
 func TestBandwidthCut(t *testing.T) {
 	testpeer.RequireTool(t, "ffprobe")
-	ns := testpeer.NewNetns(t)
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Netns: ns, Record: true})
-	ln, err := ns.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hb := startHeartbeats(t, ln, nil)
+	ns, n, hb := shapedServer(t, testpeer.NginxConfig{Record: true})
 	const (
 		before = 8 * time.Second
 		cutFor = 27 * time.Second
@@ -279,16 +287,10 @@ func TestBandwidthCut(t *testing.T) {
 // heartbeat reports the states across it.
 func TestOutageAndRestart(t *testing.T) {
 	testpeer.RequireTool(t, "ffprobe")
-	ns := testpeer.NewNetns(t)
 	// drop_idle_publisher: our dead session's TCP connection never ends
 	// by itself on a cut link; the server drops it after 5 s of silence
 	// (without it nginx says "already publishing" until its 60 s ping).
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Netns: ns, Record: true, RecordAppend: true, DropIdlePublisher: 5 * time.Second})
-	ln, err := ns.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hb := startHeartbeats(t, ln, nil)
+	ns, n, hb := shapedServer(t, testpeer.NginxConfig{Record: true, RecordAppend: true, DropIdlePublisher: 5 * time.Second})
 	const total = 50 * time.Second
 	cmd, stderr := shapedPush(t, ns, n, hb, "outage", total, "--preset", "480p")
 	live := time.Now()
@@ -446,13 +448,7 @@ func TestHeartbeatOrders(t *testing.T) {
 // both changes, with the sizes in that order.
 func TestABRScale(t *testing.T) {
 	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
-	ns := testpeer.NewNetns(t)
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Netns: ns, Record: true})
-	ln, err := ns.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hb := startHeartbeats(t, ln, nil)
+	ns, n, hb := shapedServer(t, testpeer.NginxConfig{Record: true})
 	cmd, stderr := shapedPush(t, ns, n, hb, "scale", 50*time.Second, "--abr-scale", "on")
 	time.Sleep(3 * time.Second)
 	ns.ShapeT(t, testpeer.Link{RateKbit: 550}) // 720p needs 628k at its minimum, with audio; 480p 368k
