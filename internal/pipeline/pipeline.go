@@ -171,6 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS,
 		Bitrate: p.Video.Bitrate, KeyframeInterval: p.Video.KeyframeInterval,
 		Preset: p.Video.X264Preset, Profile: p.Video.Profile, Logger: log,
+		VBV: vbvFor(isWHIP),
 	}, fan)
 	if err != nil {
 		return err
@@ -417,6 +418,17 @@ func Run(ctx context.Context, cfg Config) error {
 		return first
 	}
 	return sendErr
+}
+
+// vbvFor: over WebRTC (UDP, no send buffer, a bottleneck queue of a few
+// hundred milliseconds) half a second of rate-control buffer: keyframes
+// half as big, and a bitrate cut that takes effect twice as fast. RTMP
+// keeps the platforms' one second.
+func vbvFor(whip bool) time.Duration {
+	if whip {
+		return 500 * time.Millisecond
+	}
+	return time.Second
 }
 
 // runFilter feeds the filter stage until the source is done and its queue

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
@@ -61,7 +60,10 @@ type WHIPEndpoint struct {
 	requests []EndpointRequest
 
 	relay *udpRelay
-	mux   ice.UDPMux // with Netns: every session's media socket
+	// se: the settings every session starts from; with Netns they hold
+	// mux, the namespace socket's UDP mux (Close closes it).
+	se  webrtc.SettingEngine
+	mux io.Closer
 
 	VideoPackets, AudioPackets atomic.Int64
 	nextID                     atomic.Int64
@@ -72,10 +74,13 @@ type WHIPEndpoint struct {
 }
 
 // VideoArrival is one video RTP packet as the endpoint read it (after
-// SRTP, in the order read; a retransmission is read again).
+// SRTP, in the order read; a retransmission, RTX or not, is read as the
+// packet it repairs).
 type VideoArrival struct {
 	At        time.Time
 	Timestamp uint32 // RTP timestamp: which frame
+	Seq       uint16 // RTP sequence number
+	Marker    bool   // the frame's last packet
 	Size      int    // bytes: RTP header and payload
 }
 
@@ -135,7 +140,10 @@ func startWHIPEndpoint(opt EndpointOptions) (*WHIPEndpoint, error) {
 			ln.Close()
 			return nil, fmt.Errorf("testpeer: whip endpoint: %w", err)
 		}
-		e.mux = webrtc.NewICEUDPMux(nil, media)
+		mux := webrtc.NewICEUDPMux(nil, media)
+		// The namespace's socket, on 127.0.0.1, is the only candidate.
+		e.se.SetICEUDPMux(mux)
+		e.mux = mux
 	}
 	if opt.Relay {
 		var err error
@@ -195,20 +203,65 @@ func (e *WHIPEndpoint) VideoArrivals() []VideoArrival {
 	return slices.Clone(e.video)
 }
 
-// FrameArrivals returns when each video frame arrived — its first packet
-// (a distinct RTP timestamp) — in order.
-func (e *WHIPEndpoint) FrameArrivals() []time.Time {
-	e.vmu.Lock()
-	defer e.vmu.Unlock()
-	seen := make(map[uint32]bool, len(e.videoTS))
-	var at []time.Time
-	for _, a := range e.video {
-		if !seen[a.Timestamp] {
-			seen[a.Timestamp] = true
-			at = append(at, a.At)
+// CompleteFrames returns when each video frame became whole — when the
+// last of its packets arrived — in time order. A frame is whole when every
+// sequence number from the one after the previous frame's last packet
+// (marker bit) to its own marked last packet arrived, all with its
+// timestamp: what a decoder can use. A frame some packet of which never
+// arrived does not count, nor one whose start cannot be told (the previous
+// frame's last packet lost), nor one that arrived before the first frame
+// start seen.
+func (e *WHIPEndpoint) CompleteFrames() []time.Time {
+	return CompleteFrames(e.VideoArrivals())
+}
+
+// CompleteFrames is WHIPEndpoint.CompleteFrames for arrivals a, in the
+// order read.
+func CompleteFrames(a []VideoArrival) []time.Time {
+	// The first arrival of each sequence number, extended past 16 bits.
+	got := make(map[int64]VideoArrival, len(a))
+	var seqs []int64
+	var highest int64
+	for i, p := range a {
+		ext := int64(p.Seq)
+		if i > 0 {
+			ext = highest + int64(int16(p.Seq-uint16(highest)))
+		}
+		highest = max(highest, ext)
+		if _, dup := got[ext]; !dup {
+			got[ext] = p
+			seqs = append(seqs, ext)
 		}
 	}
-	return at
+	slices.Sort(seqs)
+	var done []time.Time
+	for i := 0; i < len(seqs); {
+		first := got[seqs[i]]
+		prev, ok := got[seqs[i]-1]
+		if !ok || !prev.Marker || prev.Timestamp == first.Timestamp {
+			i++ // not a frame's first packet, as far as can be told
+			continue
+		}
+		whole := first.At
+		j := i
+		for ; j < len(seqs); j++ {
+			p := got[seqs[j]]
+			if p.Timestamp != first.Timestamp || j > i && seqs[j] != seqs[j-1]+1 {
+				break // a hole, or the next frame began without a marker
+			}
+			if p.At.After(whole) {
+				whole = p.At
+			}
+			if p.Marker {
+				done = append(done, whole)
+				j++
+				break
+			}
+		}
+		i = max(j, i+1)
+	}
+	slices.SortFunc(done, time.Time.Compare)
+	return done
 }
 
 // Requests are the requests received so far.
@@ -317,13 +370,9 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	se := webrtc.SettingEngine{}
+	se := e.se
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	if e.mux != nil {
-		// The namespace's socket, on 127.0.0.1, is the only candidate.
-		se.SetICEUDPMux(e.mux)
-	}
 	if e.opt.DTLSServer {
 		se.SetAnsweringDTLSRole(webrtc.DTLSRoleServer)
 	}
@@ -342,7 +391,7 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 				e.VideoPackets.Add(1)
 				e.vmu.Lock()
 				e.videoTS[pkt.Timestamp] = true
-				e.video = append(e.video, VideoArrival{At: time.Now(), Timestamp: pkt.Timestamp, Size: pkt.MarshalSize()})
+				e.video = append(e.video, VideoArrival{At: time.Now(), Timestamp: pkt.Timestamp, Seq: pkt.SequenceNumber, Marker: pkt.Marker, Size: pkt.MarshalSize()})
 				e.vmu.Unlock()
 			} else {
 				e.AudioPackets.Add(1)

@@ -99,6 +99,7 @@ type Publisher struct {
 	bytes, packets atomic.Int64
 	latency        stats.Latency
 	estimate       atomic.Int64
+	pace           pacer // Run's goroutine
 	lossPPM        atomic.Int64
 	rtt            atomic.Int64
 	lastKeyReq     atomic.Int64 // unix nanoseconds
@@ -311,6 +312,16 @@ func (p *Publisher) newPeer() (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Before the responder, whose NACKs it thins.
+	ir.Add(nackLimitFactory{rtt: func() time.Duration { return time.Duration(p.rtt.Load()) }, rate: func() int {
+		p.mu.Lock()
+		s := p.sess
+		p.mu.Unlock()
+		if s == nil {
+			return 0
+		}
+		return p.paceRate(s)
+	}})
 	ir.Add(responder)
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
@@ -775,9 +786,11 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 			payloads = append(payloads, s.pay.Payload(mtu, nal)...)
 		}
 		ts := rtpTime(pkt.PTS, 90000, s.vts0)
+		rate := p.paceRate(s)
 		for i, pl := range payloads {
 			r := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: ptH264, SequenceNumber: s.vseq, Timestamp: ts, Marker: i == len(payloads)-1}, Payload: pl}
 			s.vseq++
+			p.pace.take(len(pl)+rtpOverhead, rate, true)
 			if err := s.video.WriteRTP(&r); err != nil {
 				return err
 			}
@@ -794,6 +807,7 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 		}
 		r := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: ptOpus, SequenceNumber: s.aseq, Timestamp: rtpTime(pkt.PTS, 48000, s.ats0), Marker: false}, Payload: pkt.Data}
 		s.aseq++
+		p.pace.take(len(pkt.Data)+rtpOverhead, p.paceRate(s), false)
 		if err := s.audio.WriteRTP(&r); err != nil {
 			return err
 		}
@@ -801,6 +815,24 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 		p.packets.Add(1)
 	}
 	return nil
+}
+
+// rtpOverhead: RTP, SRTP, UDP and IPv4 headers of a packet, in bytes.
+const rtpOverhead = 12 + 10 + 8 + 20
+
+// paceRate is what the pacer paces at: the GCC estimate, when there is
+// one (0: no pacing), but never under what the encoders make at the
+// minimum bitrate (GCC's loss-based estimate has a floor of its own at
+// 100 kbit/s; pacing there would only build a queue).
+func (p *Publisher) paceRate(s *session) int {
+	if s.bwe == nil || !s.twcc.Load() {
+		return 0
+	}
+	floor := p.cfg.MinBitrate
+	if p.cfg.Audio != nil {
+		floor += p.cfg.Audio.Bitrate
+	}
+	return max(s.bwe.GetTargetBitrate(), floor)
 }
 
 // Shed drops the queued video up to a new keyframe (which it requests):
