@@ -40,8 +40,8 @@ type VideoConfig struct {
 	Threads int
 	// VBV is the rate control's buffer in time (1 s when zero): how far
 	// the encoder may run over its bitrate for a while, a keyframe's size.
-	VBV time.Duration
-	Logger  *slog.Logger
+	VBV    time.Duration
+	Logger *slog.Logger
 }
 
 // Video is an H.264 encoder. Encode and Flush are called from one goroutine;
