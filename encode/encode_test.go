@@ -37,6 +37,18 @@ func noisyFrame(f *media.VideoFrame, n int, rng *rand.Rand) {
 	}
 }
 
+// encodeNoisy encodes frame n (30 fps) of noise from rng.
+func encodeNoisy(t *testing.T, v *Video, pool *media.FramePool, rng *rand.Rand, n int) {
+	t.Helper()
+	f := pool.Get()
+	defer f.Release()
+	noisyFrame(f, n, rng)
+	f.PTS = time.Duration(n) * time.Second / 30
+	if err := v.Encode(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func openTestVideo(t *testing.T, out media.PacketWriter) *Video {
 	t.Helper()
 	v, err := OpenVideo(VideoConfig{Width: 320, Height: 180, FPS: 30, Bitrate: 1_000_000, KeyframeInterval: 2 * time.Second, Preset: "ultrafast", Logger: quiet}, out)
@@ -85,13 +97,7 @@ func TestKeyframeCadence(t *testing.T) {
 				if pts := time.Duration(n) * time.Second / 30; pts >= time.Duration(len(want))*2*time.Second-time.Millisecond {
 					want = append(want, pts)
 				}
-				f := pool.Get()
-				noisyFrame(f, n, rng)
-				f.PTS = time.Duration(n) * time.Second / 30
-				if err := v.Encode(f); err != nil {
-					t.Fatal(err)
-				}
-				f.Release()
+				encodeNoisy(t, v, pool, rng, n)
 			}
 			if err := v.Flush(); err != nil {
 				t.Fatal(err)
@@ -132,13 +138,7 @@ func TestRequestKeyframe(t *testing.T) {
 		if n == 10 {
 			v.RequestKeyframe()
 		}
-		f := pool.Get()
-		noisyFrame(f, n, rng)
-		f.PTS = time.Duration(n) * time.Second / 30
-		if err := v.Encode(f); err != nil {
-			t.Fatal(err)
-		}
-		f.Release()
+		encodeNoisy(t, v, pool, rng, n)
 	}
 	if len(out) != 20 {
 		t.Fatalf("%d packets for 20 frames: the encoder delays (zerolatency off?)", len(out))
@@ -170,13 +170,7 @@ func TestSetBitrateLive(t *testing.T) {
 		if n == 120 {
 			v.SetBitrate(250_000)
 		}
-		f := pool.Get()
-		noisyFrame(f, n, rng)
-		f.PTS = time.Duration(n) * time.Second / 30
-		if err := v.Encode(f); err != nil {
-			t.Fatal(err)
-		}
-		f.Release()
+		encodeNoisy(t, v, pool, rng, n)
 	}
 	high, low := bytesIn(30, 120)*8/3, bytesIn(150, 240)*8/3 // bit/s over 3 s
 	t.Logf("before %d kbit/s, after %d kbit/s", high/1000, low/1000)
@@ -387,13 +381,7 @@ func TestSetSize(t *testing.T) {
 			v.SetSize(sz[0], sz[1])
 			at[n] = len(out)
 		}
-		f := pool.Get()
-		noisyFrame(f, n, rng)
-		f.PTS = time.Duration(n) * time.Second / 30
-		if err := v.Encode(f); err != nil {
-			t.Fatal(err)
-		}
-		f.Release()
+		encodeNoisy(t, v, pool, rng, n)
 	}
 	if len(out) < 115 {
 		t.Fatalf("%d packets for 120 frames", len(out))
