@@ -223,7 +223,7 @@ func (q *Queue) trimLocked() {
 	q.audioDropped.Add(adrop)
 	if now := time.Now(); now.Sub(q.lastDropLog) >= time.Second {
 		q.lastDropLog = now
-		q.log.Warn("network too slow: dropping", "queue", d.Round(time.Millisecond), "video_total", q.videoDropped.Load(), "audio_total", q.audioDropped.Load())
+		q.log.Warn("send queue full (network too slow, or reconnecting): dropping", "queue", d.Round(time.Millisecond), "video_total", q.videoDropped.Load(), "audio_total", q.audioDropped.Load())
 	}
 	q.queueDelay.Store(int64(q.depthLocked()))
 }
