@@ -51,10 +51,10 @@ type ackPoint struct {
 	bytes int64
 }
 
-func newAdapter(enabled bool, target, minRate, audio int, venc *encode.Video, pub sender, log *slog.Logger) *adapter {
+func newAdapter(enabled bool, target, minRate, audio, start int, venc *encode.Video, pub sender, log *slog.Logger) *adapter {
 	return &adapter{
 		enabled: enabled, venc: venc, pub: pub, audio: audio, log: log.With("component", "abr"),
-		ctl: abr.New(abr.Config{Target: target, Min: minRate, Audio: audio}),
+		ctl: abr.New(abr.Config{Target: target, Min: minRate, Audio: audio, Start: start}),
 	}
 }
 

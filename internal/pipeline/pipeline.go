@@ -166,10 +166,16 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	// Encoders first: cheap, and the publisher needs their configuration.
+	// Over WebRTC the video starts where GCC's first estimate says (the
+	// first keyframe must cross the link too); the ABR climbs from there.
+	vstart, est := p.Video.Bitrate, whip.StartEstimate(p.Video.Bitrate, p.Video.MinBitrate)
+	if isWHIP && cfg.ABR {
+		vstart = max(p.Video.MinBitrate, min(p.Video.Bitrate, est*9/10-p.Audio.Bitrate))
+	}
 	fan := &fanOut{}
 	venc, err := encode.OpenVideo(encode.VideoConfig{
 		Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS,
-		Bitrate: p.Video.Bitrate, KeyframeInterval: p.Video.KeyframeInterval,
+		Bitrate: vstart, KeyframeInterval: p.Video.KeyframeInterval,
 		Preset: p.Video.X264Preset, Profile: p.Video.Profile, Logger: log,
 		VBV: vbvFor(isWHIP),
 	}, fan)
@@ -252,7 +258,7 @@ func Run(ctx context.Context, cfg Config) error {
 		pub, err = whip.Dial(ctx, whip.Config{
 			URL: cfg.URL, AsWHIP: true, Token: cfg.Token, ICEServers: cfg.ICEServers,
 			Timeout: cfg.ConnectTimeout, Video: venc.Config(), Audio: &acfg,
-			MinBitrate: p.Video.MinBitrate, MaxBitrate: p.Video.MaxBitrate,
+			MinBitrate: p.Video.MinBitrate, MaxBitrate: p.Video.MaxBitrate, InitialEstimate: est,
 			Clock: clock, Keyframes: venc, Logger: log, UserAgent: "golive/" + cfg.Version,
 			Reconnect: cfg.Reconnect, OnLive: onLive,
 		})
@@ -275,7 +281,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer pub.Close()
 	fan.add(pub)
-	ad = newAdapter(cfg.ABR, p.Video.Bitrate, p.Video.MinBitrate, acfg.Bitrate, venc, pub, log)
+	ad = newAdapter(cfg.ABR, p.Video.Bitrate, p.Video.MinBitrate, acfg.Bitrate, vstart, venc, pub, log)
 	if cfg.ABRScale {
 		ad.rungs = ladder(p)
 		log.Info("resolution ladder", "component", "abr", "rungs", fmt.Sprint(ad.rungs))

@@ -58,11 +58,14 @@ type Config struct {
 	// MinBitrate and MaxBitrate bound the bandwidth estimate (the video
 	// bitrate / 4 and × 1.5 when zero).
 	MinBitrate, MaxBitrate int
-	Clock                  *media.Clock
-	Keyframes              media.KeyframeRequester // asked on PLI/FIR and after drops
-	Logger                 *slog.Logger
-	UserAgent              string
-	HTTPClient             *http.Client // nil: one with Timeout for connecting
+	// InitialEstimate is GCC's first estimate (0: StartEstimate of the
+	// video's bitrate).
+	InitialEstimate int
+	Clock           *media.Clock
+	Keyframes       media.KeyframeRequester // asked on PLI/FIR and after drops
+	Logger          *slog.Logger
+	UserAgent       string
+	HTTPClient      *http.Client // nil: one with Timeout for connecting
 	// Reconnect: what to do when the session fails for good (after an ICE
 	// restart was tried) once live.
 	Reconnect publish.Reconnect
@@ -159,6 +162,9 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	if cfg.MaxBitrate <= 0 {
 		cfg.MaxBitrate = cfg.Video.Bitrate * 3 / 2
 	}
+	if cfg.InitialEstimate <= 0 {
+		cfg.InitialEstimate = StartEstimate(cfg.Video.Bitrate, cfg.MinBitrate)
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -175,7 +181,7 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 		// profile_idc, constraint flags and level_idc, as the SPS has them.
 		fmtp: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=" + hex.EncodeToString(rec[1:4]),
 	}
-	p.estimate.Store(int64(cfg.Video.Bitrate))
+	p.estimate.Store(int64(cfg.InitialEstimate))
 	if len(cfg.ICEServers) > 0 && cfg.GatherTimeout > 0 {
 		p.cfg.Reconnect.MinAttempt = max(p.cfg.Reconnect.MinAttempt, cfg.GatherTimeout+3*time.Second)
 	}
@@ -329,7 +335,7 @@ func (p *Publisher) newPeer() (*session, error) {
 	bweCh := make(chan cc.BandwidthEstimator, 1)
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 		return gcc.NewSendSideBWE(
-			gcc.SendSideBWEInitialBitrate(p.cfg.Video.Bitrate),
+			gcc.SendSideBWEInitialBitrate(p.cfg.InitialEstimate),
 			gcc.SendSideBWEMinBitrate(p.cfg.MinBitrate), gcc.SendSideBWEMaxBitrate(p.cfg.MaxBitrate),
 			// The encoder's bitrate follows the estimate; a pacer would
 			// only add its queue to the latency.
@@ -815,6 +821,17 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 		p.packets.Add(1)
 	}
 	return nil
+}
+
+// StartEstimate is GCC's first estimate for a stream of target bit/s
+// (the caller's encoder should start under it): the target, but no more
+// than 1 Mbit/s. Starting at 2.5 Mbit/s on a 1 Mbit/s link, the first
+// second overflows it (GCC needs about that long to see it), and the
+// picture freezes before it starts; from 1 Mbit/s GCC climbs 8 % a second
+// (about 12 s to 2.5 Mbit/s) where the link has room. Browsers start at
+// 300 kbit/s.
+func StartEstimate(target, minRate int) int {
+	return max(min(target, 1_000_000), minRate)
 }
 
 // rtpOverhead: RTP, SRTP, UDP and IPv4 headers of a packet, in bytes.
