@@ -1,7 +1,9 @@
 package publish
 
 import (
+	"fmt"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -121,5 +123,35 @@ func TestQueueDrain(t *testing.T) {
 	time.Sleep(time.Millisecond)
 	if p, stop := q.Next(0); p != nil || !stop {
 		t.Fatal("past the drain time: want the stop, not more packets")
+	}
+}
+
+// TestQueueRestart: a new session (a reconnection) starts on a keyframe:
+// Restart drops the queued video, asks for a keyframe, keeps the audio,
+// and later video waits for that keyframe.
+func TestQueueRestart(t *testing.T) {
+	var keys keyReq
+	q := NewQueue(3*time.Second, &keys, nil)
+	for _, p := range []*media.Packet{video(0, true), audio(10), video(33, false), audio(30), video(66, false)} {
+		q.Push(p)
+	}
+	q.Restart()
+	if keys == 0 {
+		t.Fatal("no keyframe requested")
+	}
+	q.Push(video(100, false)) // still the old group of pictures: dropped
+	q.Push(video(133, true))  // the new keyframe
+	q.Push(video(166, false))
+	var got []string
+	for {
+		p, _ := q.Pop()
+		if p == nil {
+			break
+		}
+		got = append(got, fmt.Sprintf("%v@%d/%v", p.Kind, p.DTS.Milliseconds(), p.Keyframe))
+	}
+	want := []string{"audio@10/true", "audio@30/true", "video@133/true", "video@166/false"}
+	if !slices.Equal(got, want) {
+		t.Errorf("after Restart: %v, want %v", got, want)
 	}
 }
