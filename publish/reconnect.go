@@ -91,7 +91,8 @@ func (r Reconnect) Retryable(err error) bool {
 	return true
 }
 
-// ErrStopped is returned by Retry when stop said the stream is over.
+// ErrStopped is returned by Retry when stop said the stream is over (it
+// logs that what was queued is lost).
 var ErrStopped = errors.New("stream stopped while reconnecting")
 
 // Retry calls try until it succeeds, an error is not retryable, Max
@@ -102,7 +103,7 @@ func (r Reconnect) Retry(ctx context.Context, log *slog.Logger, stop func() bool
 	gap, timeout := b.Next(time.Now())
 	next := time.Now().Add(gap)
 	if !r.waitUntil(ctx, next, stop) {
-		return 0, r.stopErr(ctx)
+		return 0, r.stopErr(ctx, log)
 	}
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
@@ -129,15 +130,16 @@ func (r Reconnect) Retry(ctx context.Context, log *slog.Logger, stop func() bool
 			log.Warn("reconnect attempt failed", "attempt", attempt, "next_in", max(time.Until(next), 0).Round(10*time.Millisecond), "error", err)
 		}
 		if !r.waitUntil(ctx, next, stop) {
-			return attempt, r.stopErr(ctx)
+			return attempt, r.stopErr(ctx, log)
 		}
 	}
 }
 
-func (r Reconnect) stopErr(ctx context.Context) error {
+func (r Reconnect) stopErr(ctx context.Context, log *slog.Logger) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	log.Warn("stopped while reconnecting: what was queued is lost")
 	return ErrStopped
 }
 

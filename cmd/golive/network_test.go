@@ -83,20 +83,11 @@ func (h *heartbeats) states() []string {
 	return s
 }
 
-// logLine is one line of golive's JSON log.
-type logLine struct {
-	Time time.Time `json:"time"`
-	Msg  string    `json:"msg"`
-}
-
 // logTimes returns when each line with msg was logged.
 func logTimes(log, msg string) []time.Time {
 	var ts []time.Time
-	for _, l := range strings.Split(log, "\n") {
-		var ll logLine
-		if json.Unmarshal([]byte(l), &ll) == nil && ll.Msg == msg {
-			ts = append(ts, ll.Time)
-		}
+	for _, m := range testpeer.LogLines(log, msg) {
+		ts = append(ts, testpeer.LogTime(m))
 	}
 	return ts
 }
@@ -174,16 +165,6 @@ func rate(pkts []testpeer.PacketInfo, from, to float64) float64 {
 		}
 	}
 	return float64(bytes) * 8 / (to - from)
-}
-
-// maxGap is the longest time between two packets, and where it starts.
-func maxGap(pkts []testpeer.PacketInfo) (gap, at float64) {
-	for i := 1; i < len(pkts); i++ {
-		if d := pkts[i].DTS - pkts[i-1].DTS; d > gap {
-			gap, at = d, pkts[i-1].DTS
-		}
-	}
-	return gap, at
 }
 
 // TestBandwidthCut: the 720p preset (2500 kbit/s) on a link that drops to
@@ -272,10 +253,10 @@ func TestBandwidthCut(t *testing.T) {
 	if v := rate(r.video, back+18, back+21); v < 0.9*2_500_000*0.9 {
 		t.Errorf("video %.0f kbit/s 18–21 s after the link came back, want about the 2500k target", v/1000)
 	}
-	if gap, at := maxGap(r.video); gap > 1 {
+	if gap, at := testpeer.MaxGap(r.video); gap > 1 {
 		t.Errorf("recording: %.2f s without video at %.1f s, want no gap over 1 s", gap, at)
 	}
-	if gap, at := maxGap(r.audio); gap > 1 {
+	if gap, at := testpeer.MaxGap(r.audio); gap > 1 {
 		t.Errorf("recording: %.2f s without audio at %.1f s, want no gap over 1 s", gap, at)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -63,7 +62,7 @@ func TestWHIPShapedLink(t *testing.T) {
 	// of 5 % or more, with the estimate that made it).
 	var series strings.Builder
 	follows := 0
-	for _, l := range abrLines(t, log) {
+	for _, l := range abrLines(log) {
 		est := estimateOf(l.why)
 		fmt.Fprintf(&series, " %.1f:%d→%d", l.at.Sub(drop).Seconds(), est, l.to)
 		if est == 0 {
@@ -158,23 +157,13 @@ type abrLine struct {
 	why      string
 }
 
-func abrLines(t *testing.T, log string) []abrLine {
-	t.Helper()
+func abrLines(log string) []abrLine {
 	var out []abrLine
-	for _, l := range strings.Split(log, "\n") {
-		if !strings.Contains(l, `"component":"abr"`) || !strings.Contains(l, `"msg":"bitrate"`) {
-			continue
+	for _, m := range testpeer.LogLines(log, "bitrate") {
+		if m["component"] == "abr" {
+			why, _ := m["why"].(string)
+			out = append(out, abrLine{testpeer.LogTime(m), testpeer.LogInt(m, "from_kbps"), testpeer.LogInt(m, "to_kbps"), why})
 		}
-		var m struct {
-			Time time.Time `json:"time"`
-			From int       `json:"from_kbps"`
-			To   int       `json:"to_kbps"`
-			Why  string    `json:"why"`
-		}
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("abr line %q: %v", l, err)
-		}
-		out = append(out, abrLine{m.Time, m.From, m.To, m.Why})
 	}
 	return out
 }

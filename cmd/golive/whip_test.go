@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,16 +97,8 @@ func TestWHIPStopDeletes(t *testing.T) {
 	stderr := startLive(t, cmd)
 	time.Sleep(2 * time.Second) // the length of the stream, not a synchronisation
 	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v, want 0; log:\n%s", err, stderr.String())
-		}
-	case <-time.After(8 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("still running 8 s after SIGTERM:\n%s", stderr.String())
+	if code := waitExit(t, cmd, stderr, 8*time.Second); code != 0 {
+		t.Fatalf("exit %d after SIGTERM, want 0; log:\n%s", code, stderr.String())
 	}
 	if n := ep.Count("DELETE"); n != 1 {
 		t.Fatalf("%d DELETEs reached the endpoint, want 1; log:\n%s", n, stderr.String())
@@ -171,15 +162,9 @@ func TestWHIPInterop(t *testing.T) {
 // stoppedField reads an integer field of the JSON "stopped" line.
 func stoppedField(t *testing.T, log, field string) int {
 	t.Helper()
-	for _, l := range strings.Split(log, "\n") {
-		if !strings.Contains(l, `"msg":"stopped"`) {
-			continue
-		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err == nil {
-			if v, ok := m[field].(float64); ok {
-				return int(v)
-			}
+	for _, m := range testpeer.LogLines(log, "stopped") {
+		if _, ok := m[field].(float64); ok {
+			return testpeer.LogInt(m, field)
 		}
 	}
 	t.Fatalf("no %q in a stopped line:\n%s", field, log)

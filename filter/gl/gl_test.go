@@ -518,24 +518,18 @@ func TestFree(t *testing.T) {
 		}
 		r.free()
 		var left []string
-		for _, id := range tex {
-			if id == 0 || gles2.IsTexture(id) {
-				left = append(left, fmt.Sprintf("texture %d", id))
-			}
-		}
-		for _, id := range fbos {
-			if id == 0 || gles2.IsFramebuffer(id) {
-				left = append(left, fmt.Sprintf("framebuffer %d", id))
-			}
-		}
-		for _, id := range progs {
-			if id == 0 || gles2.IsProgram(id) {
-				left = append(left, fmt.Sprintf("program %d", id))
-			}
-		}
-		for _, id := range bufs {
-			if id == 0 || gles2.IsBuffer(id) {
-				left = append(left, fmt.Sprintf("buffer %d", id))
+		for _, k := range []struct {
+			what  string
+			ids   []uint32
+			alive func(uint32) bool
+		}{
+			{"texture", tex, gles2.IsTexture}, {"framebuffer", fbos, gles2.IsFramebuffer},
+			{"program", progs, gles2.IsProgram}, {"buffer", bufs, gles2.IsBuffer},
+		} {
+			for _, id := range k.ids {
+				if id == 0 || k.alive(id) {
+					left = append(left, fmt.Sprintf("%s %d", k.what, id))
+				}
 			}
 		}
 		for _, s := range syncs {

@@ -287,8 +287,16 @@ func (c *Controller) cut(now time.Time, delay time.Duration) Decision {
 	return d
 }
 
+// ForEstimate is the video bitrate for a bandwidth estimate: a margin
+// below it, less audio, within the bounds.
+func (cfg Config) ForEstimate(estimate int) int {
+	return max(cfg.Min, min(cfg.Target, cfg.unbounded(estimate)))
+}
+
+func (cfg Config) unbounded(estimate int) int { return int(float64(estimate)*gccMargin) - cfg.Audio }
+
 func (c *Controller) followEstimate(s Sample) Decision {
-	video := int(float64(s.Estimate)*gccMargin) - c.cfg.Audio
+	video := c.cfg.unbounded(s.Estimate)
 	reason := fmt.Sprintf("bandwidth estimate %d kbit/s", s.Estimate/1000)
 	if s.Loss >= heavyLoss {
 		video = min(video, int(float64(c.bitrate)*(1-s.Loss/2)))

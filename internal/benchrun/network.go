@@ -630,27 +630,7 @@ func (r netRun) stallMax() (d time.Duration, at time.Time) {
 }
 
 // logLines returns golive's JSON log lines with msg, decoded.
-func (r netRun) logLines(msg string) []map[string]any {
-	var ls []map[string]any
-	for _, l := range strings.Split(r.log, "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil && m["msg"] == msg {
-			ls = append(ls, m)
-		}
-	}
-	return ls
-}
-
-func logTime(m map[string]any) time.Time {
-	s, _ := m["time"].(string)
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
-}
-
-func logInt(m map[string]any, k string) int {
-	f, _ := m[k].(float64)
-	return int(f)
-}
+func (r netRun) logLines(msg string) []map[string]any { return testpeer.LogLines(r.log, msg) }
 
 // stopped is golive's "stopped" line (nil if none).
 func (r netRun) stopped() map[string]any {
@@ -666,17 +646,6 @@ func (r netRun) lastFrame() int {
 		return 0
 	}
 	return r.progress[len(r.progress)-1].frame
-}
-
-// mediaGap is the longest time between two packets of the recording, on
-// media time, and where it starts.
-func mediaGap(pkts []testpeer.PacketInfo) (gap, at float64) {
-	for i := 1; i < len(pkts); i++ {
-		if d := pkts[i].DTS - pkts[i-1].DTS; d > gap {
-			gap, at = d, pkts[i-1].DTS
-		}
-	}
-	return gap, at
 }
 
 func recorded(pkts []testpeer.PacketInfo) float64 {
@@ -727,21 +696,21 @@ func cutTable(b *strings.Builder, g, f netRun) {
 	cut := func(r netRun) (time.Time, time.Time) { return r.events[0], r.events[1] }
 
 	gs := g.stopped()
-	row("How it ended", fmt.Sprintf("%s, %d reconnects", g.outcome(), logInt(gs, "reconnects")), f.outcome())
+	row("How it ended", fmt.Sprintf("%s, %d reconnects", g.outcome(), testpeer.LogInt(gs, "reconnects")), f.outcome())
 
 	// Time to react.
 	react := "no change during the cut"
 	gc, gr := cut(g)
 	for _, l := range g.logLines("bitrate") {
-		if t := logTime(l); t.After(gc) {
-			react = fmt.Sprintf("%s (%d → %d kbit/s: %v)", secs(t.Sub(gc)), logInt(l, "from_kbps"), logInt(l, "to_kbps"), l["why"])
+		if t := testpeer.LogTime(l); t.After(gc) {
+			react = fmt.Sprintf("%s (%d → %d kbit/s: %v)", secs(t.Sub(gc)), testpeer.LogInt(l, "from_kbps"), testpeer.LogInt(l, "to_kbps"), l["why"])
 			break
 		}
 	}
 	var rates []string
 	for _, l := range g.logLines("bitrate") {
-		if t := logTime(l); t.After(gc) && t.Before(gr) {
-			rates = append(rates, fmt.Sprintf("%d@%.1fs", logInt(l, "to_kbps"), t.Sub(gc).Seconds()))
+		if t := testpeer.LogTime(l); t.After(gc) && t.Before(gr) {
+			rates = append(rates, fmt.Sprintf("%d@%.1fs", testpeer.LogInt(l, "to_kbps"), t.Sub(gc).Seconds()))
 		}
 	}
 	row("Time to react (first bitrate change after the cut)", react, "— (no adaptive bitrate)")
@@ -787,10 +756,10 @@ func cutTable(b *strings.Builder, g, f netRun) {
 		fmt.Sprintf("%.0f kbit/s, %.1f fps", gk, gf), fmt.Sprintf("%.0f kbit/s, %.1f fps", fk, ff))
 
 	// Frames.
-	gdrop := logInt(gs, "dropped_before_encoder") + logInt(gs, "dropped_sending")
+	gdrop := testpeer.LogInt(gs, "dropped_before_encoder") + testpeer.LogInt(gs, "dropped_sending")
 	row("Video frames: encoded / recorded / dropped",
-		fmt.Sprintf("%d / %d / %d (%d before the encoder, %d sending; %d sheds to a keyframe)", logInt(gs, "frames"), len(g.video), gdrop,
-			logInt(gs, "dropped_before_encoder"), logInt(gs, "dropped_sending"), sheds),
+		fmt.Sprintf("%d / %d / %d (%d before the encoder, %d sending; %d sheds to a keyframe)", testpeer.LogInt(gs, "frames"), len(g.video), gdrop,
+			testpeer.LogInt(gs, "dropped_before_encoder"), testpeer.LogInt(gs, "dropped_sending"), sheds),
 		fmt.Sprintf("%d / %d / %d", f.lastFrame(), len(f.video), f.lastFrame()-len(f.video)))
 
 	// Recovery.
@@ -821,8 +790,8 @@ func cutTable(b *strings.Builder, g, f netRun) {
 
 	// Gaps.
 	gap := func(r netRun) string {
-		vg, vat := mediaGap(r.video)
-		ag, _ := mediaGap(r.audio)
+		vg, vat := testpeer.MaxGap(r.video)
+		ag, _ := testpeer.MaxGap(r.audio)
 		st, sat := r.stallMax()
 		return fmt.Sprintf("%.2f s video at %.1f s, %.2f s audio; arrivals stalled %.1f s at most (%.1f s after going live)",
 			vg, vat, ag, st.Seconds(), sat.Sub(r.live).Seconds())
@@ -841,11 +810,11 @@ func lossTable(b *strings.Builder, g, f netRun, down, up string) {
 	fmt.Fprintf(b, "| | golive | ffmpeg |\n|---|---|---|\n")
 	row := func(name, gv, fv string) { fmt.Fprintf(b, "| %s | %s | %s |\n", name, gv, fv) }
 	gs := g.stopped()
-	row("How it ended", fmt.Sprintf("%s, %d reconnects", g.outcome(), logInt(gs, "reconnects")), f.outcome())
+	row("How it ended", fmt.Sprintf("%s, %d reconnects", g.outcome(), testpeer.LogInt(gs, "reconnects")), f.outcome())
 
 	lost := "never said so"
 	if ls := g.logLines("connection lost: reconnecting"); len(ls) > 0 {
-		lost = fmt.Sprintf("%s (`%v`)", secs(max(logTime(ls[0]).Sub(g.events[0]), 0)), ls[0]["error"])
+		lost = fmt.Sprintf("%s (`%v`)", secs(max(testpeer.LogTime(ls[0]).Sub(g.events[0]), 0)), ls[0]["error"])
 	}
 	fNoticed := "did not exit"
 	if !f.killed && f.exitCode != 0 {
@@ -858,8 +827,8 @@ func lossTable(b *strings.Builder, g, f netRun, down, up string) {
 
 	again := "never"
 	if ls := g.logLines("reconnected: publishing again"); len(ls) > 0 {
-		again = fmt.Sprintf("%s (%d attempts, %s after losing it)", secs(logTime(ls[0]).Sub(g.events[1])), logInt(ls[0], "attempts"),
-			secs(time.Duration(logInt(ls[0], "after"))))
+		again = fmt.Sprintf("%s (%d attempts, %s after losing it)", secs(testpeer.LogTime(ls[0]).Sub(g.events[1])), testpeer.LogInt(ls[0], "attempts"),
+			secs(time.Duration(testpeer.LogInt(ls[0], "after"))))
 	}
 	fAgain := "never (no reconnection)"
 	row("Publishing again after "+up+" (its log)", again, fAgain)
@@ -873,11 +842,11 @@ func lossTable(b *strings.Builder, g, f netRun, down, up string) {
 		return "never: the recording stopped"
 	}
 	row("New video at the server after "+up, mediaAgain(g), mediaAgain(f))
-	gdrop := logInt(gs, "dropped_before_encoder") + logInt(gs, "dropped_sending")
-	row("Video frames: encoded / recorded", fmt.Sprintf("%d / %d (%d dropped before the encoder or sending)", logInt(gs, "frames"), len(g.video), gdrop),
+	gdrop := testpeer.LogInt(gs, "dropped_before_encoder") + testpeer.LogInt(gs, "dropped_sending")
+	row("Video frames: encoded / recorded", fmt.Sprintf("%d / %d (%d dropped before the encoder or sending)", testpeer.LogInt(gs, "frames"), len(g.video), gdrop),
 		fmt.Sprintf("%d / %d", f.lastFrame(), len(f.video)))
 	rec := func(r netRun) string {
-		vg, _ := mediaGap(r.video)
+		vg, _ := testpeer.MaxGap(r.video)
 		return fmt.Sprintf("%.1f s of video in %.1f s of media time (%.1f s live); longest gap %.2f s",
 			float64(len(r.video))/30, recorded(r.video), r.exited.Sub(r.live).Seconds(), vg)
 	}

@@ -21,11 +21,10 @@ const shedHold = 2 * time.Second
 // adapter runs the adaptive bitrate controller against a sender and sets
 // the encoder; it also applies the platform's maximum (heartbeat).
 type adapter struct {
-	enabled bool
-	venc    *encode.Video
-	pub     sender
-	audio   int // audio bit/s, for turning unsent bytes into time
-	log     *slog.Logger
+	venc  *encode.Video
+	pub   sender
+	audio int // audio bit/s, for turning unsent bytes into time
+	log   *slog.Logger
 
 	mu       sync.Mutex // ctl
 	ctl      *abr.Controller
@@ -51,9 +50,9 @@ type ackPoint struct {
 	bytes int64
 }
 
-func newAdapter(enabled bool, target, minRate, audio, start int, venc *encode.Video, pub sender, log *slog.Logger) *adapter {
+func newAdapter(target, minRate, audio, start int, venc *encode.Video, pub sender, log *slog.Logger) *adapter {
 	return &adapter{
-		enabled: enabled, venc: venc, pub: pub, audio: audio, log: log.With("component", "abr"),
+		venc: venc, pub: pub, audio: audio, log: log.With("component", "abr"),
 		ctl: abr.New(abr.Config{Target: target, Min: minRate, Audio: audio, Start: start}),
 	}
 }

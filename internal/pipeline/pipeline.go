@@ -19,6 +19,7 @@ import (
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/filter"
 	"github.com/golive/golive/filter/spec"
+	"github.com/golive/golive/internal/abr"
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/publish"
@@ -170,7 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// first keyframe must cross the link too); the ABR climbs from there.
 	vstart, est := p.Video.Bitrate, whip.StartEstimate(p.Video.Bitrate, p.Video.MinBitrate)
 	if isWHIP && cfg.ABR {
-		vstart = max(p.Video.MinBitrate, min(p.Video.Bitrate, est*9/10-p.Audio.Bitrate))
+		vstart = abr.Config{Target: p.Video.Bitrate, Min: p.Video.MinBitrate, Audio: p.Audio.Bitrate}.ForEstimate(est)
 	}
 	fan := &fanOut{}
 	venc, err := encode.OpenVideo(encode.VideoConfig{
@@ -281,7 +282,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer pub.Close()
 	fan.add(pub)
-	ad = newAdapter(cfg.ABR, p.Video.Bitrate, p.Video.MinBitrate, acfg.Bitrate, vstart, venc, pub, log)
+	ad = newAdapter(p.Video.Bitrate, p.Video.MinBitrate, acfg.Bitrate, vstart, venc, pub, log)
 	if cfg.ABRScale {
 		ad.rungs = ladder(p)
 		log.Info("resolution ladder", "component", "abr", "rungs", fmt.Sprint(ad.rungs))

@@ -159,6 +159,17 @@ func Packets(path string, stream string) ([]PacketInfo, error) {
 	return pkts, nil
 }
 
+// MaxGap is the longest time between two of pkts (in file order) on media
+// time, in seconds, and the DTS where it starts.
+func MaxGap(pkts []PacketInfo) (gap, at float64) {
+	for i := 1; i < len(pkts); i++ {
+		if d := pkts[i].DTS - pkts[i-1].DTS; d > gap {
+			gap, at = d, pkts[i-1].DTS
+		}
+	}
+	return gap, at
+}
+
 // KeyframeTimes returns the PTS of the keyframes among pkts, in order.
 func KeyframeTimes(pkts []PacketInfo) []float64 {
 	var ts []float64

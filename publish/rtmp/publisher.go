@@ -124,7 +124,6 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 		}
 		if err := p.reconnect(ctx, err); err != nil {
 			if errors.Is(err, publish.ErrStopped) {
-				p.log.Warn("stopped while reconnecting: what was queued is lost")
 				return nil
 			}
 			return err

@@ -313,21 +313,14 @@ func (p *Publisher) newPeer() (*session, error) {
 			return nil, fmt.Errorf("whip: codec: %w", err)
 		}
 	}
+	s := &session{}
 	ir := &interceptor.Registry{}
 	responder, err := nack.NewResponderInterceptor(nack.ResponderSize(4096)) // ~3 s of 720p video
 	if err != nil {
 		return nil, err
 	}
 	// Before the responder, whose NACKs it thins.
-	ir.Add(nackLimitFactory{rtt: func() time.Duration { return time.Duration(p.rtt.Load()) }, rate: func() int {
-		p.mu.Lock()
-		s := p.sess
-		p.mu.Unlock()
-		if s == nil {
-			return 0
-		}
-		return p.paceRate(s)
-	}})
+	ir.Add(nackLimitFactory{rtt: func() time.Duration { return time.Duration(p.rtt.Load()) }, rate: func() int { return p.paceRate(s) }})
 	ir.Add(responder)
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return nil, err
@@ -337,8 +330,7 @@ func (p *Publisher) newPeer() (*session, error) {
 		return gcc.NewSendSideBWE(
 			gcc.SendSideBWEInitialBitrate(p.cfg.InitialEstimate),
 			gcc.SendSideBWEMinBitrate(p.cfg.MinBitrate), gcc.SendSideBWEMaxBitrate(p.cfg.MaxBitrate),
-			// The encoder's bitrate follows the estimate; a pacer would
-			// only add its queue to the latency.
+			// Not pion's pacer: golive paces video itself (pace.go).
 			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()))
 	})
 	if err != nil {
@@ -350,7 +342,6 @@ func (p *Publisher) newPeer() (*session, error) {
 		default:
 		}
 	})
-	s := &session{}
 	ir.Add(twccGate{ccf, &s.twcc})
 	// After GCC, so that its writer runs first and the sequence number is
 	// in the header when GCC records the packet.
@@ -655,7 +646,6 @@ func (p *Publisher) Run(ctx context.Context) (err error) {
 		case <-failed:
 			if err := p.recover(ctx, s, how); err != nil {
 				if errors.Is(err, publish.ErrStopped) {
-					p.log.Warn("stopped while reconnecting: what was queued is lost")
 					return nil
 				}
 				return err
