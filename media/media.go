@@ -70,7 +70,30 @@ const (
 	// PixelFormatI420 is planar 4:2:0: Y, then U and V at half width and
 	// half height. BT.709, limited range.
 	PixelFormatI420 PixelFormat = iota + 1
+	// PixelFormatNV12 is semi-planar 4:2:0: Y, then one plane of U and V
+	// interleaved (U first) at half height, each row as wide in bytes as
+	// the picture. What hardware encoders take. BT.709, limited range.
+	PixelFormatNV12
 )
+
+// String names the format as FFmpeg does.
+func (f PixelFormat) String() string {
+	switch f {
+	case PixelFormatI420:
+		return "yuv420p"
+	case PixelFormatNV12:
+		return "nv12"
+	}
+	return "unknown"
+}
+
+// Planes is how many planes a frame of this format has.
+func (f PixelFormat) Planes() int {
+	if f == PixelFormatNV12 {
+		return 2
+	}
+	return 3
+}
 
 // VideoFrame is one raw picture. Planes alias pooled memory: a consumer that
 // is done with a frame calls Release, after which it must not touch it.
@@ -78,7 +101,8 @@ type VideoFrame struct {
 	Format PixelFormat
 	Width  int
 	Height int
-	// Planes and Strides: for I420, [Y, U, V] with their line sizes in bytes.
+	// Planes and Strides: for I420, [Y, U, V] with their line sizes in
+	// bytes; for NV12, [Y, UV] (the third unused).
 	Planes  [3][]byte
 	Strides [3]int
 	// PTS is the capture time on the pipeline clock.
