@@ -11,9 +11,10 @@ import (
 
 // Backend runs the passes: filter/gl on a GPU, filter/cpu as a libavfilter
 // graph. Both are opened with the Assets (whose Width and Height are the
-// output size) and a media.VideoWriter their output frames go to (I420
-// frames from the backend's own pool, at the output size, PTS and Seq of
-// the input; the writer Releases them).
+// output size), the output's pixel format (I420, or NV12 for a hardware
+// encoder) and a media.VideoWriter their output frames go to (frames of
+// that format from the backend's own pool, tightly packed, at the output
+// size, PTS and Seq of the input; the writer Releases them).
 type Backend interface {
 	// Name says what runs it ("gl: <renderer>", "cpu: libavfilter").
 	Name() string
@@ -28,9 +29,11 @@ type Backend interface {
 	Close()
 }
 
-// Compare returns the largest absolute difference of two I420 frames of
-// the same size, over all planes, and their PSNR in dB (+Inf when equal).
+// Compare returns the largest absolute difference of two frames of the
+// same size (I420 or NV12, in any mix), over all planes, and their PSNR in
+// dB (+Inf when equal).
 func Compare(a, b *media.VideoFrame) (maxDiff int, psnr float64) {
+	a, b = Planar(a), Planar(b)
 	var se float64
 	var n int
 	for p := range 3 {
@@ -53,6 +56,27 @@ func Compare(a, b *media.VideoFrame) (maxDiff int, psnr float64) {
 		return maxDiff, math.Inf(1)
 	}
 	return maxDiff, 10 * math.Log10(255*255/(se/float64(n)))
+}
+
+// Planar returns f with U and V in planes of their own: f itself unless
+// it is NV12, else a new I420 frame with f's Y and its UV plane
+// de-interleaved. For comparisons and tests, not per frame.
+func Planar(f *media.VideoFrame) *media.VideoFrame {
+	if f.Format != media.PixelFormatNV12 {
+		return f
+	}
+	p := media.NewFramePool(f.Width, f.Height).Get()
+	p.PTS, p.Seq = f.PTS, f.Seq
+	media.CopyPlane(p.Planes[0], p.Strides[0], f.Planes[0], f.Strides[0], f.Width, f.Height)
+	cw, ch := media.PlaneSize(f.Width, f.Height, 1)
+	for y := range ch {
+		uv := f.Planes[1][y*f.Strides[1]:]
+		for x := range cw {
+			p.Planes[1][y*p.Strides[1]+x] = uv[2*x]
+			p.Planes[2][y*p.Strides[2]+x] = uv[2*x+1]
+		}
+	}
+	return p
 }
 
 // Region is a rectangle of TestFrame.

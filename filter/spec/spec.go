@@ -13,7 +13,8 @@
 //  4. the watermark, alpha-blended
 //  5. the text, alpha-blended
 //
-// Frames in and out are I420, BT.709 limited range (media/yuv).
+// Frames in are I420, frames out I420 or NV12 (for a hardware encoder),
+// BT.709 limited range (media/yuv).
 package spec
 
 import (

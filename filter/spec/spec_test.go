@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"image/png"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive/golive/media"
 	"github.com/golive/golive/media/yuv"
 )
 
@@ -204,4 +206,39 @@ func abs(x float64) float64 {
 		return -x
 	}
 	return x
+}
+
+// Compare takes NV12 as the same picture as I420 (Planar de-interleaves
+// its UV plane), also at odd sizes, and tells apart an NV12 frame that
+// holds I420's chroma bytes as they are.
+func TestPlanar(t *testing.T) {
+	for _, sz := range [][2]int{{320, 180}, {321, 181}} {
+		w, h := sz[0], sz[1]
+		in, _, _ := TestFrame(w, h, 1)
+		cw, ch := media.PlaneSize(w, h, 1)
+		nv12 := media.NewFramePoolOf(media.PixelFormatNV12, w, h).Get()
+		copy(nv12.Planes[0], in.Planes[0])
+		media.InterleaveUV(nv12.Planes[1], nv12.Strides[1], in.Planes[1], in.Strides[1], in.Planes[2], in.Strides[2], cw, ch)
+		if got := Planar(in); got != in {
+			t.Errorf("%dx%d: Planar(I420) is a copy, want the frame itself", w, h)
+		}
+		p := Planar(nv12)
+		if p.Format != media.PixelFormatI420 {
+			t.Errorf("%dx%d: Planar(NV12) is %v", w, h, p.Format)
+		}
+		for i := range 3 {
+			if !bytes.Equal(p.Planes[i], in.Planes[i]) {
+				t.Errorf("%dx%d: plane %d of Planar(NV12) differs from the I420 it was made from", w, h, i)
+			}
+		}
+		if d, _ := Compare(nv12, in); d != 0 {
+			t.Errorf("%dx%d: Compare(NV12, I420 of the same picture): max difference %d, want 0", w, h, d)
+		}
+		wrong := media.NewFramePoolOf(media.PixelFormatNV12, w, h).Get()
+		copy(wrong.Planes[0], in.Planes[0])
+		copy(wrong.Planes[1], append(append([]byte(nil), in.Planes[1]...), in.Planes[2]...))
+		if d, _ := Compare(wrong, in); d < 10 {
+			t.Errorf("%dx%d: I420's chroma bytes labelled NV12: max difference %d, want it seen", w, h, d)
+		}
+	}
 }
