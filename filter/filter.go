@@ -73,7 +73,7 @@ func Open(cfg Config, out media.VideoWriter) (spec.Backend, error) {
 	case BackendCPU:
 		b, err = cpu.Open(a, out)
 	case BackendGL:
-		b, err = gl.Open(a, out)
+		b, err = gl.Open(a, media.PixelFormatI420, out)
 		if err != nil {
 			err = fmt.Errorf("%w: --filter-backend gl: %v", spec.ErrBadOption, err)
 		}
@@ -85,7 +85,7 @@ func Open(cfg Config, out media.VideoWriter) (spec.Backend, error) {
 		case !info.Hardware:
 			log.Debug("software OpenGL only: the CPU backend runs the filters", "renderer", info.Renderer)
 		default:
-			if b, err = gl.Open(a, out); err == nil {
+			if b, err = gl.Open(a, media.PixelFormatI420, out); err == nil {
 				break
 			}
 			log.Warn("GPU filters unavailable: the CPU backend runs them", "renderer", info.Renderer, "error", err)

@@ -5,8 +5,8 @@
 //   - beauty_smooth.frag: beauty's edge-preserving smoothing of luma
 //   - main.frag: beauty's sharpen and brighten, YUV to RGB, colour, the 3D
 //     LUT, the watermark and the text, each compiled in by a #define
-//   - yuv_pack.frag: RGB to I420, packed into an RGBA8 target so that one
-//     read returns the frame's bytes in order
+//   - yuv_pack.frag: RGB to I420 or NV12, packed into an RGBA8 target so
+//     that one read returns the frame's bytes in order
 //
 // The maths is filter/spec's; the files say where each step comes from.
 package shaders

@@ -9,16 +9,20 @@ import (
 	"github.com/golive/golive/media"
 )
 
-func BenchmarkGL720p(b *testing.B)  { benchmarkGL(b, 1280, 720) }
-func BenchmarkGL1080p(b *testing.B) { benchmarkGL(b, 1920, 1080) }
+func BenchmarkGL720p(b *testing.B)  { benchmarkGL(b, 1280, 720, media.PixelFormatI420) }
+func BenchmarkGL1080p(b *testing.B) { benchmarkGL(b, 1920, 1080, media.PixelFormatI420) }
+
+// The same, written as NV12 for a hardware encoder.
+func BenchmarkGL720pNV12(b *testing.B)  { benchmarkGL(b, 1280, 720, media.PixelFormatNV12) }
+func BenchmarkGL1080pNV12(b *testing.B) { benchmarkGL(b, 1920, 1080, media.PixelFormatNV12) }
 
 // benchmarkGL filters TestFrame with beauty, colour, a watermark and the
-// text at w×h: ns/op and allocs/op for the pipelined steady state, then
+// text at w×h into frames of format pf: ns/op and allocs/op for the pipelined steady state, then
 // the time of each stage per frame (upload, passes, readback), measured
 // with glFinish between stages, which gives up the overlap and so runs
 // apart from the timed loop. The clock stands still: the text is redrawn
 // once a second in a real run, not every frame.
-func benchmarkGL(b *testing.B, w, h int) {
+func benchmarkGL(b *testing.B, w, h int, pf media.PixelFormat) {
 	needGL(b)
 	o := spec.Defaults()
 	o.Beauty, o.Watermark, o.Text = 0.6, writePNG(b, testLogo()), "Lobby %Y-%m-%d %H:%M:%S"
@@ -34,7 +38,7 @@ func benchmarkGL(b *testing.B, w, h int) {
 		}
 		return f
 	}
-	f, err := Open(assets(b, o, w, h), media.VideoWriterFunc(func(f *media.VideoFrame) error {
+	f, err := Open(assets(b, o, w, h), pf, media.VideoWriterFunc(func(f *media.VideoFrame) error {
 		f.Release()
 		return nil
 	}))

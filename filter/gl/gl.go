@@ -1,6 +1,7 @@
 // Package gl is the OpenGL ES 3 backend of the filter stage: the passes of
 // filter/spec as shaders (from shaders/) on a headless EGL context, with I420
-// in and I420 out and no colour conversion or scaling on the CPU.
+// in, I420 or NV12 out (what Open is asked for) and no colour conversion,
+// scaling or interleaving on the CPU.
 //
 // # Thread
 //
@@ -35,9 +36,11 @@
 //     LUT (an RGB16F 3D texture, trilinear), the watermark and the text,
 //     into RGB10_A2, −1..2 stored as 0..1 (10 bits keep the round trip within a code value)
 //  3. yuv_pack: RGB to Y, U and V (U and V averaged over each 2×2 block),
-//     written as the bytes of an I420 frame into an RGBA8 target of
-//     (w/4)×(3h/2) texels (two draws, one for the Y rows and one for U and
-//     V, when the width is a multiple of 8; one general draw otherwise)
+//     written as the bytes of an I420 frame, or of an NV12 one (U and V
+//     interleaved as it writes them), into an RGBA8 target of (w/4)×(3h/2)
+//     texels (two draws, one for the Y rows and one for the chroma, when
+//     the width is a multiple of 8, or for NV12 of 4; one general draw
+//     otherwise)
 //
 // Every pass at the input's size gives spec.Reference to within a code
 // value on llvmpipe. The text is rasterised by spec.Text on the CPU and
@@ -169,14 +172,19 @@ type response struct {
 }
 
 // Open starts the GL thread, opens a context and sets the passes up for
-// a: compiles the shaders, uploads the watermark and the LUT. Every error
+// a, writing frames of format pf (the zero value: I420; or NV12):
+// compiles the shaders, uploads the watermark and the LUT. Every error
 // reads as one line.
-func Open(a *spec.Assets, out media.VideoWriter) (*Filter, error) {
+func Open(a *spec.Assets, pf media.PixelFormat, out media.VideoWriter) (*Filter, error) {
 	if a == nil || a.Width <= 0 || a.Height <= 0 {
 		return nil, errors.New("gl: no output size")
 	}
 	if out == nil {
 		return nil, errors.New("gl: no output writer")
+	}
+	pf, err := spec.OutputFormat(pf)
+	if err != nil {
+		return nil, fmt.Errorf("gl: %w", err)
 	}
 	f := &Filter{
 		out:   out,
@@ -185,7 +193,7 @@ func Open(a *spec.Assets, out media.VideoWriter) (*Filter, error) {
 		done:  make(chan struct{}),
 	}
 	ready := make(chan error)
-	go f.loop(a, ready)
+	go f.loop(a, pf, ready)
 	if err := <-ready; err != nil {
 		<-f.done
 		return nil, fmt.Errorf("gl: %s", strings.ReplaceAll(err.Error(), "\n", " "))
@@ -194,7 +202,7 @@ func Open(a *spec.Assets, out media.VideoWriter) (*Filter, error) {
 }
 
 // loop is the GL thread.
-func (f *Filter) loop(a *spec.Assets, ready chan<- error) {
+func (f *Filter) loop(a *spec.Assets, pf media.PixelFormat, ready chan<- error) {
 	defer close(f.done)
 	// Never unlocked: when Close ends this goroutine, its thread goes too.
 	runtime.LockOSThread()
@@ -203,7 +211,7 @@ func (f *Filter) loop(a *spec.Assets, ready chan<- error) {
 		ready <- err
 		return
 	}
-	r, err := newRenderer(a)
+	r, err := newRenderer(a, pf)
 	if err != nil {
 		r.free()
 		c.close()

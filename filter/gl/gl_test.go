@@ -1,6 +1,7 @@
 package gl
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -57,7 +58,7 @@ func TestNeutralRoundTrip(t *testing.T) {
 	for _, sz := range [][2]int{{testW, testH}, {testW + 1, testH + 1}} {
 		in, _, _ := spec.TestFrame(sz[0], sz[1], 1)
 		var c collect
-		f, err := Open(assets(t, spec.Defaults(), sz[0], sz[1]), &c)
+		f, err := Open(assets(t, spec.Defaults(), sz[0], sz[1]), media.PixelFormatI420, &c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,7 +123,7 @@ func TestGolden(t *testing.T) {
 			tc.o(&o)
 			in, _, _ := spec.TestFrame(testW, testH, 7)
 			in.PTS, in.Seq = 1234*time.Millisecond, 42
-			got := run(t, o, testW, testH, testNow, in)[0]
+			got := run(t, o, media.PixelFormatI420, testW, testH, testNow, in)[0]
 			if got.PTS != in.PTS || got.Seq != in.Seq || got.Width != testW || got.Height != testH {
 				t.Errorf("out %dx%d PTS %v Seq %d, want %dx%d %v %d", got.Width, got.Height, got.PTS, got.Seq,
 					testW, testH, in.PTS, in.Seq)
@@ -133,6 +134,81 @@ func TestGolden(t *testing.T) {
 				t.Errorf("the output is within %d of the input: the pass did nothing", md)
 			}
 		})
+	}
+}
+
+// The last pass writes NV12 as it writes I420: the same input and options
+// give the same Y and, de-interleaved, the same U and V, byte for byte, at
+// widths that take the split draws for both formats (320), for NV12 only
+// (324) and for neither (322, 321 with an odd height).
+func TestNV12(t *testing.T) {
+	needGL(t)
+	logo := writePNG(t, testLogo())
+	for _, sz := range [][2]int{{testW, testH}, {testW + 4, testH}, {testW + 2, testH + 1}, {testW + 1, testH + 1}} {
+		for _, tc := range []struct {
+			name string
+			o    func(*spec.Options)
+		}{
+			{"neutral", func(*spec.Options) {}},
+			{"all", func(o *spec.Options) {
+				o.Beauty, o.Brightness, o.Contrast, o.Saturation = 0.6, 0.1, 1.2, 1.4
+				o.Watermark, o.Text = logo, "%T"
+			}},
+		} {
+			w, h := sz[0], sz[1]
+			t.Run(fmt.Sprintf("%dx%d %s", w, h, tc.name), func(t *testing.T) {
+				o := spec.Defaults()
+				tc.o(&o)
+				in1, _, _ := spec.TestFrame(w, h, 7)
+				in2, _, _ := spec.TestFrame(w, h, 8)
+				in2.PTS, in2.Seq = 40*time.Millisecond, 1
+				i420 := run(t, o, media.PixelFormatI420, w, h, testNow, in1, in2)
+				nv12 := run(t, o, media.PixelFormatNV12, w, h, testNow, in1, in2)
+				for i, in := range []*media.VideoFrame{in1, in2} {
+					checkNV12(t, nv12[i], i420[i])
+					if nv12[i].PTS != in.PTS || nv12[i].Seq != in.Seq {
+						t.Errorf("frame %d: PTS %v Seq %d, want %v %d", i, nv12[i].PTS, nv12[i].Seq, in.PTS, in.Seq)
+					}
+				}
+				golden(t, "NV12", spec.Planar(nv12[0]), reference(t, o, in1, testNow))
+			})
+		}
+	}
+}
+
+// checkNV12 holds got, an NV12 frame, to want, the I420 frame of the same
+// picture: its format and tightly packed strides, its Y, and its UV plane
+// U, V, U, V … as want's U and V.
+func checkNV12(t *testing.T, got, want *media.VideoFrame) {
+	t.Helper()
+	w, h := want.Width, want.Height
+	cw, ch := (w+1)/2, (h+1)/2
+	if got.Format != media.PixelFormatNV12 || want.Format != media.PixelFormatI420 {
+		t.Fatalf("formats %v and %v, want nv12 and yuv420p", got.Format, want.Format)
+	}
+	if got.Width != w || got.Height != h || got.Strides != [3]int{w, 2 * cw, 0} ||
+		len(got.Planes[0]) != w*h || len(got.Planes[1]) != 2*cw*ch || got.Planes[2] != nil {
+		t.Fatalf("NV12 %dx%d, strides %v, planes of %d, %d, %d bytes; want %dx%d, [%d %d 0], %d, %d, 0",
+			got.Width, got.Height, got.Strides, len(got.Planes[0]), len(got.Planes[1]), len(got.Planes[2]),
+			w, h, w, 2*cw, w*h, 2*cw*ch)
+	}
+	if !bytes.Equal(got.Planes[0], want.Planes[0][:w*h]) {
+		t.Errorf("Y differs from I420's")
+	}
+	bad := 0
+	for y := range ch {
+		for x := range cw {
+			uv := got.Planes[1][y*got.Strides[1]+2*x:]
+			u, v := want.Planes[1][y*want.Strides[1]+x], want.Planes[2][y*want.Strides[2]+x]
+			if uv[0] != u || uv[1] != v {
+				if bad++; bad <= 3 {
+					t.Errorf("chroma block %d,%d: U, V %d, %d, want %d, %d (I420's)", x, y, uv[0], uv[1], u, v)
+				}
+			}
+		}
+	}
+	if bad > 3 {
+		t.Errorf("… %d of %d chroma blocks differ from I420's", bad, cw*ch)
 	}
 }
 
@@ -185,7 +261,7 @@ func TestWatermarkPixels(t *testing.T) {
 		o := spec.Defaults()
 		o.Watermark, o.WatermarkPos, o.WatermarkOpacity = logo, spec.Position{Corner: spec.At, X: at.X, Y: at.Y}, opacity
 		a := assets(t, o, testW, testH)
-		got := run(t, o, testW, testH, testNow, in)[0]
+		got := run(t, o, media.PixelFormatI420, testW, testH, testNow, in)[0]
 		for _, area := range []struct {
 			name string
 			x    int // in the logo; rows 16, 17
@@ -249,7 +325,7 @@ func TestText(t *testing.T) {
 	// and the text must be drawn all the same.
 	a.Text.Render(testNow)
 	var c collect
-	f, err := Open(a, &c)
+	f, err := Open(a, media.PixelFormatI420, &c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +372,7 @@ func TestScale(t *testing.T) {
 	small, _, _ := spec.TestFrame(testW, testH, 9)
 	odd, _, _ := spec.TestFrame(testW+50, testH+30, 9)
 	tiny, _, _ := spec.TestFrame(testW/2, testH/2, 9)
-	got := run(t, spec.Defaults(), testW, testH, testNow, big, small, odd, big, tiny)
+	got := run(t, spec.Defaults(), media.PixelFormatI420, testW, testH, testNow, big, small, odd, big, tiny)
 	// Sampling halfway between input pixels averages each 2×2 block.
 	want := reference(t, spec.Defaults(), downscale(big), testNow)
 	for _, i := range []int{0, 3} {
@@ -325,7 +401,7 @@ func TestPipelining(t *testing.T) {
 	needGL(t)
 	in, _, _ := spec.TestFrame(testW, testH, 1)
 	var c collect
-	f, err := Open(assets(t, spec.Defaults(), testW, testH), &c)
+	f, err := Open(assets(t, spec.Defaults(), testW, testH), media.PixelFormatI420, &c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,12 +463,12 @@ func TestTwoFilters(t *testing.T) {
 	needGL(t)
 	in, _, _ := spec.TestFrame(testW, testH, 1)
 	var c1, c2 collect
-	f1, err := Open(assets(t, spec.Defaults(), testW, testH), &c1)
+	f1, err := Open(assets(t, spec.Defaults(), testW, testH), media.PixelFormatI420, &c1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f1.Close()
-	f2, err := Open(assets(t, spec.Defaults(), testW, testH), &c2)
+	f2, err := Open(assets(t, spec.Defaults(), testW, testH), media.PixelFormatI420, &c2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,23 +494,26 @@ func TestTwoFilters(t *testing.T) {
 func TestOpenErrors(t *testing.T) {
 	needGL(t)
 	w := media.VideoWriterFunc(func(f *media.VideoFrame) error { f.Release(); return nil })
-	if _, err := Open(nil, w); err == nil {
+	if _, err := Open(nil, media.PixelFormatI420, w); err == nil {
 		t.Error("nil assets: no error")
 	}
-	if _, err := Open(&spec.Assets{Options: spec.Defaults()}, w); err == nil {
+	if _, err := Open(&spec.Assets{Options: spec.Defaults()}, media.PixelFormatI420, w); err == nil {
 		t.Error("no size: no error")
 	}
-	if _, err := Open(assets(t, spec.Defaults(), testW, testH), nil); err == nil {
+	if _, err := Open(assets(t, spec.Defaults(), testW, testH), media.PixelFormatI420, nil); err == nil {
 		t.Error("no writer: no error")
 	}
-	_, err := Open(&spec.Assets{Options: spec.Defaults(), Width: 1 << 20, Height: 16}, w)
+	if _, err := Open(assets(t, spec.Defaults(), testW, testH), media.PixelFormat(99), w); !errors.Is(err, spec.ErrBadOption) {
+		t.Errorf("an unknown output format: %v, want ErrBadOption", err)
+	}
+	_, err := Open(&spec.Assets{Options: spec.Defaults(), Width: 1 << 20, Height: 16}, media.PixelFormatI420, w)
 	if err == nil || !strings.HasPrefix(err.Error(), "gl: ") || strings.Contains(err.Error(), "\n") {
 		t.Errorf("a frame wider than any texture: %q, want one line starting gl:", err)
 	}
 	t.Log(err)
 
 	var c collect
-	f, err := Open(assets(t, spec.Defaults(), testW, testH), &c)
+	f, err := Open(assets(t, spec.Defaults(), testW, testH), media.PixelFormatI420, &c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +562,7 @@ func TestShaderError(t *testing.T) {
 }
 
 // free deletes every GL object, once: none is left, and a second free
-// does nothing.
+// does nothing. Either output format.
 func TestFree(t *testing.T) {
 	needGL(t)
 	dir := t.TempDir()
@@ -493,60 +572,68 @@ func TestFree(t *testing.T) {
 	o.Beauty, o.Brightness, o.LUT, o.Watermark, o.Text = 0.5, 0.1, lut, writePNG(t, testLogo()), "%T"
 	a := assets(t, o, testW, testH)
 	in, _, _ := spec.TestFrame(testW, testH, 1)
-	onGLThread(t, func() error {
-		r, err := newRenderer(a)
-		if err != nil {
-			r.free()
-			return err
-		}
-		if _, err := r.filter(clone(in, 0), testNow); err != nil {
-			return err
-		}
-		tex := []uint32{r.texY, r.texU, r.texV, r.texSmooth, r.texRGB, r.texPack, r.texLUT, r.texWatermark, r.texText}
-		fbos := []uint32{r.fboSmooth, r.fboRGB, r.fboPack}
-		progs := []uint32{r.progSmooth, r.progMain, r.progPack[0], r.progPack[1]}
-		bufs := r.pbo[:]
-		bufs = append([]uint32(nil), bufs...)
-		var syncs []uintptr
-		for _, s := range r.fence {
-			if s != 0 {
-				syncs = append(syncs, s)
+	for _, pf := range []media.PixelFormat{media.PixelFormatI420, media.PixelFormatNV12} {
+		onGLThread(t, func() error {
+			r, err := newRenderer(a, pf)
+			if err != nil {
+				r.free()
+				return fmt.Errorf("%v: %w", pf, err)
 			}
-		}
-		if len(syncs) != 1 {
-			return fmt.Errorf("%d fences pending after one frame, want 1", len(syncs))
-		}
-		r.free()
-		var left []string
-		for _, k := range []struct {
-			what  string
-			ids   []uint32
-			alive func(uint32) bool
-		}{
-			{"texture", tex, gles2.IsTexture}, {"framebuffer", fbos, gles2.IsFramebuffer},
-			{"program", progs, gles2.IsProgram}, {"buffer", bufs, gles2.IsBuffer},
-		} {
-			for _, id := range k.ids {
-				if id == 0 || k.alive(id) {
-					left = append(left, fmt.Sprintf("%s %d", k.what, id))
+			if _, err := r.filter(clone(in, 0), testNow); err != nil {
+				return err
+			}
+			tex := []uint32{r.texY, r.texU, r.texV, r.texSmooth, r.texRGB, r.texPack, r.texLUT, r.texWatermark, r.texText}
+			fbos := []uint32{r.fboSmooth, r.fboRGB, r.fboPack}
+			progs := []uint32{r.progSmooth, r.progMain, r.progPack[0], r.progPack[1]}
+			bufs := r.pbo[:]
+			bufs = append([]uint32(nil), bufs...)
+			var syncs []uintptr
+			for _, s := range r.fence {
+				if s != 0 {
+					syncs = append(syncs, s)
 				}
 			}
-		}
-		for _, s := range syncs {
-			if gles2.IsSync(s) {
-				left = append(left, "a fence")
+			if len(syncs) != 1 {
+				return fmt.Errorf("%d fences pending after one frame, want 1", len(syncs))
 			}
-		}
-		if left != nil {
-			return fmt.Errorf("after free (0: never made): %s", strings.Join(left, ", "))
-		}
-		r.free()
-		return glError()
-	})
+			r.free()
+			var left []string
+			for _, k := range []struct {
+				what  string
+				ids   []uint32
+				alive func(uint32) bool
+			}{
+				{"texture", tex, gles2.IsTexture}, {"framebuffer", fbos, gles2.IsFramebuffer},
+				{"program", progs, gles2.IsProgram}, {"buffer", bufs, gles2.IsBuffer},
+			} {
+				for _, id := range k.ids {
+					if id == 0 || k.alive(id) {
+						left = append(left, fmt.Sprintf("%s %d", k.what, id))
+					}
+				}
+			}
+			for _, s := range syncs {
+				if gles2.IsSync(s) {
+					left = append(left, "a fence")
+				}
+			}
+			if left != nil {
+				return fmt.Errorf("%v: after free (0: never made): %s", pf, strings.Join(left, ", "))
+			}
+			r.free()
+			return glError()
+		})
+	}
 }
 
-// Steady state: no allocation per frame.
+// Steady state: no allocation per frame, whichever the output format.
 func TestNoAllocs(t *testing.T) {
+	for _, pf := range []media.PixelFormat{media.PixelFormatI420, media.PixelFormatNV12} {
+		t.Run(pf.String(), func(t *testing.T) { testNoAllocs(t, pf) })
+	}
+}
+
+func testNoAllocs(t *testing.T, pf media.PixelFormat) {
 	needGL(t)
 	o := spec.Defaults()
 	o.Beauty, o.Brightness, o.Watermark, o.Text = 0.6, 0.1, writePNG(t, testLogo()), "%T"
@@ -559,7 +646,7 @@ func TestNoAllocs(t *testing.T) {
 		}
 		return f
 	}
-	f, err := Open(assets(t, o, testW, testH), media.VideoWriterFunc(func(f *media.VideoFrame) error {
+	f, err := Open(assets(t, o, testW, testH), pf, media.VideoWriterFunc(func(f *media.VideoFrame) error {
 		f.Release()
 		return nil
 	}))

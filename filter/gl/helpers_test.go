@@ -78,12 +78,12 @@ func assets(t testing.TB, o spec.Options, w, h int) *spec.Assets {
 
 var testNow = time.Date(2026, 3, 7, 9, 5, 4, 200e6, time.UTC)
 
-// run filters copies of ins with a fresh Filter for o, at now, and returns
-// what came out after a Flush.
-func run(t testing.TB, o spec.Options, w, h int, now time.Time, ins ...*media.VideoFrame) []*media.VideoFrame {
+// run filters copies of ins with a fresh Filter for o writing pf, at now,
+// and returns what came out after a Flush.
+func run(t testing.TB, o spec.Options, pf media.PixelFormat, w, h int, now time.Time, ins ...*media.VideoFrame) []*media.VideoFrame {
 	t.Helper()
 	var c collect
-	f, err := Open(assets(t, o, w, h), &c)
+	f, err := Open(assets(t, o, w, h), pf, &c)
 	if err != nil {
 		t.Fatal(err)
 	}

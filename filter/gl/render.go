@@ -36,7 +36,8 @@ const fenceTimeout = 5 * time.Second
 // GL thread.
 type renderer struct {
 	a    *spec.Assets
-	w, h int // output
+	w, h int               // output
+	pf   media.PixelFormat // output: I420 or NV12
 	pool *media.FramePool
 
 	inW, inH int // the size the Y, U, V textures have now
@@ -53,12 +54,14 @@ type renderer struct {
 	progSmooth        uint32
 	progMain          uint32
 	// progPack: yuv_pack with LUMA and with CHROMA when split (the width
-	// is a multiple of 8), else the general one alone.
+	// is a multiple of 8 for I420, of 4 for NV12), else the general one
+	// alone; each with NV12 defined for NV12.
 	progPack  [2]uint32
 	packSplit bool
 	locChroma int32 // main's uChroma, which follows the input size
 
-	// The packed I420 target: tw×th RGBA8 texels holding size bytes.
+	// The packed target: tw×th RGBA8 texels holding the frame's size
+	// bytes.
 	tw, th, size int
 
 	pbo   [2]uint32
@@ -88,10 +91,11 @@ type stats struct {
 	upload, passes, readback time.Duration
 }
 
-// newRenderer builds everything for a. It always returns a renderer, for
-// free to undo whatever was made before an error.
-func newRenderer(a *spec.Assets) (*renderer, error) {
-	r := &renderer{a: a, w: a.Width, h: a.Height, pool: media.NewFramePool(a.Width, a.Height)}
+// newRenderer builds everything for a, to write frames of format pf (I420
+// or NV12). It always returns a renderer, for free to undo whatever was
+// made before an error.
+func newRenderer(a *spec.Assets, pf media.PixelFormat) (*renderer, error) {
+	r := &renderer{a: a, w: a.Width, h: a.Height, pf: pf, pool: media.NewFramePoolOf(pf, a.Width, a.Height)}
 	var major int32
 	gles2.GetIntegerv(gles2.MAJOR_VERSION, &major)
 	if major < 3 {
@@ -104,11 +108,13 @@ func newRenderer(a *spec.Assets) (*renderer, error) {
 	gles2.PixelStorei(gles2.UNPACK_ALIGNMENT, 1)
 	gles2.PixelStorei(gles2.PACK_ALIGNMENT, 4)
 
+	// I420 and NV12 have the same number of bytes; NV12's chroma rows are
+	// twice as long, so that whole texels cover them at half I420's width.
 	r.tw = (r.w + 3) / 4
 	cw, ch := (r.w+1)/2, (r.h+1)/2
 	r.size = r.w*r.h + 2*cw*ch
 	r.th = (r.size + 4*r.tw - 1) / (4 * r.tw)
-	r.packSplit = r.w%8 == 0
+	r.packSplit = r.w%8 == 0 || pf == media.PixelFormatNV12 && r.w%4 == 0
 	if int32(max(r.w, r.h, r.th)) > r.maxTex {
 		return r, fmt.Errorf("%dx%d is larger than the GPU's textures (%d)", r.w, r.h, r.maxTex)
 	}
@@ -130,7 +136,7 @@ func newRenderer(a *spec.Assets) (*renderer, error) {
 		return r, fmt.Errorf("RGB target: %w", err)
 	}
 	if r.texPack, r.fboPack, err = newTarget(unitPack, gles2.RGBA8, r.tw, r.th); err != nil {
-		return r, fmt.Errorf("I420 target: %w", err)
+		return r, fmt.Errorf("%v target: %w", pf, err)
 	}
 	if a.LUT != nil {
 		if err := r.lut(a.LUT); err != nil {
@@ -242,6 +248,9 @@ func (r *renderer) programs() error {
 		variants = [][]string{{"LUMA"}, {"CHROMA"}}
 	}
 	for i, defs := range variants {
+		if r.pf == media.PixelFormatNV12 {
+			defs = append(defs, "NV12")
+		}
 		if r.progPack[i], err = program("yuv_pack", shaders.YUVPack, defs); err != nil {
 			return err
 		}
@@ -489,12 +498,11 @@ func (r *renderer) complete(i int) (*media.VideoFrame, error) {
 	}
 	src := unsafe.Slice((*byte)(p), r.size)
 	f := r.pool.Get()
-	// The pool's planes are tightly packed (strides w, cw, cw): the
-	// target's bytes go over as three runs.
-	n0, n1 := len(f.Planes[0]), len(f.Planes[1])
-	copy(f.Planes[0], src[:n0])
-	copy(f.Planes[1], src[n0:n0+n1])
-	copy(f.Planes[2], src[n0+n1:])
+	// The pool's planes are tightly packed (strides w, cw, cw for I420;
+	// w, 2·cw for NV12): the target's bytes go over as a run a plane.
+	for i := range r.pf.Planes() {
+		src = src[copy(f.Planes[i], src):]
+	}
 	f.PTS, f.Seq = held.pts, held.seq
 	if !gles2.UnmapBuffer(gles2.PIXEL_PACK_BUFFER) {
 		// The buffer's contents were lost while mapped (a mode switch,

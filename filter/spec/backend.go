@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -27,6 +28,19 @@ type Backend interface {
 	Flush() error
 	// Close frees everything; idempotent.
 	Close()
+}
+
+// OutputFormat is the format a backend asked for pf writes: I420 for the
+// zero value, pf itself for I420 and NV12; any other is an error wrapping
+// ErrBadOption.
+func OutputFormat(pf media.PixelFormat) (media.PixelFormat, error) {
+	switch pf {
+	case 0:
+		return media.PixelFormatI420, nil
+	case media.PixelFormatI420, media.PixelFormatNV12:
+		return pf, nil
+	}
+	return 0, fmt.Errorf("%w: output format %d: want I420 or NV12", ErrBadOption, pf)
 }
 
 // Compare returns the largest absolute difference of two frames of the
