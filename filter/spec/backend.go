@@ -93,6 +93,49 @@ func Planar(f *media.VideoFrame) *media.VideoFrame {
 	return p
 }
 
+// SameAsNV12 says how got, an NV12 frame, is not the I420 frame want in
+// NV12's layout, or returns nil: the format, the size, tightly packed
+// strides, and the samples within tol code values (0: byte for byte) of
+// want's Y and of its U and V interleaved. What the backends' tests hold
+// their NV12 output to.
+func SameAsNV12(got, want *media.VideoFrame, tol int) error {
+	w, h := want.Width, want.Height
+	cw, ch := media.PlaneSize(w, h, 1)
+	if got.Format != media.PixelFormatNV12 || want.Format != media.PixelFormatI420 {
+		return fmt.Errorf("formats %v and %v, want nv12 and yuv420p", got.Format, want.Format)
+	}
+	if got.Width != w || got.Height != h || got.Strides != [3]int{w, 2 * cw, 0} ||
+		len(got.Planes[0]) != w*h || len(got.Planes[1]) != 2*cw*ch || got.Planes[2] != nil {
+		return fmt.Errorf("NV12 %dx%d, strides %v, planes of %d, %d, %d bytes; want %dx%d, [%d %d 0], %d, %d, 0",
+			got.Width, got.Height, got.Strides, len(got.Planes[0]), len(got.Planes[1]), len(got.Planes[2]),
+			w, h, w, 2*cw, w*h, 2*cw*ch)
+	}
+	bad, first := 0, ""
+	check := func(what string, x, y int, g, w byte) {
+		if d := int(g) - int(w); d > tol || d < -tol {
+			if bad++; bad == 1 {
+				first = fmt.Sprintf("%s at %d,%d is %d, want %d", what, x, y, g, w)
+			}
+		}
+	}
+	for y := range h {
+		for x := range w {
+			check("Y", x, y, got.Planes[0][y*w+x], want.Planes[0][y*want.Strides[0]+x])
+		}
+	}
+	for y := range ch {
+		for x := range cw {
+			uv := got.Planes[1][y*got.Strides[1]+2*x:]
+			check("U", x, y, uv[0], want.Planes[1][y*want.Strides[1]+x])
+			check("V", x, y, uv[1], want.Planes[2][y*want.Strides[2]+x])
+		}
+	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d samples more than %d off I420's (the first: %s)", bad, w*h+2*cw*ch, tol, first)
+	}
+	return nil
+}
+
 // Region is a rectangle of TestFrame.
 type Region struct{ X0, Y0, X1, Y1 int }
 

@@ -208,9 +208,9 @@ func abs(x float64) float64 {
 	return x
 }
 
-// Compare takes NV12 as the same picture as I420 (Planar de-interleaves
-// its UV plane), also at odd sizes, and tells apart an NV12 frame that
-// holds I420's chroma bytes as they are.
+// Compare and SameAsNV12 take NV12 as the same picture as I420 (Planar
+// de-interleaves its UV plane), also at odd sizes, and tell apart an NV12
+// frame that holds I420's chroma bytes as they are.
 func TestPlanar(t *testing.T) {
 	for _, sz := range [][2]int{{320, 180}, {321, 181}} {
 		w, h := sz[0], sz[1]
@@ -234,11 +234,22 @@ func TestPlanar(t *testing.T) {
 		if d, _ := Compare(nv12, in); d != 0 {
 			t.Errorf("%dx%d: Compare(NV12, I420 of the same picture): max difference %d, want 0", w, h, d)
 		}
+		if err := SameAsNV12(nv12, in, 0); err != nil {
+			t.Errorf("%dx%d: SameAsNV12: %v", w, h, err)
+		}
 		wrong := media.NewFramePoolOf(media.PixelFormatNV12, w, h).Get()
 		copy(wrong.Planes[0], in.Planes[0])
 		copy(wrong.Planes[1], append(append([]byte(nil), in.Planes[1]...), in.Planes[2]...))
 		if d, _ := Compare(wrong, in); d < 10 {
 			t.Errorf("%dx%d: I420's chroma bytes labelled NV12: max difference %d, want it seen", w, h, d)
+		}
+		if err := SameAsNV12(wrong, in, 1); err == nil {
+			t.Errorf("%dx%d: SameAsNV12 took I420's chroma bytes labelled NV12", w, h)
+		} else {
+			t.Log(err)
+		}
+		if err := SameAsNV12(in, in, 0); err == nil {
+			t.Errorf("%dx%d: SameAsNV12 took an I420 frame", w, h)
 		}
 	}
 }
