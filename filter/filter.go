@@ -71,7 +71,7 @@ func Open(cfg Config, out media.VideoWriter) (spec.Backend, error) {
 	var b spec.Backend
 	switch cfg.Backend {
 	case BackendCPU:
-		b, err = cpu.Open(a, out)
+		b, err = cpu.Open(a, media.PixelFormatI420, out)
 	case BackendGL:
 		b, err = gl.Open(a, media.PixelFormatI420, out)
 		if err != nil {
@@ -92,7 +92,7 @@ func Open(cfg Config, out media.VideoWriter) (spec.Backend, error) {
 			b, err = nil, nil
 		}
 		if b == nil && err == nil {
-			b, err = cpu.Open(a, out)
+			b, err = cpu.Open(a, media.PixelFormatI420, out)
 		}
 	}
 	if err != nil {

@@ -14,12 +14,12 @@ import (
 	"github.com/golive/golive/media"
 )
 
-// benchFilter runs 1280×720 TestFrames through a Filter for o; it
-// returns the graph's description.
-func benchFilter(b *testing.B, o spec.Options) string {
+// benchFilter runs 1280×720 TestFrames through a Filter for o writing
+// pf; it returns the graph's description.
+func benchFilter(b *testing.B, o spec.Options, pf media.PixelFormat) string {
 	in, _, _ := spec.TestFrame(1280, 720, 1)
 	a := load(b, o, 1280, 720)
-	f, err := Open(a, media.VideoWriterFunc(func(f *media.VideoFrame) error { f.Release(); return nil }))
+	f, err := Open(a, pf, media.VideoWriterFunc(func(f *media.VideoFrame) error { f.Release(); return nil }))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,12 +51,17 @@ func benchFilter(b *testing.B, o spec.Options) string {
 
 // BenchmarkCPU720p is a typical streamer's set-up: beauty, a logo and a
 // clock, 720p in and out.
-func BenchmarkCPU720p(b *testing.B) {
+func BenchmarkCPU720p(b *testing.B) { benchFilter(b, streamer(b), media.PixelFormatI420) }
+
+// BenchmarkCPU720pNV12 is the same written as NV12, for a hardware encoder.
+func BenchmarkCPU720pNV12(b *testing.B) { benchFilter(b, streamer(b), media.PixelFormatNV12) }
+
+func streamer(b *testing.B) spec.Options {
 	o := spec.Defaults()
 	o.Beauty = 0.6
 	o.Watermark = writeLogo(b, 160, 80)
 	o.Text = "%Y-%m-%d %H:%M:%S"
-	benchFilter(b, o)
+	return o
 }
 
 // BenchmarkCPU720pBeauty is beauty alone, side by side with the ffmpeg
@@ -64,7 +69,7 @@ func BenchmarkCPU720p(b *testing.B) {
 func BenchmarkCPU720pBeauty(b *testing.B) {
 	o := spec.Defaults()
 	o.Beauty = 0.6
-	desc := benchFilter(b, o)
+	desc := benchFilter(b, o, media.PixelFormatI420)
 	if ns := ffmpegNsPerFrame(b, desc); ns > 0 {
 		b.ReportMetric(ns, "ffmpeg-ns/frame")
 	}
@@ -113,5 +118,5 @@ func BenchmarkCPU720pAll(b *testing.B) {
 	o.LUT = testCube(b, "", 1)
 	o.Watermark = writeLogo(b, 160, 80)
 	o.Text = "%Y-%m-%d %H:%M:%S"
-	benchFilter(b, o)
+	benchFilter(b, o, media.PixelFormatI420)
 }

@@ -17,7 +17,8 @@
 //	                                     the 3D LUT, in full-range RGB
 //	[m][wm]  overlay (eof_action=repeat) the watermark
 //	[t][txt] overlay                     the text box
-//	      format=yuv420p [out] buffersink
+//	      format=yuv420p|nv12 [out] buffersink
+//	                                     the format Open is asked for
 //
 // [wm] is a buffer source given the logo once, converted to yuva420p in Go
 // (media/yuv's maths), then ended: the overlay repeats it for ever. [txt]
@@ -28,7 +29,12 @@
 //
 // A frame is copied twice: into the graph's input frame (from a buffer
 // pool of our own, so that steady state allocates nothing) and out of the
-// sink's frame into one of the Filter's pooled media.VideoFrames. The
+// sink's frame into one of the Filter's pooled media.VideoFrames, of the
+// format the sink gives. For NV12, the swscale lavfi puts before the last
+// format filter interleaves U and V (its unscaled yuv420p to nv12 path, a
+// copy); where that filter follows the scale of an input of another size,
+// the scale writes NV12 itself, rounding within a code value of what it
+// writes as yuv420p. The
 // graph is synchronous: each Filter call writes its frame before it
 // returns, and Flush has nothing to do.
 package cpu
@@ -51,6 +57,8 @@ import (
 type Filter struct {
 	a    *spec.Assets
 	out  media.VideoWriter
+	pf   media.PixelFormat  // the output's: I420 or NV12
+	avPF astiav.PixelFormat // the same, as the sink gives it
 	pool *media.FramePool
 
 	graph              *astiav.FilterGraph
@@ -86,12 +94,20 @@ var _ spec.Backend = (*Filter)(nil)
 
 // Open builds the graph for a (its Width and Height are the output size;
 // a.LUT, when set, is written to a temporary .cube file for lut3d, which
-// reads it while the graph is built). Frames go to out. A graph that
-// cannot be built (a broken LUT, an option lavfi rejects) is an error
-// wrapping spec.ErrBadOption.
-func Open(a *spec.Assets, out media.VideoWriter) (*Filter, error) {
+// reads it while the graph is built). Frames of format pf (the zero value:
+// I420; or NV12) go to out. A graph that cannot be built (a broken LUT, an
+// option lavfi rejects) is an error wrapping spec.ErrBadOption.
+func Open(a *spec.Assets, pf media.PixelFormat, out media.VideoWriter) (*Filter, error) {
 	if a.Width <= 0 || a.Height <= 0 {
 		return nil, fmt.Errorf("%w: cpu: output size %dx%d", spec.ErrBadOption, a.Width, a.Height)
+	}
+	pf, err := spec.OutputFormat(pf)
+	if err != nil {
+		return nil, fmt.Errorf("cpu: %w", err)
+	}
+	avPF := astiav.PixelFormatYuv420P
+	if pf == media.PixelFormatNV12 {
+		avPF = astiav.PixelFormatNv12
 	}
 	if a.LUT == nil && a.Options.LUT != "" {
 		// Assets not from spec.Load: read the file now, so that a missing
@@ -110,7 +126,7 @@ func Open(a *spec.Assets, out media.VideoWriter) (*Filter, error) {
 		}
 	}
 	f := &Filter{
-		a: a, out: out, pool: media.NewFramePool(a.Width, a.Height),
+		a: a, out: out, pf: pf, avPF: avPF, pool: media.NewFramePoolOf(pf, a.Width, a.Height),
 		keepRef: astiav.NewBuffersrcFlags(astiav.BuffersrcFlagKeepRef),
 		noFlags: astiav.NewBuffersrcFlags(),
 	}
@@ -168,7 +184,7 @@ func (f *Filter) build(inW, inH int) error {
 			return fmt.Errorf("cpu: --lut: %w", err)
 		}
 	}
-	desc := describe(f.a, inW, inH, lutPath)
+	desc := describe(f.a, f.pf, inW, inH, lutPath)
 	if err := f.buildGraph(desc, inW, inH); err != nil {
 		f.freeGraph()
 		return fmt.Errorf("cpu: graph %q: %w", desc, err)
@@ -338,6 +354,13 @@ func (f *Filter) drain() error {
 		case ret < 0:
 			return fmt.Errorf("cpu: graph: %w", astiav.Error(ret))
 		}
+		// The graph ends in a format filter at the output size: a frame
+		// of another layout would be read past its planes.
+		pf, w, h := f.outFrame.PixelFormat(), f.outFrame.Width(), f.outFrame.Height()
+		if pf != f.avPF || w != f.a.Width || h != f.a.Height {
+			f.outFrame.Unref()
+			return fmt.Errorf("cpu: graph gave a %dx%d %s frame, want %dx%d %s", w, h, pf, f.a.Width, f.a.Height, f.avPF)
+		}
 		o := f.pool.Get()
 		f.copyOut(o)
 		st := f.stamps[uint64(f.outFrame.Pts())%stampRing]
@@ -358,12 +381,12 @@ func (f *Filter) copyIn(in *media.VideoFrame) {
 	}
 }
 
-// copyOut copies the sink's frame into o.
+// copyOut copies the sink's frame, of o's format and size, into o.
 func (f *Filter) copyOut(o *media.VideoFrame) {
-	for p := range 3 {
-		w, h := media.PlaneSize(o.Width, o.Height, p)
-		src, ls := avframe.Plane(f.outFrame, p, h)
-		media.CopyPlane(o.Planes[p], o.Strides[p], src, ls, w, h)
+	for p := range o.Format.Planes() {
+		_, rows := media.PlaneSize(o.Width, o.Height, p)
+		src, ls := avframe.Plane(f.outFrame, p, rows)
+		media.CopyPlane(o.Planes[p], o.Strides[p], src, ls, media.PlaneStride(o.Format, o.Width, p), rows)
 	}
 }
 

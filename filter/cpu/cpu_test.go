@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 
 // The cgo helpers read the C pointer out of astiav's wrappers.
 func TestAstiavPointers(t *testing.T) {
-	f, err := Open(load(t, spec.Defaults(), 64, 32), &frames{})
+	f, err := Open(load(t, spec.Defaults(), 64, 32), media.PixelFormatI420, &frames{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestScaledInput(t *testing.T) {
 	o.Watermark = writeLogo(t, 48, 24)
 	o.Text = "%T"
 	var c frames
-	f, err := Open(load(t, o, 320, 180), &c)
+	f, err := Open(load(t, o, 320, 180), media.PixelFormatI420, &c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +157,7 @@ func TestGolden(t *testing.T) {
 			c.opts(&o)
 			in, _, _ := spec.TestFrame(sz[0], sz[1], 1)
 			var got frames
-			f, err := Open(load(t, o, sz[0], sz[1]), &got)
+			f, err := Open(load(t, o, sz[0], sz[1]), media.PixelFormatI420, &got)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -173,6 +174,80 @@ func TestGolden(t *testing.T) {
 			if d > 2 {
 				t.Errorf("%s %dx%d: max difference %d from spec.Reference (PSNR %.1f dB), want ≤ 2", c.name, sz[0], sz[1], d, psnr)
 			}
+		}
+	}
+}
+
+// The sink gives NV12 when asked: the same input and options give the
+// same Y and, de-interleaved, the same U and V as I420, through every pass
+// and at an odd size: byte for byte (the last format filter only
+// interleaves them), but for an input that is scaled and then passes
+// through no other filter, which swscale scales straight to NV12 and
+// rounds a little differently (within a code value).
+func TestNV12(t *testing.T) {
+	cube := testCube(t, "", 1)
+	logo := writeLogo(t, 48, 24)
+	for _, sz := range [][2]int{{320, 180}, {321, 181}} {
+		for _, tc := range []struct {
+			name string
+			o    func(*spec.Options)
+		}{
+			{"neutral", func(*spec.Options) {}},
+			{"all", func(o *spec.Options) {
+				o.Beauty, o.Brightness, o.Contrast, o.Saturation = 0.6, 0.05, 1.1, 1.2
+				o.LUT, o.Watermark, o.Text = cube, logo, "%T"
+			}},
+		} {
+			w, h := sz[0], sz[1]
+			t.Run(fmt.Sprintf("%dx%d %s", w, h, tc.name), func(t *testing.T) {
+				o := spec.Defaults()
+				tc.o(&o)
+				in1, _, _ := spec.TestFrame(w, h, 1)
+				big, _, _ := spec.TestFrame(2*w, 2*h, 2)
+				in3, _, _ := spec.TestFrame(w, h, 3)
+				ins := []*media.VideoFrame{in1, big, in3}
+				stream := func(pf media.PixelFormat) ([]*media.VideoFrame, string) {
+					var c frames
+					f, err := Open(load(t, o, w, h), pf, &c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+					for i, in := range ins {
+						fr := clone(in)
+						fr.PTS, fr.Seq = time.Duration(i)*time.Second/30, uint64(i)
+						if err := f.Filter(fr, t0); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if len(c.got) != len(ins) {
+						t.Fatalf("%v: %d frames out of %d", pf, len(c.got), len(ins))
+					}
+					return c.got, f.Graph()
+				}
+				i420, g420 := stream(media.PixelFormatI420)
+				nv12, gNV12 := stream(media.PixelFormatNV12)
+				if !strings.HasSuffix(g420, ",format=yuv420p[out]") || !strings.HasSuffix(gNV12, ",format=nv12[out]") {
+					t.Errorf("graphs %s and %s: want them to end in format=yuv420p and format=nv12", g420, gNV12)
+				}
+				for i := range ins {
+					tol := 0
+					if ins[i] == big && tc.name == "neutral" {
+						tol = 1
+					}
+					if err := spec.SameAsNV12(nv12[i], i420[i], tol); err != nil {
+						t.Errorf("frame %d: %v", i, err)
+					}
+					if nv12[i].PTS != i420[i].PTS || nv12[i].Seq != uint64(i) {
+						t.Errorf("frame %d: PTS %v Seq %d, want %v %d", i, nv12[i].PTS, nv12[i].Seq, i420[i].PTS, i)
+					}
+				}
+				d, psnr := spec.Compare(reference(t, o, in1, t0), nv12[0])
+				t.Logf("NV12 against spec.Reference: max difference %d, PSNR %.1f dB", d, psnr)
+				if psnr < 40 {
+					t.Errorf("NV12 against spec.Reference: PSNR %.1f dB, want ≥ 40", psnr)
+				}
+			})
 		}
 	}
 }
@@ -245,7 +320,7 @@ func TestBeautyMatchesFFmpeg(t *testing.T) {
 	o.Beauty = 0.6
 	in, _, _ := spec.TestFrame(320, 180, 1)
 	var c frames
-	f, err := Open(load(t, o, 320, 180), &c)
+	f, err := Open(load(t, o, 320, 180), media.PixelFormatI420, &c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,7 +402,7 @@ func TestTextTicks(t *testing.T) {
 	a := load(t, o, 320, 180)
 	in, _, _ := spec.TestFrame(320, 180, 1)
 	var c frames
-	f, err := Open(a, &c)
+	f, err := Open(a, media.PixelFormatI420, &c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +435,7 @@ func TestStream(t *testing.T) {
 	o.Brightness = 0.02
 	in, _, _ := spec.TestFrame(320, 180, 1)
 	var c frames
-	f, err := Open(load(t, o, 320, 180), &c)
+	f, err := Open(load(t, o, 320, 180), media.PixelFormatI420, &c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +495,7 @@ func TestBadOptions(t *testing.T) {
 			LUT: &spec.LUT{Size: 4, Max: [3]float64{1, 1, 1}, Data: make([]float32, 3*4*4)}},
 		"no size": {Options: spec.Defaults()},
 	} {
-		f, err := Open(a, &frames{})
+		f, err := Open(a, media.PixelFormatI420, &frames{})
 		if err == nil {
 			f.Close()
 			t.Errorf("%s: Open worked", name)
@@ -430,13 +505,16 @@ func TestBadOptions(t *testing.T) {
 			t.Errorf("%s: %q: want one line wrapping spec.ErrBadOption", name, err)
 		}
 	}
+	if _, err := Open(load(t, spec.Defaults(), 64, 32), media.PixelFormat(99), &frames{}); !errors.Is(err, spec.ErrBadOption) {
+		t.Errorf("an unknown output format: %v, want ErrBadOption", err)
+	}
 }
 
 // A description lavfi rejects fails cleanly: a failed parse frees every
 // filter of the graph, the sources we made among them, and Close must not
 // free them again.
 func TestGraphParseFailure(t *testing.T) {
-	f, err := Open(load(t, spec.Defaults(), 64, 32), &frames{})
+	f, err := Open(load(t, spec.Defaults(), 64, 32), media.PixelFormatI420, &frames{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,7 +530,7 @@ func TestCloseAndMisuse(t *testing.T) {
 	o := spec.Defaults()
 	o.Watermark = writeLogo(t, 32, 16)
 	o.Text = "%T"
-	f, err := Open(load(t, o, 64, 64), &frames{})
+	f, err := Open(load(t, o, 64, 64), media.PixelFormatI420, &frames{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +544,7 @@ func TestCloseAndMisuse(t *testing.T) {
 		t.Errorf("Name %q", f.Name())
 	}
 	bad := &media.VideoFrame{Width: 64, Height: 64}
-	g, err := Open(load(t, spec.Defaults(), 64, 64), &frames{})
+	g, err := Open(load(t, spec.Defaults(), 64, 64), media.PixelFormatI420, &frames{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -476,18 +554,24 @@ func TestCloseAndMisuse(t *testing.T) {
 	}
 }
 
-// Steady state allocates nothing: the input buffers come from our pool,
-// the output frames from the Filter's, and Text.Render (which allocates)
-// runs once a second.
+// Steady state allocates nothing, whichever the output format: the input
+// buffers come from our pool, the output frames from the Filter's, and
+// Text.Render (which allocates) runs once a second.
 func TestNoAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops frames at random under the race detector")
 	}
+	for _, pf := range []media.PixelFormat{media.PixelFormatI420, media.PixelFormatNV12} {
+		t.Run(pf.String(), func(t *testing.T) { testNoAllocs(t, pf) })
+	}
+}
+
+func testNoAllocs(t *testing.T, pf media.PixelFormat) {
 	o := spec.Defaults()
 	o.Beauty = 0.6
 	o.Watermark = writeLogo(t, 32, 16)
 	o.Text = "%H:%M:%S"
-	f, err := Open(load(t, o, 160, 96), media.VideoWriterFunc(func(f *media.VideoFrame) error { f.Release(); return nil }))
+	f, err := Open(load(t, o, 160, 96), pf, media.VideoWriterFunc(func(f *media.VideoFrame) error { f.Release(); return nil }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/golive/golive/filter/spec"
+	"github.com/golive/golive/media"
 )
 
 // Pads of the graph description: the buffer sources and the sink.
@@ -100,9 +101,9 @@ func quoted(s string) string {
 // describe is the graph for an inW×inH input: a description for
 // avfilter_graph_parse with the sources [in] (the frames), [wm] (the
 // watermark, when a.Watermark is set) and [txt] (the text box, when
-// a.Text is set), and the sink [out]. lutPath is the .cube file lut3d
-// reads (when a.LUT is set).
-func describe(a *spec.Assets, inW, inH int, lutPath string) string {
+// a.Text is set), and the sink [out], given frames of format pf. lutPath
+// is the .cube file lut3d reads (when a.LUT is set).
+func describe(a *spec.Assets, pf media.PixelFormat, inW, inH int, lutPath string) string {
 	var main []string
 	if inW != a.Width || inH != a.Height {
 		// YUV to YUV in the same range: swscale resamples the planes and
@@ -151,8 +152,9 @@ func describe(a *spec.Assets, inW, inH int, lutPath string) string {
 	if a.Text != nil {
 		b.WriteString("[t];[t][" + padText + "]" + overlay(a.Text.At()))
 	}
-	// buffersink takes whatever comes: pin it (a no-op when it already is).
-	b.WriteString(",format=yuv420p[" + padOut + "]")
+	// buffersink takes whatever comes: pin it to the output's format (a
+	// no-op when it already is; for NV12, swscale interleaves U and V).
+	b.WriteString(",format=" + pf.String() + "[" + padOut + "]")
 	return b.String()
 }
 

@@ -42,7 +42,7 @@ func (c *frames) WriteVideo(f *media.VideoFrame) error {
 func filterOnce(t testing.TB, a *spec.Assets, in *media.VideoFrame, now time.Time) *media.VideoFrame {
 	t.Helper()
 	var c frames
-	f, err := Open(a, &c)
+	f, err := Open(a, media.PixelFormatI420, &c)
 	if err != nil {
 		t.Fatal(err)
 	}
