@@ -49,9 +49,13 @@ func encodeNoisy(t *testing.T, v *Video, pool *media.FramePool, rng *rand.Rand, 
 	}
 }
 
+// ccOf is the libavcodec context of v's current codec (its worker is
+// idle between calls).
+func ccOf(v *Video) *astiav.CodecContext { return v.cur.codec.(*avCodec).cc }
+
 func openTestVideo(t *testing.T, out media.PacketWriter) *Video {
 	t.Helper()
-	v, err := OpenVideo(VideoConfig{Width: 320, Height: 180, FPS: 30, Bitrate: 1_000_000, KeyframeInterval: 2 * time.Second, Preset: "ultrafast", Logger: quiet}, out)
+	v, err := OpenVideo(VideoConfig{Width: 320, Height: 180, FPS: 30, Bitrate: 1_000_000, KeyframeInterval: 2 * time.Second, Preset: "ultrafast", Encoder: X264, Logger: quiet}, out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +66,13 @@ func openTestVideo(t *testing.T, out media.PacketWriter) *Video {
 func TestCodecContextPointer(t *testing.T) {
 	var out collect
 	v := openTestVideo(t, &out)
-	v.cc.SetBitRate(1234000)
-	if got := v.cc.BitRate(); got != 1234000 {
+	ccOf(v).SetBitRate(1234000)
+	if got := ccOf(v).BitRate(); got != 1234000 {
 		t.Fatalf("BitRate = %d", got)
 	}
-	setRateControl(v.cc, 777000, 888000, 999000)
-	if v.cc.BitRate() != 777000 || rcMaxRate(v.cc) != 888000 {
-		t.Fatalf("shim wrote to the wrong struct: bit_rate %d, rc_max_rate %d", v.cc.BitRate(), rcMaxRate(v.cc))
+	setRateControl(ccOf(v), 777000, 888000, 999000)
+	if ccOf(v).BitRate() != 777000 || rcMaxRate(ccOf(v)) != 888000 {
+		t.Fatalf("shim wrote to the wrong struct: bit_rate %d, rc_max_rate %d", ccOf(v).BitRate(), rcMaxRate(ccOf(v)))
 	}
 }
 
@@ -177,8 +181,8 @@ func TestSetBitrateLive(t *testing.T) {
 	if low*2 > high || low > 400_000 {
 		t.Fatalf("bitrate did not follow: %d → %d bit/s after SetBitrate(250k)", high, low)
 	}
-	if rcMaxRate(v.cc) != 250_000 {
-		t.Fatalf("VBV max rate %d, want 250000", rcMaxRate(v.cc))
+	if rcMaxRate(ccOf(v)) != 250_000 {
+		t.Fatalf("VBV max rate %d, want 250000", rcMaxRate(ccOf(v)))
 	}
 	if _, _, moves := v.Stats(); moves != 1 {
 		t.Fatalf("%d bitrate changes counted, want 1", moves)
@@ -267,7 +271,7 @@ func BenchmarkVideoEncode720p(b *testing.B) {
 func TestThreadsAuto(t *testing.T) {
 	var out collect
 	v := openTestVideo(t, &out)
-	if n := v.cc.ThreadCount(); n == 1 {
+	if n := ccOf(v).ThreadCount(); n == 1 {
 		t.Fatalf("thread count %d: libavcodec's default of one thread, not auto", n)
 	}
 }
@@ -365,42 +369,57 @@ func TestAudioOpus(t *testing.T) {
 	}
 }
 
-// TestSetSize: the encoder reopens at the new size on the next frame,
-// which is a keyframe carrying the new parameter sets; frames keep coming
-// in at the original size (scaled); timestamps keep going; and back.
+// TestSetSize: a codec at the new size opens in the background and takes
+// over within a few frames, with a keyframe carrying the new parameter
+// sets; frames keep coming in at the original size (scaled); timestamps
+// keep going, no frame is lost; and back.
 func TestSetSize(t *testing.T) {
 	var out collect
 	v := openTestVideo(t, &out)
 	first := v.Config()
 	pool := media.NewFramePool(320, 180)
 	rng := rand.New(rand.NewPCG(5, 6))
-	changes := map[int][2]int{40: {160, 90}, 80: {320, 180}}
-	at := map[int]int{} // frame number → index of its first packet
-	for n := 0; n < 120; n++ {
-		if sz, ok := changes[n]; ok {
-			v.SetSize(sz[0], sz[1])
-			at[n] = len(out)
+	n := 0
+	encode := func() { encodeNoisy(t, v, pool, rng, n); n++ }
+	var switched []int // index in out of the first packet at each new size
+	for _, c := range []struct{ at, w, h int }{{40, 160, 90}, {80, 320, 180}} {
+		for n < c.at {
+			encode()
 		}
-		encodeNoisy(t, v, pool, rng, n)
+		v.SetSize(c.w, c.h)
+		for tries := 0; ; tries++ {
+			// The switch comes at the first frame after the reopen is ready.
+			encode()
+			if p := out[len(out)-1]; p.Config != nil && p.Config.Width == c.w && p.Config.Height == c.h {
+				if !p.Keyframe {
+					t.Fatalf("first packet at %dx%d is not a keyframe", c.w, c.h)
+				}
+				if _, _, err := h264.ParseConfigRecord(p.Config.Record); err != nil {
+					t.Fatalf("config record after the change: %v", err)
+				}
+				switched = append(switched, len(out)-1)
+				break
+			}
+			if tries == 10 {
+				t.Fatalf("not switched to %dx%d 10 frames after SetSize", c.w, c.h)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
-	if len(out) < 115 {
+	for n < 120 {
+		encode()
+	}
+	if len(out) != 120 {
 		t.Fatalf("%d packets for 120 frames", len(out))
 	}
-	for n, i := range at {
-		p, sz := out[i], changes[n]
-		if !p.Keyframe || p.Config == nil || p.Config.Width != sz[0] || p.Config.Height != sz[1] {
-			t.Fatalf("first packet after SetSize(%v) at frame %d: keyframe %v, config %+v", sz, n, p.Keyframe, p.Config)
-		}
-		sps, _, err := h264.ParseConfigRecord(p.Config.Record)
-		if err != nil || len(sps) == 0 {
-			t.Fatalf("config record after the change: %v", err)
-		}
-		if w, h := v.Size(); n == 80 && (w != 320 || h != 180) {
-			t.Errorf("Size() = %dx%d after going back", w, h)
-		}
+	if w, h := v.Size(); w != 320 || h != 180 {
+		t.Errorf("Size() = %dx%d after going back", w, h)
 	}
-	if r := out[at[40]].Config.Record; bytes.Equal(r, first.Record) {
+	if r := out[switched[0]].Config.Record; bytes.Equal(r, first.Record) {
 		t.Errorf("the 160x90 stream has the 320x180 parameter sets")
+	}
+	if v.Switches() != 2 {
+		t.Errorf("%d switches counted, want 2", v.Switches())
 	}
 	for i := 1; i < len(out); i++ {
 		if out[i].DTS <= out[i-1].DTS {

@@ -1,14 +1,15 @@
 // Package encode turns raw frames into packets with FFmpeg's libraries
-// (through go-astiav): H.264 with libx264, AAC with FFmpeg's native encoder.
-// Conversion between the pipeline clock and codec time bases happens here
-// and nowhere else.
+// (through go-astiav): H.264 with the machine's hardware encoder or
+// libx264, AAC and Opus. Conversion between the pipeline clock and codec
+// time bases happens here and nowhere else.
 package encode
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,10 @@ import (
 // camera's timestamps and the unit RTP uses.
 var videoTimeBase = astiav.NewRational(1, 90000)
 
+// StallTimeout: a hardware encoder that gives no packet for this long
+// while frames go in is taken for hung and replaced by libx264.
+const StallTimeout = time.Second
+
 // VideoConfig configures the H.264 encoder.
 type VideoConfig struct {
 	Width, Height, FPS int
@@ -31,8 +36,8 @@ type VideoConfig struct {
 	Bitrate int
 	// KeyframeInterval is the exact spacing of keyframes in time.
 	KeyframeInterval time.Duration
-	// Preset is x264's speed preset (veryfast when empty); Profile its
-	// profile (high when empty).
+	// Preset is x264's speed preset (veryfast when empty); Profile the
+	// H.264 profile (high when empty).
 	Preset, Profile string
 	// BFrames: 0 (the default) for live; WHIP requires 0.
 	BFrames int
@@ -40,43 +45,95 @@ type VideoConfig struct {
 	Threads int
 	// VBV is the rate control's buffer in time (1 s when zero): how far
 	// the encoder may run over its bitrate for a while, a keyframe's size.
-	VBV    time.Duration
+	VBV time.Duration
+	// Encoder: auto ("" too), x264, v4l2m2m, vaapi, nvenc or qsv (see
+	// Candidates). A named one that does not work is ErrUnavailable.
+	Encoder string
+	// Backends, when set, replace the machine's candidates (tests).
+	Backends []Backend
+	// ProbeTimeout bounds the probe (ProbeTimeout when zero); StallTimeout
+	// the wait for a hardware encoder's packet (StallTimeout when zero).
+	ProbeTimeout, StallTimeout time.Duration
+	// Format is the pixel format frames come in (I420 when zero); see
+	// Video.Format for the one to give.
+	Format media.PixelFormat
 	Logger *slog.Logger
+
+	lowPower bool // VAAPI: the low-power entrypoint
 }
 
-// Video is an H.264 encoder. Encode and Flush are called from one goroutine;
-// SetBitrate and RequestKeyframe from any.
-type Video struct {
-	cfg    VideoConfig
-	out    media.PacketWriter
-	log    *slog.Logger
-	codec  *astiav.Codec
-	cc     *astiav.CodecContext
-	frame  *astiav.Frame
-	pkt    *astiav.Packet
-	config media.VideoConfig
-	record *media.VideoConfig // a copy of config, which keyframe packets point to
+func (c VideoConfig) withDefaults() VideoConfig {
+	if c.Preset == "" {
+		c.Preset = "veryfast"
+	}
+	if c.Profile == "" {
+		c.Profile = "high"
+	}
+	if c.Encoder == "" {
+		c.Encoder = Auto
+	}
+	if c.StallTimeout <= 0 {
+		c.StallTimeout = StallTimeout
+	}
+	if c.Format == 0 {
+		c.Format = media.PixelFormatI420
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
 
-	// Input frames keep the size the encoder was opened with; SetSize
-	// makes the encoder reopen at another, with a scaler in front.
+// Video is the H.264 encoder stage. It runs one Codec at a time: the
+// hardware encoder the probe chose, or libx264. A bitrate or size the
+// codec cannot follow live is reached by opening a second codec in the
+// background and switching to it at a keyframe; a hardware codec that
+// fails or stalls is replaced by libx264 at once, with a keyframe and no
+// gap. Encode and Flush are called from one goroutine; SetBitrate,
+// SetSize, RequestKeyframe and the getters from any.
+type Video struct {
+	cfg  VideoConfig // the current codec's settings (size, bitrate)
+	out  media.PacketWriter
+	log  *slog.Logger
+	cur  *session
+	name atomic.Pointer[string] // the current encoder's name
+
+	// next is a codec being opened in the background, to switch to.
+	next *reopen
+
+	// Frames come in at inW×inH; SetSize makes the encoder encode at
+	// another size, with a scaler in front.
 	inW, inH int
 	size     atomic.Uint64 // wanted size, w<<32 | h
-	scaler   *astiav.SoftwareScaleContext
-	src      *astiav.Frame // the input frame, for the scaler
+	scaler   *scaler
 
-	bitrate      atomic.Int64 // wanted
-	applied      int64        // what the codec context has
-	forceKey     atomic.Bool
-	nextKey      time.Duration // PTS at or after which the next keyframe is due
-	started      bool
-	lastPTS      int64
-	frames       media.Counter
-	keyframes    media.Counter
-	bitrateMoves media.Counter
-	closed       bool
+	bitrate atomic.Int64 // wanted
+	applied int64        // what the current codec has
+	rateAt  time.Time    // when it was last changed live
+
+	sps, pps [][]byte
+	record   *media.VideoConfig // the stream's configuration, which keyframe packets point to
+
+	forceKey atomic.Bool
+	nextKey  time.Duration // PTS at or after which the next keyframe is due
+	started  bool
+	lastPTS  int64
+	lastDTS  int64
+
+	frames, keyframes, bitrateMoves, switches, fallbacks media.Counter
+	closed                                               bool
 }
 
-// OpenVideo opens libx264 with cfg; packets go to out.
+// reopen is a codec opening in the background at another bitrate or size.
+type reopen struct {
+	w, h, bitrate int
+	done          chan struct{}
+	s             *session
+	err           error
+}
+
+// OpenVideo chooses the encoder (cfg.Encoder; auto probes the machine's
+// hardware encoders, then takes libx264) and opens it; packets go to out.
 func OpenVideo(cfg VideoConfig, out media.PacketWriter) (*Video, error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width%2 != 0 || cfg.Height%2 != 0 {
 		return nil, fmt.Errorf("encode: video size %dx%d: must be positive and even", cfg.Width, cfg.Height)
@@ -84,100 +141,85 @@ func OpenVideo(cfg VideoConfig, out media.PacketWriter) (*Video, error) {
 	if cfg.FPS <= 0 || cfg.Bitrate <= 0 || cfg.KeyframeInterval <= 0 {
 		return nil, fmt.Errorf("encode: fps %d, bitrate %d, keyframe interval %v: must be positive", cfg.FPS, cfg.Bitrate, cfg.KeyframeInterval)
 	}
-	if cfg.Preset == "" {
-		cfg.Preset = "veryfast"
+	cfg = cfg.withDefaults()
+	log := cfg.Logger.With("component", "encode.video")
+	cands := cfg.Backends
+	if cands == nil {
+		var err error
+		if cands, err = Candidates(cfg.Encoder); err != nil {
+			return nil, fmt.Errorf("encode: %w", err)
+		}
 	}
-	if cfg.Profile == "" {
-		cfg.Profile = "high"
+	start := time.Now()
+	i, results := Probe(cfg, cands, cfg.ProbeTimeout, false)
+	for _, r := range results {
+		if !r.Available {
+			log.Info("encoder skipped", "encoder", r.Name, "codec", r.Codec, "device", r.Device, "reason", r.Reason,
+				"took_ms", r.Took.Milliseconds())
+		}
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
+	if i < 0 {
+		var why []string
+		for _, r := range results {
+			why = append(why, r.Name+": "+r.Reason)
+		}
+		return nil, fmt.Errorf("encode: --encoder %s: %w: %s", cfg.Encoder, ErrUnavailable, strings.Join(why, "; "))
 	}
-	v := &Video{cfg: cfg, out: out, log: cfg.Logger.With("component", "encode.video"), inW: cfg.Width, inH: cfg.Height}
+	b := cands[i]
+	v := &Video{cfg: cfg, out: out, log: log, inW: cfg.Width, inH: cfg.Height}
+	v.sps, v.pps = results[i].sps, results[i].pps
 	v.size.Store(uint64(cfg.Width)<<32 | uint64(cfg.Height))
-	if err := v.open(); err != nil {
-		v.Close()
-		return nil, err
+	v.bitrate.Store(int64(max(cfg.Bitrate, b.MinBitrate)))
+	v.cfg.Bitrate = int(v.bitrate.Load())
+	s, err := v.open(b, v.cfg, 0)
+	if err != nil {
+		return nil, fmt.Errorf("encode: %s: %w", b.Name, err)
 	}
+	v.use(s)
+	log.Info("encoder open", "encoder", b.Name, "codec", b.Codec, "device", b.Device, "format", b.format(cfg.Format).String(),
+		"size", fmt.Sprintf("%dx%d", cfg.Width, cfg.Height), "fps", cfg.FPS, "bitrate_kbps", v.cfg.Bitrate/1000,
+		"preset", cfg.Preset, "probe_ms", time.Since(start).Milliseconds())
 	return v, nil
 }
 
-func (v *Video) open() error {
-	cfg := v.cfg
-	if v.codec = astiav.FindEncoderByName("libx264"); v.codec == nil {
-		return errors.New("encode: libx264 not found in this FFmpeg build")
-	}
-	if v.cc = astiav.AllocCodecContext(v.codec); v.cc == nil {
-		return errors.New("encode: cannot allocate codec context")
-	}
-	keyFrames := int(cfg.KeyframeInterval * time.Duration(cfg.FPS) / time.Second)
-	if keyFrames < 1 {
-		keyFrames = 1
-	}
-	v.cc.SetWidth(cfg.Width)
-	v.cc.SetHeight(cfg.Height)
-	v.cc.SetPixelFormat(astiav.PixelFormatYuv420P)
-	v.cc.SetTimeBase(videoTimeBase)
-	v.cc.SetFramerate(astiav.NewRational(cfg.FPS, 1))
-	// x264's own GOP limit is a safety net only: Encode forces every
-	// keyframe on the clock before x264's frame count would.
-	v.cc.SetGopSize(2 * keyFrames)
-	v.cc.SetSampleAspectRatio(astiav.NewRational(1, 1))
-	v.cc.SetFlags(v.cc.Flags().Add(astiav.CodecContextFlagGlobalHeader))
-	// libavcodec's default is one thread; the ffmpeg command line asks for
-	// "auto", and so do we: on 2 cores it costs ~10% less CPU per frame
-	// and ~30% less time than one thread (measured at 720p30 veryfast).
-	v.cc.SetThreadCount(cfg.Threads) // 0 = auto
-	maxrate, bufsize := vbv(cfg.Bitrate, cfg.VBV)
-	setRateControl(v.cc, cfg.Bitrate, maxrate, bufsize)
-
-	opts := astiav.NewDictionary()
-	defer opts.Free()
-	for _, kv := range [][2]string{
-		{"preset", cfg.Preset},
-		{"tune", "zerolatency"},
-		{"profile", cfg.Profile},
-		{"bf", strconv.Itoa(cfg.BFrames)},
-		// Keyframes come from the clock (see Encode), never from scene cuts.
-		{"sc_threshold", "0"},
-		{"forced-idr", "1"},
-		{"keyint_min", strconv.Itoa(keyFrames)},
-		// BT.709 limited range is what every source here delivers.
-		{"colorspace", "bt709"}, {"color_primaries", "bt709"}, {"color_trc", "bt709"},
-		{"color_range", "tv"},
-	} {
-		if err := opts.Set(kv[0], kv[1], 0); err != nil {
-			return fmt.Errorf("encode: option %s: %w", kv[0], err)
+// open opens b at cfg on a session of its own, within timeout (0: no bound).
+func (v *Video) open(b Backend, cfg VideoConfig, timeout time.Duration) (*session, error) {
+	stall := time.Duration(0)
+	if !b.Software() {
+		stall = v.cfg.StallTimeout
+		if timeout == 0 {
+			timeout = ProbeTimeout
 		}
 	}
-	if err := v.cc.Open(v.codec, opts); err != nil {
-		return fmt.Errorf("encode: open libx264 %dx%d@%d %dk: %w", cfg.Width, cfg.Height, cfg.FPS, cfg.Bitrate/1000, err)
-	}
-	sps, pps := h264.ParameterSets(v.cc.ExtraData())
-	rec, err := h264.ConfigRecord(sps, pps)
-	if err != nil {
-		return fmt.Errorf("encode: libx264 extradata: %w", err)
-	}
-	v.config = media.VideoConfig{
-		Codec: media.CodecH264, Width: cfg.Width, Height: cfg.Height,
-		FrameRate: float64(cfg.FPS), Bitrate: cfg.Bitrate, Record: rec,
-	}
-	record := v.config
-	v.record = &record
-	v.bitrate.Store(int64(cfg.Bitrate))
-	v.applied = int64(cfg.Bitrate)
+	return openSession(b, cfg, timeout, stall)
+}
 
-	v.frame = astiav.AllocFrame()
-	v.frame.SetWidth(cfg.Width)
-	v.frame.SetHeight(cfg.Height)
-	v.frame.SetPixelFormat(astiav.PixelFormatYuv420P)
-	if err := v.frame.AllocBuffer(0); err != nil {
-		return fmt.Errorf("encode: frame buffer: %w", err)
+// use makes s the current codec, and its parameter sets the stream's.
+func (v *Video) use(s *session) {
+	v.cur = s
+	v.name.Store(&s.b.Name)
+	v.applied = int64(v.cfg.Bitrate)
+	v.rateAt = time.Now()
+	if sps, pps := h264.ParameterSets(s.codec.ExtraData()); len(sps) > 0 && len(pps) > 0 {
+		v.sps, v.pps = sps, pps
 	}
-	v.pkt = astiav.AllocPacket()
-	v.log.Info("encoder open", "codec", "libx264", "size", fmt.Sprintf("%dx%d", cfg.Width, cfg.Height),
-		"fps", cfg.FPS, "bitrate_kbps", cfg.Bitrate/1000, "keyint", keyFrames, "preset", cfg.Preset)
-	return nil
+	v.setRecord()
+}
+
+// setRecord makes the stream's configuration from the parameter sets:
+// a new one when they or the size change.
+func (v *Video) setRecord() {
+	rec, err := h264.ConfigRecord(v.sps, v.pps)
+	if err != nil {
+		return // not known yet: the first keyframe brings them
+	}
+	if r := v.record; r != nil && bytes.Equal(r.Record, rec) && r.Width == v.cfg.Width && r.Height == v.cfg.Height {
+		return
+	}
+	v.record = &media.VideoConfig{
+		Codec: media.CodecH264, Width: v.cfg.Width, Height: v.cfg.Height,
+		FrameRate: float64(v.cfg.FPS), Bitrate: v.cfg.Bitrate, Record: rec,
+	}
 }
 
 // vbv is the CBR-like VBV for a target: max rate = target, buffer d
@@ -189,11 +231,26 @@ func vbv(bitrate int, d time.Duration) (maxrate, bufsize int) {
 	return bitrate, int(int64(bitrate) * int64(d) / int64(time.Second))
 }
 
-// Config describes the stream this encoder makes (with the SPS/PPS record).
-func (v *Video) Config() media.VideoConfig { return v.config }
+// Config describes the stream this encoder makes (with the SPS/PPS
+// record; empty when the encoder gives its parameter sets only with its
+// first keyframe).
+func (v *Video) Config() media.VideoConfig {
+	if v.record == nil {
+		return media.VideoConfig{Codec: media.CodecH264, Width: v.cfg.Width, Height: v.cfg.Height, FrameRate: float64(v.cfg.FPS), Bitrate: v.cfg.Bitrate}
+	}
+	return *v.record
+}
 
-// SetBitrate changes the target bitrate; it applies from the next frame
-// without reopening the encoder.
+// Format is the pixel format the encoder takes: frames in it are copied
+// straight in, others are converted once, as they are copied.
+func (v *Video) Format() media.PixelFormat { return v.cur.b.format(v.cfg.Format) }
+
+// Encoder names the encoder running now (x264, vaapi, …).
+func (v *Video) Encoder() string { return *v.name.Load() }
+
+// SetBitrate changes the target bitrate. An encoder that follows it live
+// applies it from the next frame; another is reopened at the new rate in
+// the background and switched to at a keyframe.
 func (v *Video) SetBitrate(bps int) {
 	if bps > 0 {
 		v.bitrate.Store(int64(bps))
@@ -201,57 +258,20 @@ func (v *Video) SetBitrate(bps int) {
 }
 
 // SetSize asks for another picture size (the adaptive bitrate's ladder):
-// at the next frame the encoder is reopened at w×h, frames are scaled to
-// it, and the first packet is a keyframe whose Config carries the new
-// parameter sets. Frames still come in at the size the encoder was opened
-// with. Safe from any goroutine.
+// a codec at w×h is opened in the background and switched to at the next
+// frame after, which is a keyframe whose Config carries the new parameter
+// sets. Frames still come in at the size the encoder was opened with.
+// Safe from any goroutine.
 func (v *Video) SetSize(w, h int) {
 	if w > 0 && h > 0 && w%2 == 0 && h%2 == 0 {
 		v.size.Store(uint64(w)<<32 | uint64(h))
 	}
 }
 
-// Size is the size the encoder encodes at (or will, from the next frame).
+// Size is the size the encoder encodes at (or will, once it has switched).
 func (v *Video) Size() (w, h int) {
 	s := v.size.Load()
 	return int(s >> 32), int(s & 0xffffffff)
-}
-
-// resize reopens the encoder at w×h, after draining it.
-func (v *Video) resize(w, h int) error {
-	if err := v.Flush(); err != nil {
-		return err
-	}
-	from := fmt.Sprintf("%dx%d", v.cfg.Width, v.cfg.Height)
-	v.free()
-	v.cfg.Width, v.cfg.Height, v.cfg.Bitrate = w, h, int(v.bitrate.Load())
-	if err := v.open(); err != nil {
-		return err
-	}
-	v.started = false // the next frame is a keyframe
-	if v.scaler != nil {
-		v.scaler.Free()
-		v.scaler = nil
-	}
-	if w != v.inW || h != v.inH {
-		var err error
-		v.scaler, err = astiav.CreateSoftwareScaleContext(v.inW, v.inH, astiav.PixelFormatYuv420P, w, h, astiav.PixelFormatYuv420P,
-			astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagBilinear))
-		if err != nil {
-			return fmt.Errorf("encode: scaler %dx%d → %dx%d: %w", v.inW, v.inH, w, h, err)
-		}
-		if v.src == nil {
-			v.src = astiav.AllocFrame()
-			v.src.SetWidth(v.inW)
-			v.src.SetHeight(v.inH)
-			v.src.SetPixelFormat(astiav.PixelFormatYuv420P)
-			if err := v.src.AllocBuffer(0); err != nil {
-				return fmt.Errorf("encode: frame buffer: %w", err)
-			}
-		}
-	}
-	v.log.Info("picture size changed", "from", from, "to", fmt.Sprintf("%dx%d", w, h), "bitrate_kbps", v.cfg.Bitrate/1000)
-	return nil
 }
 
 // Bitrate is the current target in bit/s.
@@ -265,105 +285,246 @@ func (v *Video) Stats() (frames, keyframes, bitrateChanges int64) {
 	return v.frames.Load(), v.keyframes.Load(), v.bitrateMoves.Load()
 }
 
+// Fallbacks counts the encoders replaced by libx264 after failing live.
+func (v *Video) Fallbacks() int64 { return v.fallbacks.Load() }
+
+// Switches counts the switches to a codec reopened at another bitrate or size.
+func (v *Video) Switches() int64 { return v.switches.Load() }
+
 // Encode encodes one frame and writes the packets it yields. It does not
 // release f (the caller owns it).
 func (v *Video) Encode(f *media.VideoFrame) error {
-	if f.Width != v.inW || f.Height != v.inH || f.Format != media.PixelFormatI420 {
-		return fmt.Errorf("encode: frame %dx%d, encoder %dx%d", f.Width, f.Height, v.inW, v.inH)
-	}
-	if w, h := v.Size(); w != v.cfg.Width || h != v.cfg.Height {
-		if err := v.resize(w, h); err != nil {
-			return err
-		}
+	if f.Width != v.inW || f.Height != v.inH || (f.Format != media.PixelFormatI420 && f.Format != media.PixelFormatNV12) {
+		return fmt.Errorf("encode: frame %dx%d %s, encoder %dx%d", f.Width, f.Height, f.Format, v.inW, v.inH)
 	}
 	pts := toTimeBase(f.PTS, videoTimeBase)
 	if v.started && pts <= v.lastPTS {
-		// A source that repeats or goes back in time: x264 would reject it.
+		// A source that repeats or goes back in time: encoders reject it.
 		return nil
 	}
-	if err := makeWritable(v.frame); err != nil {
-		return fmt.Errorf("encode: make frame writable: %w", err)
+	key := v.keyDue(f.PTS)
+	if err := v.maybeSwitch(key); err != nil {
+		return err
 	}
-	into := v.frame
-	if v.scaler != nil {
-		into = v.src
+	if v.cur.b.LiveBitrate {
+		v.applyLive()
 	}
-	for i := range 3 {
-		w, h := media.PlaneSize(f.Width, f.Height, i)
-		dst, dstStride := avframe.Plane(into, i, h)
-		media.CopyPlane(dst, dstStride, f.Planes[i], f.Strides[i], w, h)
-	}
-	if v.scaler != nil {
-		if err := v.scaler.ScaleFrame(v.src, v.frame); err != nil {
-			return fmt.Errorf("encode: scale: %w", err)
-		}
-	}
-	if b := v.bitrate.Load(); b != v.applied {
-		maxrate, bufsize := vbv(int(b), v.cfg.VBV)
-		setRateControl(v.cc, int(b), maxrate, bufsize)
-		v.log.Info("bitrate changed", "from_kbps", v.applied/1000, "to_kbps", b/1000)
-		v.applied = b
-		v.bitrateMoves.Add(1)
-	}
-	// Keyframes follow the clock, not a frame count, so the cadence stays
-	// exact when frames are dropped before the encoder.
-	key := v.forceKey.Swap(false)
-	switch {
-	case !v.started || key:
+	if !v.started {
 		key = true
 		v.nextKey = f.PTS + v.cfg.KeyframeInterval
-	case f.PTS >= v.nextKey-halfFrame(v.cfg.FPS):
-		key = true
-		v.nextKey += v.cfg.KeyframeInterval
-		if v.nextKey <= f.PTS { // stalled for longer than an interval
-			v.nextKey = f.PTS + v.cfg.KeyframeInterval
-		}
 	}
 	v.started = true
 	v.lastPTS = pts
-	v.frame.SetPts(pts)
-	if key {
-		v.frame.SetPictureType(astiav.PictureTypeI)
-	} else {
-		v.frame.SetPictureType(astiav.PictureTypeNone)
-	}
-	if err := v.cc.SendFrame(v.frame); err != nil {
-		return fmt.Errorf("encode: send frame: %w", err)
-	}
 	v.frames.Add(1)
-	return v.drain()
+	err := v.encodeOn(f, pts, key)
+	if err == nil || v.cur.b.Software() {
+		return err
+	}
+	// Never off air: libx264 takes over at this very frame, as a keyframe.
+	return v.fallback(err, f, pts)
 }
 
-func halfFrame(fps int) time.Duration { return time.Second / time.Duration(2*fps) }
+// keyDue: keyframes follow the clock, not a frame count, so the cadence
+// stays exact when frames are dropped before the encoder. A requested
+// keyframe restarts the cadence.
+func (v *Video) keyDue(pts time.Duration) bool {
+	switch {
+	case v.forceKey.Swap(false):
+		v.nextKey = pts + v.cfg.KeyframeInterval
+		return true
+	case v.started && pts >= v.nextKey-halfFrame(v.cfg.FPS):
+		v.nextKey += v.cfg.KeyframeInterval
+		if v.nextKey <= pts { // stalled for longer than an interval
+			v.nextKey = pts + v.cfg.KeyframeInterval
+		}
+		return true
+	}
+	return false
+}
 
-// Flush drains the encoder at the end of the stream.
-func (v *Video) Flush() error {
-	if v.cc == nil {
+// maybeSwitch starts a reopen when the wanted size or bitrate needs one,
+// and switches to a reopened codec when it is ready: a new size or a
+// lower bitrate at once (the new codec's first frame is an IDR, and the
+// cadence restarts from it), a higher bitrate at the next scheduled
+// keyframe, so that a climbing rate costs no extra keyframe.
+func (v *Video) maybeSwitch(keyDue bool) error {
+	w, h := v.Size()
+	b := int(v.bitrate.Load())
+	if v.next == nil {
+		if w != v.cfg.Width || h != v.cfg.Height || (int64(b) != v.applied && !v.cur.b.LiveBitrate) {
+			v.startReopen(w, h, b)
+		}
 		return nil
 	}
-	if err := v.cc.SendFrame(nil); err != nil && !errors.Is(err, astiav.ErrEof) {
-		return fmt.Errorf("encode: flush: %w", err)
+	select {
+	case <-v.next.done:
+	default:
+		return nil
 	}
-	return v.drain()
+	n := v.next
+	if n.err != nil {
+		v.next = nil
+		if !v.cur.b.Software() && errors.Is(n.err, errHung) {
+			return nil // left to the watch on the current codec
+		}
+		return fmt.Errorf("encode: reopen %dx%d at %dk: %w", n.w, n.h, n.bitrate/1000, n.err)
+	}
+	resize := n.w != v.cfg.Width || n.h != v.cfg.Height
+	if !resize && !keyDue && n.bitrate > int(v.applied) {
+		return nil // a climb waits for the keyframe
+	}
+	return v.switchTo(n)
 }
 
-func (v *Video) drain() error {
-	for {
-		if err := v.cc.ReceivePacket(v.pkt); err != nil {
-			if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
-				return nil
-			}
-			return fmt.Errorf("encode: receive packet: %w", err)
+// startReopen opens the current backend at w×h and bitrate b in the background.
+func (v *Video) startReopen(w, h, b int) {
+	cfg := v.cfg
+	cfg.Width, cfg.Height, cfg.Bitrate = w, h, b
+	n := &reopen{w: w, h: h, bitrate: b, done: make(chan struct{})}
+	v.next = n
+	backend := v.cur.b
+	go func() {
+		defer close(n.done)
+		n.s, n.err = v.open(backend, cfg, 0)
+	}()
+}
+
+// switchTo ends the current codec (its last frames flushed out first, so
+// none is lost or repeated) and continues on n's from the next frame,
+// which Encode makes a keyframe.
+func (v *Video) switchTo(n *reopen) error {
+	start := time.Now()
+	v.next = nil
+	old := v.cur
+	from := fmt.Sprintf("%dx%d %dk", v.cfg.Width, v.cfg.Height, v.applied/1000)
+	aus, err := old.flush(old.stall)
+	old.close(old.stall)
+	if err != nil && !old.b.Software() {
+		v.log.Warn("encoder flush failed at a switch", "encoder", old.b.Name, "error", err)
+	} else if err != nil {
+		return fmt.Errorf("encode: flush: %w", err)
+	}
+	if err := v.emit(aus); err != nil {
+		return err
+	}
+	resize := n.w != v.cfg.Width || n.h != v.cfg.Height
+	v.cfg.Width, v.cfg.Height, v.cfg.Bitrate = n.w, n.h, n.bitrate
+	if err := v.setScaler(); err != nil {
+		return err
+	}
+	v.use(n.s)
+	v.started = false // the next frame is a keyframe
+	v.switches.Add(1)
+	if int64(n.bitrate) != v.applied {
+		v.bitrateMoves.Add(1)
+	}
+	to := fmt.Sprintf("%dx%d %dk", n.w, n.h, n.bitrate/1000)
+	if resize {
+		v.log.Info("picture size changed", "from", from, "to", to, "switch_ms", time.Since(start).Milliseconds())
+	} else {
+		v.log.Info("bitrate changed", "from", from, "to", to, "how", "reopened, switched at a keyframe", "switch_ms", time.Since(start).Milliseconds())
+	}
+	return nil
+}
+
+// applyLive gives a live-capable codec the wanted bitrate, at most every
+// RateEvery (NVENC resets its rate control at each change).
+func (v *Video) applyLive() {
+	b := v.bitrate.Load()
+	if b == v.applied || time.Since(v.rateAt) < v.cur.b.RateEvery {
+		return
+	}
+	timeout := v.cur.stall
+	if !v.cur.setRate(int(b), v.cfg.VBV, timeout) {
+		return
+	}
+	v.log.Info("bitrate changed", "from_kbps", v.applied/1000, "to_kbps", b/1000)
+	v.applied, v.rateAt = b, time.Now()
+	v.cfg.Bitrate = int(b)
+	v.bitrateMoves.Add(1)
+}
+
+// encodeOn encodes f on the current codec.
+func (v *Video) encodeOn(f *media.VideoFrame, pts int64, key bool) error {
+	if v.scaler != nil {
+		var err error
+		if f, err = v.scaler.scale(f); err != nil {
+			return err
 		}
+	}
+	if err := v.cur.codec.Load(f); err != nil {
+		return fmt.Errorf("encode: %w", err)
+	}
+	aus, err := v.cur.encode(pts, key)
+	if err != nil {
+		return fmt.Errorf("encode: %s: %w", v.cur.b.Name, err)
+	}
+	return v.emit(aus)
+}
+
+// fallback replaces the failed hardware codec by libx264, which encodes f
+// as a keyframe: the stream goes on, without a reconnect.
+func (v *Video) fallback(cause error, f *media.VideoFrame, pts int64) error {
+	start := time.Now()
+	failed := v.cur
+	failed.close(100 * time.Millisecond)
+	if v.next != nil {
+		go discard(v.next)
+		v.next = nil
+	}
+	cfg := v.cfg
+	cfg.Format = failed.b.format(v.cfg.Format) // libx264 takes the frames as they come
+	s, err := v.open(x264Backend(), cfg, 0)
+	if err != nil {
+		return fmt.Errorf("%w; libx264 failed too: %v", cause, err)
+	}
+	v.cfg.Format = cfg.Format
+	v.use(s)
+	v.fallbacks.Add(1)
+	v.log.Error("encoder failed: libx264 took over", "from", failed.b.Name, "error", oneLine(cause),
+		"switch_ms", time.Since(start).Milliseconds())
+	v.nextKey = f.PTS + v.cfg.KeyframeInterval
+	return v.encodeOn(f, pts, true)
+}
+
+// discard closes a reopened codec that will not be used.
+func discard(n *reopen) {
+	<-n.done
+	if n.s != nil {
+		n.s.close(time.Second)
+	}
+}
+
+// emit writes the codec's packets: parameter sets are taken from wherever
+// the encoder gives them (extradata, a packet of their own, or in band
+// before an IDR) and travel in Config on every keyframe; a packet without
+// a picture is not written.
+func (v *Video) emit(aus []au) error {
+	for _, a := range aus {
+		if len(a.SPS) > 0 && len(a.PPS) > 0 {
+			v.sps, v.pps = a.SPS, a.PPS
+			v.setRecord()
+		}
+		if !a.Picture {
+			continue
+		}
+		if a.IDR && v.record == nil {
+			return errors.New("encode: a keyframe without SPS/PPS")
+		}
+		// Timestamps never go back, whatever the codec: without B-frames
+		// DTS is PTS, and a codec that switched in must not reorder.
+		if v.lastDTS != 0 && a.dts <= v.lastDTS {
+			a.dts = v.lastDTS + 1
+		}
+		v.lastDTS = a.dts
 		p := &media.Packet{
 			Kind:     media.KindVideo,
 			Codec:    media.CodecH264,
-			Data:     h264.AnnexBToAVCC(v.pkt.Data()),
-			PTS:      fromTimeBase(v.pkt.Pts(), videoTimeBase),
-			DTS:      fromTimeBase(v.pkt.Dts(), videoTimeBase),
-			Keyframe: v.pkt.Flags().Has(astiav.PacketFlagKey),
+			Data:     a.AVCC,
+			PTS:      fromTimeBase(max(a.pts, a.dts), videoTimeBase),
+			DTS:      fromTimeBase(a.dts, videoTimeBase),
+			Keyframe: a.IDR,
 		}
-		v.pkt.Unref()
 		if p.Keyframe {
 			v.keyframes.Add(1)
 			p.Config = v.record
@@ -372,6 +533,21 @@ func (v *Video) drain() error {
 			return err
 		}
 	}
+	return nil
+}
+
+func halfFrame(fps int) time.Duration { return time.Second / time.Duration(2*fps) }
+
+// Flush drains the encoder at the end of the stream.
+func (v *Video) Flush() error {
+	if v.cur == nil || v.cur.closed {
+		return nil
+	}
+	aus, err := v.cur.flush(v.cur.stall)
+	if err != nil {
+		return fmt.Errorf("encode: flush: %w", err)
+	}
+	return v.emit(aus)
 }
 
 // Close frees the encoder. Idempotent.
@@ -380,30 +556,96 @@ func (v *Video) Close() {
 		return
 	}
 	v.closed = true
-	v.free()
-	if v.scaler != nil {
-		v.scaler.Free()
+	if v.next != nil {
+		discard(v.next)
+		v.next = nil
 	}
-	if v.src != nil {
-		v.src.Free()
+	if v.cur != nil {
+		v.cur.close(time.Second)
+	}
+	if v.scaler != nil {
+		v.scaler.free()
+		v.scaler = nil
 	}
 }
 
-// free frees the codec and its frame and packet (before a reopen).
-func (v *Video) free() {
-	if v.pkt != nil {
-		v.pkt.Free()
-		v.pkt = nil
+// setScaler puts a scaler in front of the codec when it encodes another
+// size than frames come in at.
+func (v *Video) setScaler() error {
+	if v.scaler != nil {
+		v.scaler.free()
+		v.scaler = nil
 	}
-	if v.frame != nil {
-		v.frame.Free()
-		v.frame = nil
+	if v.cfg.Width == v.inW && v.cfg.Height == v.inH {
+		return nil
 	}
-	if v.cc != nil {
-		v.cc.Free()
-		v.cc = nil
+	var err error
+	v.scaler, err = newScaler(v.cfg.Format, v.inW, v.inH, v.cfg.Width, v.cfg.Height)
+	return err
+}
+
+// scaler resizes frames (libswscale, bilinear) for the ladder of
+// --abr-scale; capture and filters keep the full size.
+type scaler struct {
+	sws      *astiav.SoftwareScaleContext
+	src, dst *astiav.Frame
+	pf       media.PixelFormat
+	out      media.VideoFrame
+}
+
+func newScaler(pf media.PixelFormat, inW, inH, w, h int) (*scaler, error) {
+	s := &scaler{pf: pf, out: media.VideoFrame{Format: pf, Width: w, Height: h}}
+	var err error
+	s.sws, err = astiav.CreateSoftwareScaleContext(inW, inH, avFormat(pf), w, h, avFormat(pf),
+		astiav.NewSoftwareScaleContextFlags(astiav.SoftwareScaleContextFlagBilinear))
+	if err != nil {
+		return nil, fmt.Errorf("encode: scaler %dx%d → %dx%d: %w", inW, inH, w, h, err)
+	}
+	for _, f := range []struct {
+		p    **astiav.Frame
+		w, h int
+	}{{&s.src, inW, inH}, {&s.dst, w, h}} {
+		*f.p = astiav.AllocFrame()
+		(*f.p).SetWidth(f.w)
+		(*f.p).SetHeight(f.h)
+		(*f.p).SetPixelFormat(avFormat(pf))
+		if err := (*f.p).AllocBuffer(0); err != nil {
+			s.free()
+			return nil, fmt.Errorf("encode: frame buffer: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// scale returns f at the scaler's size (valid until the next call).
+func (s *scaler) scale(f *media.VideoFrame) (*media.VideoFrame, error) {
+	if err := loadFrame(s.src, s.pf, f); err != nil {
+		return nil, err
+	}
+	if err := s.sws.ScaleFrame(s.src, s.dst); err != nil {
+		return nil, fmt.Errorf("encode: scale: %w", err)
+	}
+	s.out.PTS = f.PTS
+	for i := range s.pf.Planes() {
+		_, rows := media.PlaneSize(s.out.Width, s.out.Height, i)
+		s.out.Planes[i], s.out.Strides[i] = avframe.Plane(s.dst, i, rows)
+	}
+	return &s.out, nil
+}
+
+func (s *scaler) free() {
+	if s.sws != nil {
+		s.sws.Free()
+	}
+	for _, f := range []*astiav.Frame{s.src, s.dst} {
+		if f != nil {
+			f.Free()
+		}
 	}
 }
+
+// oneLine is an error's text on one line (FFmpeg's can span several).
+func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 // toTimeBase converts a pipeline time to ticks of tb, rounding to nearest.
 func toTimeBase(d time.Duration, tb astiav.Rational) int64 {

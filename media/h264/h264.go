@@ -208,3 +208,52 @@ func ParseConfigRecord(rec []byte) (sps, pps [][]byte, err error) {
 	}
 	return sps, pps, nil
 }
+
+// AccessUnit is what an encoder's Annex B output holds, sorted the way
+// media.Packet wants it: the pictures' NAL units as AVCC, and the
+// parameter sets apart (hardware encoders put them in band, or in a
+// packet of their own, rather than in extradata).
+type AccessUnit struct {
+	// AVCC: every NAL unit but SPS, PPS and AUD, with 4-byte lengths.
+	AVCC []byte
+	// SPS and PPS found in band (copies: the input may be a driver's buffer).
+	SPS, PPS [][]byte
+	// Picture: a slice is there (a packet of parameter sets alone has none).
+	Picture bool
+	// IDR: an IDR slice is there, a picture a decoder can start from.
+	IDR bool
+}
+
+// ParseAccessUnit sorts one Annex B access unit. It copies what it keeps,
+// so b may be reused as soon as it returns.
+func ParseAccessUnit(b []byte) AccessUnit {
+	var au AccessUnit
+	nals := SplitAnnexB(b)
+	n := 0
+	for _, nal := range nals {
+		switch t := NALType(nal); t {
+		case NALSPS:
+			au.SPS = append(au.SPS, append([]byte(nil), nal...))
+		case NALPPS:
+			au.PPS = append(au.PPS, append([]byte(nil), nal...))
+		default:
+			if keepInBand(nal) {
+				n += 4 + len(nal)
+			}
+			if t >= NALSlice && t <= NALIDR {
+				au.Picture = true
+			}
+			au.IDR = au.IDR || t == NALIDR
+		}
+	}
+	if n > 0 {
+		au.AVCC = make([]byte, 0, n)
+		for _, nal := range nals {
+			if keepInBand(nal) {
+				au.AVCC = binary.BigEndian.AppendUint32(au.AVCC, uint32(len(nal)))
+				au.AVCC = append(au.AVCC, nal...)
+			}
+		}
+	}
+	return au
+}

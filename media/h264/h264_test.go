@@ -92,3 +92,43 @@ func FuzzSplit(f *testing.F) {
 		_, _, _ = ParseConfigRecord(b)
 	})
 }
+
+func TestParseAccessUnit(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		in            []byte
+		want          [][]byte
+		sps, pps      int
+		picture, idr_ bool
+	}{
+		{"keyframe with headers in band (nvenc, qsv, vaapi)", annexB(true, sps, pps, sei, idr), [][]byte{sei, idr}, 1, 1, true, true},
+		{"headers alone (v4l2m2m's first packet)", annexB(true, sps, pps), nil, 1, 1, false, false},
+		{"p slice", annexB(false, []byte{0x09, 0xf0}, sli), [][]byte{sli}, 0, 0, true, false},
+		{"an I slice that is not IDR", annexB(false, sps, pps, []byte{0x21, 0x88}), [][]byte{{0x21, 0x88}}, 1, 1, true, false},
+		{"empty", nil, nil, 0, 0, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := bytes.Clone(tc.in)
+			au := ParseAccessUnit(in)
+			clear(in) // a driver reuses its buffer: what was kept must be copies
+			got, err := SplitAVCC(au.AVCC)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %d NALs, want %d", len(got), len(tc.want))
+			}
+			for i := range got {
+				if !bytes.Equal(got[i], tc.want[i]) {
+					t.Errorf("NAL %d = %x, want %x", i, got[i], tc.want[i])
+				}
+			}
+			if len(au.SPS) != tc.sps || len(au.PPS) != tc.pps || au.Picture != tc.picture || au.IDR != tc.idr_ {
+				t.Errorf("sps %d pps %d picture %v idr %v; want %d %d %v %v", len(au.SPS), len(au.PPS), au.Picture, au.IDR, tc.sps, tc.pps, tc.picture, tc.idr_)
+			}
+			if tc.sps > 0 && (!bytes.Equal(au.SPS[0], sps) || !bytes.Equal(au.PPS[0], pps)) {
+				t.Errorf("parameter sets %x %x, want %x %x", au.SPS[0], au.PPS[0], sps, pps)
+			}
+		})
+	}
+}

@@ -1,0 +1,254 @@
+package encode
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/asticode/go-astiav"
+
+	"github.com/golive/golive/media/h264"
+)
+
+// errHung: the encoder did not answer in time (a driver hang, a GPU reset).
+var errHung = errors.New("encoder hung")
+
+// hung remembers the encoders that overran a deadline: a driver that hung
+// once is never used again by this process.
+var hung sync.Map // Backend.Name + " " + Backend.Device → struct{}
+
+func hungKey(b Backend) string { return b.Name + " " + b.Device }
+
+// au is one packet out of a codec: sorted, copied, with its timestamps.
+type au struct {
+	h264.AccessUnit
+	pts, dts int64
+}
+
+type request struct {
+	op      int
+	pts     int64
+	key     bool
+	bitrate int
+	vbv     time.Duration
+}
+
+const (
+	opEncode = iota
+	opFlush
+	opRate
+	opClose
+)
+
+type response struct {
+	aus     []au
+	applied bool // opRate
+	err     error
+}
+
+// session is one opened Codec on a worker goroutine of its own. Calls
+// come from one goroutine (the encoder's) and wait for the worker with a
+// deadline: an encoder that overruns it is abandoned, never called again,
+// and freed by its worker if its call ever returns. (A goroutine stuck in
+// a driver cannot be stopped: that one may outlive the pipeline.)
+type session struct {
+	b     Backend
+	codec Codec
+	req   chan request
+	resp  chan response
+	gone  chan struct{} // closed when abandoned
+	timer *time.Timer
+	// stall: how long a frame may wait for its packet (0: forever).
+	stall time.Duration
+	// inflight: when each frame not yet out as a packet went in.
+	inflight []time.Time
+	closed   bool
+}
+
+// openSession opens b on a new worker, waiting at most timeout (0: forever).
+func openSession(b Backend, cfg VideoConfig, timeout, stall time.Duration) (*session, error) {
+	if _, bad := hung.Load(hungKey(b)); bad {
+		return nil, fmt.Errorf("%w before: not used again", errHung)
+	}
+	s := &session{b: b, req: make(chan request), resp: make(chan response), gone: make(chan struct{}), stall: stall}
+	opened := make(chan error, 1)
+	go s.work(cfg, opened)
+	wait := s.deadline(timeout)
+	select {
+	case err := <-opened:
+		s.stopTimer()
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	case <-wait:
+		s.abandon()
+		return nil, fmt.Errorf("%w: no answer to open within %v", errHung, timeout)
+	}
+}
+
+func (s *session) work(cfg VideoConfig, opened chan<- error) {
+	c, err := s.b.Open(cfg)
+	if err != nil {
+		opened <- err
+		return
+	}
+	select {
+	case <-s.gone: // the caller gave up waiting
+		c.Close()
+		return
+	default:
+	}
+	s.codec = c
+	opened <- nil
+	for {
+		var r request
+		select {
+		case r = <-s.req:
+		case <-s.gone:
+			c.Close()
+			return
+		}
+		var out response
+		switch r.op {
+		case opEncode:
+			if out.err = c.Send(r.pts, r.key); out.err == nil {
+				out.aus, out.err = drain(c, nil)
+			}
+		case opFlush:
+			if out.err = c.Flush(); out.err == nil {
+				out.aus, out.err = drain(c, nil)
+			}
+		case opRate:
+			out.applied = c.SetRate(r.bitrate, r.vbv)
+		case opClose:
+			c.Close()
+			s.resp <- out
+			return
+		}
+		select {
+		case s.resp <- out:
+		case <-s.gone:
+			c.Close()
+			return
+		}
+	}
+}
+
+// drain receives every packet the codec has ready.
+func drain(c Codec, aus []au) ([]au, error) {
+	for {
+		data, pts, dts, err := c.Receive()
+		if errors.Is(err, astiav.ErrEagain) || errors.Is(err, astiav.ErrEof) {
+			return aus, nil
+		}
+		if err != nil {
+			return aus, err
+		}
+		if dts == astiav.NoPtsValue {
+			dts = pts
+		}
+		aus = append(aus, au{AccessUnit: h264.ParseAccessUnit(data), pts: pts, dts: dts})
+	}
+}
+
+// deadline is a channel that fires after d (never when d <= 0).
+func (s *session) deadline(d time.Duration) <-chan time.Time {
+	if d <= 0 {
+		return nil
+	}
+	if s.timer == nil {
+		s.timer = time.NewTimer(d)
+	} else {
+		s.timer.Reset(d)
+	}
+	return s.timer.C
+}
+
+func (s *session) stopTimer() {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+}
+
+// do hands r to the worker and waits at most timeout (0: forever).
+func (s *session) do(r request, timeout time.Duration) (response, error) {
+	if s.closed {
+		return response{}, errors.New("encoder closed")
+	}
+	s.req <- r // the worker is idle between calls
+	select {
+	case out := <-s.resp:
+		s.stopTimer()
+		return out, out.err
+	case <-s.deadline(timeout):
+		s.abandon()
+		return response{}, errHung
+	}
+}
+
+// abandon gives up on the worker: it frees the codec if its call returns.
+func (s *session) abandon() {
+	if !s.closed {
+		s.closed = true
+		close(s.gone)
+		hung.Store(hungKey(s.b), struct{}{})
+	}
+}
+
+// encode sends the loaded frame and returns the packets it made. A
+// watched session fails when a frame has waited longer than stall for
+// its packet, or the call itself takes that long.
+func (s *session) encode(pts int64, key bool) ([]au, error) {
+	now := time.Now()
+	s.inflight = append(s.inflight, now)
+	timeout := time.Duration(0)
+	if s.stall > 0 {
+		if timeout = s.stall - now.Sub(s.inflight[0]); timeout <= 0 {
+			s.abandon()
+			return nil, fmt.Errorf("%w: no packet for %v", errHung, s.stall)
+		}
+	}
+	out, err := s.do(request{op: opEncode, pts: pts, key: key}, timeout)
+	if errors.Is(err, errHung) {
+		return nil, fmt.Errorf("%w: no packet for %v", errHung, s.stall)
+	}
+	for _, a := range out.aus {
+		if a.Picture && len(s.inflight) > 0 {
+			s.inflight = s.inflight[1:]
+		}
+	}
+	if len(s.inflight) == 0 {
+		s.inflight = s.inflight[:0:0] // let the backing array go
+	}
+	return out.aus, err
+}
+
+// flush drains the codec at the end of its life (its last frames).
+func (s *session) flush(timeout time.Duration) ([]au, error) {
+	out, err := s.do(request{op: opFlush}, timeout)
+	s.inflight = nil
+	return out.aus, err
+}
+
+// setRate applies a bitrate on the open codec; false: reopen instead.
+func (s *session) setRate(bitrate int, d time.Duration, timeout time.Duration) bool {
+	out, err := s.do(request{op: opRate, bitrate: bitrate, vbv: d}, timeout)
+	return err == nil && out.applied
+}
+
+// close frees the codec, waiting at most timeout for a busy driver.
+func (s *session) close(timeout time.Duration) {
+	if s.closed {
+		return
+	}
+	s.req <- request{op: opClose}
+	select {
+	case <-s.resp:
+		s.closed = true
+	case <-s.deadline(timeout):
+		s.abandon()
+	}
+	s.stopTimer()
+}
