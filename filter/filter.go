@@ -46,11 +46,15 @@ type Config struct {
 	Backend string // auto (""), gl or cpu
 	// Width and Height are the output size (the encoder's).
 	Width, Height int
-	Logger        *slog.Logger
+	// Format is the output frames' pixel format: I420 (the zero value) or
+	// NV12, what hardware H.264 encoders take. The backend writes it
+	// directly, so no conversion runs before the encoder.
+	Format media.PixelFormat
+	Logger *slog.Logger
 }
 
-// Open loads the options' files and opens the backend; its output frames
-// go to out. Every error reads as one line and wraps spec.ErrBadOption: a
+// Open loads the options' files and opens the backend; its output frames,
+// of cfg.Format, go to out. Every error reads as one line and wraps spec.ErrBadOption: a
 // filter that cannot be set up fails before going live.
 func Open(cfg Config, out media.VideoWriter) (spec.Backend, error) {
 	log := cfg.Logger
@@ -64,6 +68,10 @@ func Open(cfg Config, out media.VideoWriter) (spec.Backend, error) {
 	if err := CheckBackend(cfg.Backend); err != nil {
 		return nil, err
 	}
+	pf, err := spec.OutputFormat(cfg.Format)
+	if err != nil {
+		return nil, err
+	}
 	a, err := spec.Load(cfg.Options, cfg.Width, cfg.Height, time.Now())
 	if err != nil {
 		return nil, err
@@ -71,9 +79,9 @@ func Open(cfg Config, out media.VideoWriter) (spec.Backend, error) {
 	var b spec.Backend
 	switch cfg.Backend {
 	case BackendCPU:
-		b, err = cpu.Open(a, media.PixelFormatI420, out)
+		b, err = cpu.Open(a, pf, out)
 	case BackendGL:
-		b, err = gl.Open(a, media.PixelFormatI420, out)
+		b, err = gl.Open(a, pf, out)
 		if err != nil {
 			err = fmt.Errorf("%w: --filter-backend gl: %v", spec.ErrBadOption, err)
 		}
@@ -85,14 +93,14 @@ func Open(cfg Config, out media.VideoWriter) (spec.Backend, error) {
 		case !info.Hardware:
 			log.Debug("software OpenGL only: the CPU backend runs the filters", "renderer", info.Renderer)
 		default:
-			if b, err = gl.Open(a, media.PixelFormatI420, out); err == nil {
+			if b, err = gl.Open(a, pf, out); err == nil {
 				break
 			}
 			log.Warn("GPU filters unavailable: the CPU backend runs them", "renderer", info.Renderer, "error", err)
 			b, err = nil, nil
 		}
 		if b == nil && err == nil {
-			b, err = cpu.Open(a, media.PixelFormatI420, out)
+			b, err = cpu.Open(a, pf, out)
 		}
 	}
 	if err != nil {
@@ -101,7 +109,8 @@ func Open(cfg Config, out media.VideoWriter) (spec.Backend, error) {
 		}
 		return nil, err
 	}
-	log.Info("filters", "backend", b.Name(), "beauty", cfg.Options.Beauty, "watermark", cfg.Options.Watermark != "",
-		"text", cfg.Options.Text != "", "lut", cfg.Options.LUT != "", "colour", cfg.Options.Colour())
+	log.Info("filters", "backend", b.Name(), "format", pf.String(), "beauty", cfg.Options.Beauty,
+		"watermark", cfg.Options.Watermark != "", "text", cfg.Options.Text != "", "lut", cfg.Options.LUT != "",
+		"colour", cfg.Options.Colour())
 	return b, nil
 }

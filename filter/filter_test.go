@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -46,8 +47,9 @@ func TestBackendChoice(t *testing.T) {
 }
 
 // TestBackendsAlike: every filter at once, the same input and time, through
-// both backends: the two pictures must look alike (PSNR ≥ 30 dB; the
-// golden tests in filter/gl and filter/cpu hold each to the reference).
+// both backends, in either output format: the two pictures must look alike
+// (PSNR ≥ 30 dB; the golden tests in filter/gl and filter/cpu hold each to
+// the reference).
 func TestBackendsAlike(t *testing.T) {
 	requireGL(t)
 	dir := t.TempDir()
@@ -75,29 +77,84 @@ func TestBackendsAlike(t *testing.T) {
 	o.Beauty, o.Watermark, o.Text, o.LUT = 0.6, logoPath, "%Y-%m-%d %H:%M:%S", lut
 	o.Brightness, o.Contrast, o.Saturation = 0.05, 1.1, 1.2
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
-	run := func(backend string) *media.VideoFrame {
-		var got *media.VideoFrame
-		b, err := Open(Config{Options: o, Backend: backend, Width: 320, Height: 180},
-			media.VideoWriterFunc(func(f *media.VideoFrame) error { got = f; return nil }))
-		if err != nil {
-			t.Fatal(err)
+	for _, pf := range []media.PixelFormat{media.PixelFormatI420, media.PixelFormatNV12} {
+		run := func(backend string) *media.VideoFrame {
+			in, _, _ := spec.TestFrame(320, 180, 3)
+			return filterOne(t, Config{Options: o, Backend: backend, Width: 320, Height: 180, Format: pf}, in, now)
 		}
-		defer b.Close()
-		in, _, _ := spec.TestFrame(320, 180, 3)
-		if err := b.Filter(in, now); err != nil {
-			t.Fatal(err)
+		g, c := run(BackendGL), run(BackendCPU)
+		if g.Format != pf || c.Format != pf {
+			t.Errorf("%v: gl wrote %v, cpu %v", pf, g.Format, c.Format)
 		}
-		if err := b.Flush(); err != nil || got == nil {
-			t.Fatalf("%s: no frame (%v)", backend, err)
+		d, psnr := spec.Compare(g, c)
+		t.Logf("gl vs cpu, every filter, %v: PSNR %.1f dB, max difference %d", pf, psnr, d)
+		if psnr < 30 {
+			t.Errorf("gl vs cpu, %v: PSNR %.1f dB, want ≥ 30: the backends do not look alike", pf, psnr)
 		}
-		return got
 	}
-	g, c := run(BackendGL), run(BackendCPU)
-	d, psnr := spec.Compare(g, c)
-	t.Logf("gl vs cpu, every filter: PSNR %.1f dB, max difference %d", psnr, d)
-	if psnr < 30 {
-		t.Errorf("gl vs cpu: PSNR %.1f dB, want ≥ 30: the backends do not look alike", psnr)
+}
+
+// TestFormat: Config.Format reaches either backend. The zero value writes
+// I420, as before there was a choice; NV12 writes the same picture as
+// NV12, byte for byte, at an odd size too; any other format fails with
+// ErrBadOption.
+func TestFormat(t *testing.T) {
+	requireGL(t)
+	o := spec.Defaults()
+	o.Beauty, o.Brightness, o.Text = 0.5, 0.05, "%T"
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for _, backend := range []string{BackendGL, BackendCPU} {
+		for _, sz := range [][2]int{{320, 180}, {321, 181}} {
+			w, h := sz[0], sz[1]
+			in, _, _ := spec.TestFrame(w, h, 5)
+			got := map[media.PixelFormat]*media.VideoFrame{}
+			for _, pf := range []media.PixelFormat{0, media.PixelFormatI420, media.PixelFormatNV12} {
+				cfg := Config{Options: o, Backend: backend, Width: w, Height: h, Format: pf}
+				got[pf] = filterOne(t, cfg, in, now)
+			}
+			name := fmt.Sprintf("%s %dx%d", backend, w, h)
+			if f := got[0].Format; f != media.PixelFormatI420 {
+				t.Errorf("%s: the zero Format wrote %v, want yuv420p", name, f)
+			}
+			if d, _ := spec.Compare(got[0], got[media.PixelFormatI420]); d != 0 {
+				t.Errorf("%s: the zero Format and I420 differ by up to %d", name, d)
+			}
+			if err := spec.SameAsNV12(got[media.PixelFormatNV12], got[0], 0); err != nil {
+				t.Errorf("%s: NV12 against I420: %v", name, err)
+			}
+		}
 	}
+	sink := media.VideoWriterFunc(func(f *media.VideoFrame) error { f.Release(); return nil })
+	_, err := Open(Config{Options: o, Backend: BackendCPU, Width: 320, Height: 180, Format: 99}, sink)
+	if !errors.Is(err, spec.ErrBadOption) {
+		t.Errorf("Format 99: %v, want ErrBadOption", err)
+	}
+}
+
+// filterOne filters a copy of in with a stage opened for cfg and returns
+// the frame it wrote.
+func filterOne(t *testing.T, cfg Config, in *media.VideoFrame, now time.Time) *media.VideoFrame {
+	t.Helper()
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var got []*media.VideoFrame
+	b, err := Open(cfg, media.VideoWriterFunc(func(f *media.VideoFrame) error { got = append(got, f); return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c := media.NewFramePool(in.Width, in.Height).Get()
+	for p := range 3 {
+		copy(c.Planes[p], in.Planes[p])
+	}
+	if err := b.Filter(c, now); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Flush(); err != nil || len(got) != 1 {
+		t.Fatalf("%s %v: %d frames (%v), want 1", cfg.Backend, cfg.Format, len(got), err)
+	}
+	return got[0]
 }
 
 // requireGL probes OpenGL ES: a failure under CI (where make deps installs
