@@ -30,9 +30,9 @@ type Backend interface {
 	Close()
 }
 
-// OutputFormat is the format a backend asked for pf writes: I420 for the
-// zero value, pf itself for I420 and NV12; any other is an error wrapping
-// ErrBadOption.
+// OutputFormat is the format a backend writes when asked for pf: I420
+// for the zero value, pf itself for I420 and NV12; any other is an error
+// wrapping ErrBadOption.
 func OutputFormat(pf media.PixelFormat) (media.PixelFormat, error) {
 	switch pf {
 	case 0:
