@@ -3,7 +3,12 @@ package encode
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/asticode/go-astiav"
 
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/media/h264"
@@ -63,11 +68,14 @@ func Probe(cfg VideoConfig, cands []Backend, timeout time.Duration, all bool) (i
 				break
 			}
 			var err error
-			r.sps, r.pps, err = probeOne(b, cfg, left)
+			said := ffmpegSays(func() { r.sps, r.pps, err = probeOne(b, cfg, left) })
 			if errors.Is(err, errHung) {
 				r.Reason = fmt.Sprintf("no answer within %v (%v): skipped, never used", left.Round(time.Millisecond), err)
 			} else if err != nil {
 				r.Reason = oneLine(err)
+				if said != "" {
+					r.Reason += " (FFmpeg: " + said + ")"
+				}
 			} else {
 				r.Available = true
 			}
@@ -119,6 +127,31 @@ func probeOne(b Backend, cfg VideoConfig, timeout time.Duration) (sps, pps [][]b
 		return nil, nil, errors.New("first frame: no SPS/PPS, neither at open nor in band")
 	}
 	return sps, pps, nil
+}
+
+// ffmpegSays runs fn and returns what FFmpeg logged meanwhile (at the
+// level set with astiav.SetLogLevel), on one line: the words of a driver
+// that refused ("Cannot load libcuda.so.1") rather than an errno. Nothing
+// else runs FFmpeg while the encoders are probed, before going live.
+func ffmpegSays(fn func()) string {
+	var (
+		mu   sync.Mutex
+		msgs []string
+	)
+	astiav.SetLogCallback(func(_ astiav.Classer, _ astiav.LogLevel, _, msg string) {
+		if m := strings.Join(strings.Fields(msg), " "); m != "" {
+			mu.Lock()
+			if !slices.Contains(msgs, m) {
+				msgs = append(msgs, m)
+			}
+			mu.Unlock()
+		}
+	})
+	fn()
+	astiav.ResetLogCallback()
+	mu.Lock()
+	defer mu.Unlock()
+	return strings.Join(msgs, "; ")
 }
 
 // fill paints f one colour.

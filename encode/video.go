@@ -408,6 +408,9 @@ func (v *Video) switchTo(n *reopen) error {
 		return err
 	}
 	resize := n.w != v.cfg.Width || n.h != v.cfg.Height
+	if int64(n.bitrate) != v.applied {
+		v.bitrateMoves.Add(1)
+	}
 	v.cfg.Width, v.cfg.Height, v.cfg.Bitrate = n.w, n.h, n.bitrate
 	if err := v.setScaler(); err != nil {
 		return err
@@ -415,9 +418,6 @@ func (v *Video) switchTo(n *reopen) error {
 	v.use(n.s)
 	v.started = false // the next frame is a keyframe
 	v.switches.Add(1)
-	if int64(n.bitrate) != v.applied {
-		v.bitrateMoves.Add(1)
-	}
 	to := fmt.Sprintf("%dx%d %dk", n.w, n.h, n.bitrate/1000)
 	if resize {
 		v.log.Info("picture size changed", "from", from, "to", to, "switch_ms", time.Since(start).Milliseconds())
