@@ -56,6 +56,10 @@ type Video struct {
 
 	X264Preset string // x264 speed preset: ultrafast … veryslow
 	Profile    string // H.264 profile: baseline, main or high
+	// Encoder: the H.264 encoder, auto (also when empty: the hardware
+	// encoder the machine has, else libx264), x264, v4l2m2m, vaapi, nvenc
+	// or qsv. --encoder overrides it.
+	Encoder string
 }
 
 // Audio holds the audio encoding settings of a preset.
@@ -93,6 +97,9 @@ var x264Presets = []string{"ultrafast", "superfast", "veryfast", "faster", "fast
 
 // profiles are the H.264 profiles a preset may ask for.
 var profiles = []string{"baseline", "main", "high"}
+
+// Encoders are the values of video.encoder (as encode.CheckName takes them).
+var Encoders = []string{"auto", "x264", "v4l2m2m", "vaapi", "nvenc", "qsv"}
 
 // Names returns the names of the built-in presets, sorted.
 func Names() []string {
@@ -302,6 +309,9 @@ func (p Preset) validate() error {
 	}
 	if !slices.Contains(profiles, v.Profile) {
 		return fmt.Errorf("video.profile: %q unknown (want one of %s)", v.Profile, strings.Join(profiles, ", "))
+	}
+	if v.Encoder != "" && !slices.Contains(Encoders, v.Encoder) {
+		return fmt.Errorf("video.encoder: %q unknown (want one of %s)", v.Encoder, strings.Join(Encoders, ", "))
 	}
 
 	if a.Codec != "aac" {

@@ -212,6 +212,9 @@ func TestParseYAML(t *testing.T) {
 				if err := p.Validate(); err != nil {
 					t.Fatalf("parsed preset does not validate: %v", err)
 				}
+				if want := map[bool]string{true: "vaapi"}[strings.Contains(tt.doc, "encoder:")]; p.Video.Encoder != want {
+					t.Fatalf("encoder %q, want %q", p.Video.Encoder, want)
+				}
 				return
 			}
 			if err == nil {

@@ -32,6 +32,7 @@ type videoFile struct {
 	KeyframeInterval yaml.Node `yaml:"keyframe_interval"`
 	X264Preset       yaml.Node `yaml:"x264_preset"`
 	Profile          yaml.Node `yaml:"profile"`
+	Encoder          yaml.Node `yaml:"encoder"`
 }
 
 type audioFile struct {
@@ -97,6 +98,9 @@ func decode(data []byte) (Preset, error) {
 			KeyframeInterval: r.duration("video.keyframe_interval", &v.KeyframeInterval),
 			X264Preset:       strings.ToLower(r.str("video.x264_preset", &v.X264Preset)),
 			Profile:          strings.ToLower(r.str("video.profile", &v.Profile)),
+		}
+		if !isNull(&v.Encoder) { // optional: auto
+			p.Video.Encoder = strings.ToLower(r.str("video.encoder", &v.Encoder))
 		}
 	}
 	if f.Audio == nil {
