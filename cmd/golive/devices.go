@@ -10,7 +10,9 @@ import (
 
 	"github.com/golive/golive/capture/audio"
 	"github.com/golive/golive/capture/v4l2"
+	"github.com/golive/golive/encode"
 	"github.com/golive/golive/filter/gl"
+	"github.com/golive/golive/internal/preset"
 )
 
 // glInfo is what `golive devices` says of OpenGL ES: the renderer the GL
@@ -48,10 +50,42 @@ func printGL(w io.Writer, g glInfo) {
 	}
 }
 
+// probeEncoders tries every H.264 encoder the machine could have, with
+// the default preset's settings, as push's auto would (within its 2 s).
+func probeEncoders() ([]encode.Result, error) {
+	cands, err := encode.Candidates(encode.Auto)
+	if err != nil {
+		return nil, err
+	}
+	p, err := preset.Load("720p30")
+	if err != nil {
+		return nil, err
+	}
+	v := p.Video
+	_, results := encode.Probe(encode.VideoConfig{Width: v.Width, Height: v.Height, FPS: v.FPS, Bitrate: v.Bitrate,
+		KeyframeInterval: v.KeyframeInterval, Preset: v.X264Preset, Profile: v.Profile}, cands, 0, true)
+	return results, nil
+}
+
+func printEncoders(w io.Writer, rs []encode.Result) {
+	fmt.Fprintln(w, "Encoders (H.264; --encoder auto takes the first available):")
+	for _, r := range rs {
+		dev := r.Device
+		if dev == "" {
+			dev = "-"
+		}
+		state := "available"
+		if !r.Available {
+			state = "no: " + r.Reason
+		}
+		fmt.Fprintf(w, "  %-8s %-13s %-20s %s\n", r.Name, r.Codec, dev, state)
+	}
+}
+
 func devicesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "devices",
-		Usage: "list cameras (with their formats, sizes and rates), microphones and the GPU the filters would use",
+		Usage: "list cameras (with their formats, sizes and rates), microphones, the GPU the filters would use and the H.264 encoders (each tried)",
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "machine-readable output"}},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usagef("devices: %v", err)
@@ -72,6 +106,10 @@ func devicesCommand() *cli.Command {
 				mics = []audio.DeviceInfo{}
 			}
 			g := probeGL()
+			encs, err := probeEncoders()
+			if err != nil {
+				return fmt.Errorf("encoders: %w", err)
+			}
 			if c.Bool("json") {
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
@@ -79,10 +117,12 @@ func devicesCommand() *cli.Command {
 					Cameras     []v4l2.DeviceInfo  `json:"cameras"`
 					Microphones []audio.DeviceInfo `json:"microphones"`
 					GL          glInfo             `json:"gl"`
-				}{cams, mics, g})
+					Encoders    []encode.Result    `json:"encoders"`
+				}{cams, mics, g, encs})
 			}
 			printDevices(c.App.Writer, cams, mics)
 			printGL(c.App.Writer, g)
+			printEncoders(c.App.Writer, encs)
 			return nil
 		},
 	}

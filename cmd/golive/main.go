@@ -13,6 +13,7 @@ import (
 	"github.com/asticode/go-astiav"
 	"github.com/urfave/cli/v2"
 
+	"github.com/golive/golive/encode"
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/publish"
@@ -51,7 +52,7 @@ func exitCode(err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue), errors.Is(err, publish.ErrBadURL), errors.Is(err, pipeline.ErrSource),
-		errors.Is(err, spec.ErrBadOption):
+		errors.Is(err, spec.ErrBadOption), errors.Is(err, encode.ErrUnavailable):
 		return exitUsage
 	case errors.Is(err, publish.ErrUnauthorized):
 		return exitUnauthorized

@@ -97,14 +97,14 @@ func (m *monitor) stop() {
 func (m *monitor) snapshot() status.Document {
 	d := status.Document{
 		StreamID: m.streamID, State: m.state.Load().(string), UptimeSeconds: time.Since(m.started).Seconds(),
-		MaxBitrate: int(m.maxRate.Load()), Encoder: "libx264", Protocol: m.protocol, Host: m.host,
+		MaxBitrate: int(m.maxRate.Load()), Protocol: m.protocol, Host: m.host,
 		Version: version, Time: time.Now(), TargetBitrate: m.target, Source: m.source,
 	}
 	if st := m.last.Load(); st != nil {
 		d.TargetBitrate, d.ActualBitrate, d.FPS = st.TargetBitrate, st.Bitrate, st.FPS
 		d.DroppedFrames, d.QueueDelayMS = st.Dropped, float64(st.QueueDelay)/1e6
 		d.RTTMS, d.Reconnects, d.BitrateChanges = float64(st.Sent.RTT)/1e6, st.Reconnects, st.BitrateChanges
-		d.Source = st.Source
+		d.Source, d.Encoder, d.EncoderFallbacks = st.Source, st.Encoder, st.EncoderFallbacks
 	}
 	return d
 }

@@ -414,7 +414,7 @@ func TestHeartbeatOrders(t *testing.T) {
 				t.Errorf("heartbeat lacks %q: %v", f, posts[len(posts)/2].raw)
 			}
 		}
-		if mid := posts[len(posts)/2].doc; mid.FPS < 25 || mid.ActualBitrate <= 0 || mid.Source != "test" || mid.Encoder != "libx264" ||
+		if mid := posts[len(posts)/2].doc; mid.FPS < 25 || mid.ActualBitrate <= 0 || mid.Source != "test" || mid.Encoder != "x264" ||
 			strings.Contains(mid.StreamID, "orders") {
 			t.Errorf("heartbeat mid-stream: %+v", mid)
 		}

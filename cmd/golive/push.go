@@ -14,6 +14,7 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/urfave/cli/v2"
 
+	"github.com/golive/golive/encode"
 	"github.com/golive/golive/filter"
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/pipeline"
@@ -71,6 +72,7 @@ type pushOptions struct {
 	Contrast         float64
 	Saturation       float64
 	FilterBackend    string
+	Encoder          string // "": the preset's (auto)
 
 	preset preset.Preset      // filled by check
 	filter spec.Options       // filled by check
@@ -133,6 +135,7 @@ func pushCommand() *cli.Command {
 			&cli.DurationFlag{Name: "heartbeat-interval", Category: "Monitoring", Value: 10 * time.Second, Usage: "time between heartbeats"},
 			&cli.StringFlag{Name: "heartbeat-token", Category: "Monitoring", EnvVars: []string{"GOLIVE_HEARTBEAT_TOKEN"}, Usage: "bearer token for the heartbeat (never logged)"},
 			&cli.StringFlag{Name: "status-addr", Category: "Monitoring", Usage: "serve GET /status (the heartbeat's JSON) and GET /metrics (Prometheus) on this address, e.g. 127.0.0.1:9090"},
+			&cli.StringFlag{Name: "encoder", Usage: "H.264 encoder: auto (the preset's default: the first hardware encoder that works — v4l2m2m, nvenc, vaapi, qsv — else x264), x264, v4l2m2m, vaapi, nvenc or qsv (see: golive devices)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "status", Value: "auto", Usage: "one-line live status: auto (on a terminal), on or off"},
@@ -159,6 +162,7 @@ func pushCommand() *cli.Command {
 				Text: c.String("text"), TextSize: c.Int("text-size"), TextPos: c.String("text-pos"),
 				FilterMargin: c.Int("filter-margin"), LUT: c.String("lut"), Brightness: c.Float64("brightness"),
 				Contrast: c.Float64("contrast"), Saturation: c.Float64("saturation"), FilterBackend: c.String("filter-backend"),
+				Encoder: c.String("encoder"),
 			}
 			if err := o.check(); err != nil {
 				return err
@@ -180,6 +184,11 @@ func (o *pushOptions) check() error {
 		return usageError{err}
 	}
 	o.preset = p
+	if o.Encoder != "" {
+		if err := encode.CheckName(o.Encoder); err != nil {
+			return usageError{err}
+		}
+	}
 	if err := pipeline.CheckSource(o.Source); err != nil {
 		return usageError{err}
 	}
@@ -308,7 +317,7 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URL: o.URL, Protocol: o.Protocol, Token: o.Token, ICEServers: o.ice,
 		CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
 		ConnectTimeout: o.ConnectTimeout, Duration: o.Duration, Version: version, Logger: log,
-		Filter: &o.filter, FilterBackend: o.FilterBackend,
+		Filter: &o.filter, FilterBackend: o.FilterBackend, Encoder: o.Encoder,
 		ABR:       o.ABR == "on",
 		ABRScale:  o.ABRScale == "on",
 		Reconnect: publish.Reconnect{Max: o.ReconnectMax, RetryRefused: o.RetryRefused, Wait: o.WaitForServer},
@@ -350,6 +359,12 @@ func formatStatus(s pipeline.Status) string {
 	line := fmt.Sprintf("%s %02d:%02d:%02d  %5.1f fps  %5d kbit/s (target %d)  dropped %d  queue %v",
 		state, int(e.Hours()), int(e.Minutes())%60, int(e.Seconds())%60, s.FPS, s.Bitrate/1000, s.TargetBitrate/1000,
 		s.Dropped, s.QueueDelay.Round(time.Millisecond))
+	if s.Encoder != "" {
+		line += "  " + s.Encoder
+		if s.EncoderFallbacks > 0 {
+			line += fmt.Sprintf(" (fallback ×%d)", s.EncoderFallbacks)
+		}
+	}
 	if st := s.Sent; st.EstimateBitrate > 0 || st.RTT > 0 { // WebRTC: what the path reports
 		line += fmt.Sprintf("  est %d kbit/s  loss %.1f%%  rtt %.1f ms", st.EstimateBitrate/1000, st.Loss*100, float64(st.RTT)/1e6)
 	}

@@ -170,3 +170,15 @@ func stoppedField(t *testing.T, log, field string) int {
 	t.Fatalf("no %q in a stopped line:\n%s", field, log)
 	return 0
 }
+
+// stoppedString reads a string field of the JSON "stopped" line.
+func stoppedString(t *testing.T, log, field string) string {
+	t.Helper()
+	for _, m := range testpeer.LogLines(log, "stopped") {
+		if s, ok := m[field].(string); ok {
+			return s
+		}
+	}
+	t.Fatalf("no %q in a stopped line:\n%s", field, log)
+	return ""
+}

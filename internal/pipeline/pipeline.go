@@ -45,6 +45,9 @@ type Config struct {
 	// them (auto, gl or cpu; "": auto).
 	Filter        *spec.Options
 	FilterBackend string
+	// Encoder overrides the preset's video.encoder: auto, x264, v4l2m2m,
+	// vaapi, nvenc or qsv ("": the preset's; see encode.Candidates).
+	Encoder string
 	// Destination. Protocol: "" (from the URL's scheme), rtmp or whip.
 	URL      string
 	Protocol string
@@ -90,6 +93,10 @@ type Status struct {
 	// BitrateChanges: changes the adaptive bitrate (or the platform) made.
 	BitrateChanges int64
 	Source         string // camera, slate (filling in for a lost camera), test or file
+	// Encoder: the video encoder running now (x264, vaapi, …);
+	// EncoderFallbacks: hardware encoders replaced by libx264 mid-stream.
+	Encoder          string
+	EncoderFallbacks int64
 }
 
 // Control steers a running push: the platform's orders, from the
@@ -174,11 +181,15 @@ func Run(ctx context.Context, cfg Config) error {
 		vstart = abr.Config{Target: p.Video.Bitrate, Min: p.Video.MinBitrate, Audio: p.Audio.Bitrate}.ForEstimate(est)
 	}
 	fan := &fanOut{}
+	encoder := cfg.Encoder
+	if encoder == "" {
+		encoder = p.Video.Encoder
+	}
 	venc, err := encode.OpenVideo(encode.VideoConfig{
 		Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS,
 		Bitrate: vstart, KeyframeInterval: p.Video.KeyframeInterval,
 		Preset: p.Video.X264Preset, Profile: p.Video.Profile, Logger: log,
-		VBV: vbvFor(isWHIP),
+		VBV: vbvFor(isWHIP), Encoder: encoder,
 	}, fan)
 	if err != nil {
 		return err
@@ -202,6 +213,9 @@ func Run(ctx context.Context, cfg Config) error {
 		encQ = newFrameQueue(videoQueueLen)
 		fstage, err = filter.Open(filter.Config{
 			Options: *cfg.Filter, Backend: cfg.FilterBackend, Width: p.Video.Width, Height: p.Video.Height, Logger: log,
+			// The encoder's own format (NV12 for hardware): its last pass
+			// writes it, so nothing converts in between.
+			Format: venc.Format(),
 		}, media.VideoWriterFunc(func(f *media.VideoFrame) error { encQ.push(f); return nil }))
 		if err != nil {
 			return err
@@ -417,6 +431,7 @@ func Run(ctx context.Context, cfg Config) error {
 	st := pub.Stats()
 	frames, keys, _ := venc.Stats()
 	log.Info("stopped", "elapsed", clock.Now().Round(time.Millisecond), "frames", frames, "keyframes", keys,
+		"encoder", venc.Encoder(), "encoder_fallbacks", venc.Fallbacks(), "encoder_switches", venc.Switches(),
 		"reconnects", max(st.Sessions-1, 0), "bitrate_changes", ad.Changes(),
 		"dropped_before_encoder", dropped(vq, encQ), "dropped_sending", st.VideoDropped,
 		"bytes", st.Bytes, "latency_p50_ms", st.LatencyP50.Milliseconds(), "latency_p99_ms", st.LatencyP99.Milliseconds())
@@ -498,7 +513,7 @@ func reportStatus(clock *media.Clock, every time.Duration, done <-chan struct{},
 		fn(Status{
 			Elapsed: now, FPS: float64(frames-lastFrames) / dt, Bitrate: int(float64(st.Bytes-lastBytes) * 8 / dt),
 			TargetBitrate: venc.Bitrate(), Frames: frames, Dropped: dropped(qs...) + st.VideoDropped,
-			QueueDelay: st.QueueDelay, Sent: st,
+			QueueDelay: st.QueueDelay, Sent: st, Encoder: venc.Encoder(), EncoderFallbacks: venc.Fallbacks(),
 		})
 		lastFrames, lastBytes, last = frames, st.Bytes, now
 	}

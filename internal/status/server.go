@@ -136,6 +136,7 @@ func metrics(d Document, h *Heartbeat) []byte {
 	metric("golive_rtt_seconds", "gauge", "Round-trip time to the server.", d.RTTMS/1000)
 	metric("golive_reconnects_total", "counter", "Reconnections to the server.", float64(d.Reconnects))
 	metric("golive_bitrate_changes_total", "counter", "Changes of the encoder's bitrate.", float64(d.BitrateChanges))
+	metric("golive_encoder_fallbacks_total", "counter", "Hardware encoders that failed mid-stream and were replaced by libx264.", float64(d.EncoderFallbacks))
 	if h != nil {
 		sent, failed := h.Counts()
 		metric("golive_heartbeats_sent_total", "counter", "Heartbeats the platform accepted.", float64(sent))

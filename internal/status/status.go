@@ -29,24 +29,25 @@ var states = [...]string{Starting, Live, Reconnecting, Stopped}
 
 // Document is what the heartbeat posts and GET /status serves.
 type Document struct {
-	StreamID       string    `json:"stream_id"` // see StreamID
-	State          string    `json:"state"`     // Starting, Live, Reconnecting or Stopped
-	UptimeSeconds  float64   `json:"uptime_s"`
-	TargetBitrate  int       `json:"target_bitrate"`        // video bit/s the encoder is set to
-	ActualBitrate  int       `json:"actual_bitrate"`        // bit/s sent over the last interval
-	MaxBitrate     int       `json:"max_bitrate,omitempty"` // cap ordered by the platform (0: none)
-	FPS            float64   `json:"fps"`
-	DroppedFrames  int64     `json:"dropped_frames"`
-	QueueDelayMS   float64   `json:"queue_delay_ms"`
-	RTTMS          float64   `json:"rtt_ms"`
-	Reconnects     int       `json:"reconnects"`
-	BitrateChanges int64     `json:"bitrate_changes"`
-	Encoder        string    `json:"encoder"`
-	Source         string    `json:"source"`   // camera|slate|test|file
-	Protocol       string    `json:"protocol"` // rtmp|whip
-	Host           string    `json:"host"`
-	Version        string    `json:"version"`
-	Time           time.Time `json:"time"` // when the snapshot was taken (UTC)
+	StreamID         string    `json:"stream_id"` // see StreamID
+	State            string    `json:"state"`     // Starting, Live, Reconnecting or Stopped
+	UptimeSeconds    float64   `json:"uptime_s"`
+	TargetBitrate    int       `json:"target_bitrate"`        // video bit/s the encoder is set to
+	ActualBitrate    int       `json:"actual_bitrate"`        // bit/s sent over the last interval
+	MaxBitrate       int       `json:"max_bitrate,omitempty"` // cap ordered by the platform (0: none)
+	FPS              float64   `json:"fps"`
+	DroppedFrames    int64     `json:"dropped_frames"`
+	QueueDelayMS     float64   `json:"queue_delay_ms"`
+	RTTMS            float64   `json:"rtt_ms"`
+	Reconnects       int       `json:"reconnects"`
+	BitrateChanges   int64     `json:"bitrate_changes"`
+	Encoder          string    `json:"encoder"`           // the video encoder running now: x264, vaapi, nvenc, …
+	EncoderFallbacks int64     `json:"encoder_fallbacks"` // hardware encoders replaced by libx264 mid-stream
+	Source           string    `json:"source"`            // camera|slate|test|file
+	Protocol         string    `json:"protocol"`          // rtmp|whip
+	Host             string    `json:"host"`
+	Version          string    `json:"version"`
+	Time             time.Time `json:"time"` // when the snapshot was taken (UTC)
 }
 
 // take calls snapshot and makes the result safe to encode: Time set (UTC,
