@@ -104,17 +104,18 @@ func probeOne(b Backend, cfg VideoConfig, timeout time.Duration) (sps, pps [][]b
 		return nil, nil, err
 	}
 	left := func() time.Duration { return max(time.Until(deadline), time.Millisecond) }
-	aus, err := s.do(request{op: opEncode, key: true}, left())
+	out, err := s.do(request{op: opEncode, key: true}, left())
 	if err != nil {
 		return nil, nil, fmt.Errorf("first frame: %w", err)
 	}
+	aus := append([]au(nil), out.aus...) // the session reuses its buffer
 	more, err := s.flush(left())
 	if err != nil {
 		return nil, nil, fmt.Errorf("first frame: %w", err)
 	}
 	sps, pps = h264.ParameterSets(s.codec.ExtraData())
 	idr := false
-	for _, a := range append(aus.aus, more...) {
+	for _, a := range append(aus, more...) {
 		if len(a.SPS) > 0 && len(a.PPS) > 0 {
 			sps, pps = a.SPS, a.PPS
 		}

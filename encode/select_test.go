@@ -508,3 +508,45 @@ func dstPlane(f *astiav.Frame, i, rows, width int) ([]byte, int) {
 	}
 	return b, stride
 }
+
+// TestReopenFails: a hardware encoder that opened for the stream but
+// will not open a second time at a new bitrate (a driver with one session)
+// is replaced by libx264: the stream goes on at the new rate.
+func TestReopenFails(t *testing.T) {
+	opens := 0
+	b := fakeHW("one-session", nil)
+	open := b.Open
+	b.Open = func(cfg VideoConfig) (Codec, error) {
+		if opens++; opens > 2 { // the probe's, then the stream's
+			return nil, errors.New("no free encoder session")
+		}
+		return open(cfg)
+	}
+	var out collect
+	v, err := OpenVideo(testConfig(b), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	pool := media.NewFramePool(320, 180)
+	rng := rand.New(rand.NewPCG(2, 2))
+	for n := range 60 {
+		if n == 10 {
+			v.SetBitrate(300_000)
+		}
+		encodeNoisy(t, v, pool, rng, n)
+		if n >= 10 && n < 20 && v.Fallbacks() == 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	if err := v.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	checkStream(t, out, 60)
+	if v.Fallbacks() != 1 || v.Encoder() != X264 || v.Bitrate() != 300_000 {
+		t.Fatalf("fallbacks %d, encoder %s, bitrate %d", v.Fallbacks(), v.Encoder(), v.Bitrate())
+	}
+	if rate := rcMaxRate(ccOf(v)); rate != 300_000 {
+		t.Fatalf("libx264 at %d bit/s, want the new 300k", rate)
+	}
+}

@@ -63,6 +63,7 @@ type session struct {
 	stall time.Duration
 	// inflight: when each frame not yet out as a packet went in.
 	inflight []time.Time
+	aus      []au // the worker's packet buffer, reused call after call
 	closed   bool
 }
 
@@ -114,11 +115,11 @@ func (s *session) work(cfg VideoConfig, opened chan<- error) {
 		switch r.op {
 		case opEncode:
 			if out.err = c.Send(r.pts, r.key); out.err == nil {
-				out.aus, out.err = drain(c, nil)
+				out.aus, out.err = drain(c, s.aus[:0])
 			}
 		case opFlush:
 			if out.err = c.Flush(); out.err == nil {
-				out.aus, out.err = drain(c, nil)
+				out.aus, out.err = drain(c, s.aus[:0])
 			}
 		case opRate:
 			out.applied = c.SetRate(r.bitrate, r.vbv)
@@ -127,6 +128,7 @@ func (s *session) work(cfg VideoConfig, opened chan<- error) {
 			s.resp <- out
 			return
 		}
+		s.aus = out.aus // the caller is done with them before its next call
 		select {
 		case s.resp <- out:
 		case <-s.gone:

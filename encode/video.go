@@ -108,6 +108,7 @@ type Video struct {
 	scaler   *scaler
 
 	bitrate atomic.Int64 // wanted
+	floor   atomic.Int64 // the current encoder's MinBitrate
 	applied int64        // what the current codec has
 	rateAt  time.Time    // when it was last changed live
 
@@ -198,6 +199,7 @@ func (v *Video) open(b Backend, cfg VideoConfig, timeout time.Duration) (*sessio
 func (v *Video) use(s *session) {
 	v.cur = s
 	v.name.Store(&s.b.Name)
+	v.floor.Store(int64(s.b.MinBitrate))
 	v.applied = int64(v.cfg.Bitrate)
 	v.rateAt = time.Now()
 	if sps, pps := h264.ParameterSets(s.codec.ExtraData()); len(sps) > 0 && len(pps) > 0 {
@@ -253,7 +255,7 @@ func (v *Video) Encoder() string { return *v.name.Load() }
 // the background and switched to at a keyframe.
 func (v *Video) SetBitrate(bps int) {
 	if bps > 0 {
-		v.bitrate.Store(int64(bps))
+		v.bitrate.Store(max(int64(bps), v.floor.Load()))
 	}
 }
 
@@ -303,25 +305,33 @@ func (v *Video) Encode(f *media.VideoFrame) error {
 		return nil
 	}
 	key := v.keyDue(f.PTS)
-	if err := v.maybeSwitch(key); err != nil {
-		return err
+	err := v.maybeSwitch(key)
+	if err == nil {
+		if v.cur.b.LiveBitrate {
+			v.applyLive()
+		}
+		if !v.started {
+			key = true
+			v.nextKey = f.PTS + v.cfg.KeyframeInterval
+		}
+		v.started = true
+		v.lastPTS = pts
+		err = v.encodeOn(f, pts, key)
 	}
-	if v.cur.b.LiveBitrate {
-		v.applyLive()
-	}
-	if !v.started {
-		key = true
-		v.nextKey = f.PTS + v.cfg.KeyframeInterval
-	}
-	v.started = true
-	v.lastPTS = pts
-	v.frames.Add(1)
-	err := v.encodeOn(f, pts, key)
 	if err == nil || v.cur.b.Software() {
+		if err == nil {
+			v.frames.Add(1)
+		}
 		return err
 	}
-	// Never off air: libx264 takes over at this very frame, as a keyframe.
-	return v.fallback(err, f, pts)
+	// Never off air: libx264 takes over at this very frame, as a keyframe
+	// (also when a hardware encoder could not be reopened at a new rate).
+	v.started, v.lastPTS = true, pts
+	if err := v.fallback(err, f, pts); err != nil {
+		return err
+	}
+	v.frames.Add(1)
+	return nil
 }
 
 // keyDue: keyframes follow the clock, not a frame count, so the cadence
@@ -364,9 +374,6 @@ func (v *Video) maybeSwitch(keyDue bool) error {
 	n := v.next
 	if n.err != nil {
 		v.next = nil
-		if !v.cur.b.Software() && errors.Is(n.err, errHung) {
-			return nil // left to the watch on the current codec
-		}
 		return fmt.Errorf("encode: reopen %dx%d at %dk: %w", n.w, n.h, n.bitrate/1000, n.err)
 	}
 	resize := n.w != v.cfg.Width || n.h != v.cfg.Height

@@ -43,7 +43,17 @@ func main() {
 	out := flag.String("out", "docs/BENCHMARKS.md", "report file")
 	dur := flag.Duration("duration", 20*time.Second, "push length")
 	rounds := flag.Int("rounds", 3, "alternating rounds of golive and ffmpeg")
+	only := flag.String("only", "", "encoders: only the encoder benchmarks, printed (not written)")
 	flag.Parse()
+	if *only == "encoders" {
+		sec, err := encoderRounds(*rounds)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun:", err)
+			os.Exit(1)
+		}
+		fmt.Print(sec)
+		return
+	}
 	if err := run(*bin, *out, *dur, *rounds); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		os.Exit(1)
@@ -99,12 +109,17 @@ func run(bin, out string, dur time.Duration, rounds int) error {
 	}
 	var whip strings.Builder
 	whipReport(&whip, wr, wrt, dur)
+	fmt.Println("== Encoders")
+	encoders, err := encoderRounds(rounds)
+	if err != nil {
+		return err
+	}
 	fmt.Println("== Network: bandwidth cut, outage, server restart")
 	network, err := networkRounds(bin)
 	if err != nil {
 		return err
 	}
-	return report(out, string(micro), whip.String()+network, g, f, same, fileG, fileF, filterG, filterF, dur)
+	return report(out, string(micro), whip.String()+network+"\n"+encoders+"\n", g, f, same, fileG, fileF, filterG, filterF, dur)
 }
 
 func pushGolive(bin string, n *testpeer.Nginx, key string, dur time.Duration) (result, error) {
