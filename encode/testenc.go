@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/golive/golive/media"
 )
 
 // The test encoders: libx264 behaving as a hardware encoder would, for
@@ -15,15 +17,17 @@ import (
 //	test:fail=DUR    fails DUR of media time after its first frame
 //	test:hang=DUR    hangs (a driver that never returns) after DUR
 //
-// Each is "hardware" to the pipeline: watched for stalls, and replaced by
-// libx264 when it fails.
+// Each is "hardware" to the pipeline: it takes NV12, is watched for
+// stalls, and is replaced by libx264 when it fails.
 func testBackend(name string) (Backend, bool) {
 	kind, arg, _ := strings.Cut(strings.TrimPrefix(name, "test:"), "=")
 	if !strings.HasPrefix(name, "test:") {
 		return Backend{}, false
 	}
 	b := x264Backend()
-	b.Name, b.LiveBitrate = name, false
+	// NV12 in, as the hardware encoders take it: the filter stage writes
+	// it, and libx264 after a fallback goes on with it.
+	b.Name, b.LiveBitrate, b.Format = name, false, media.PixelFormatNV12
 	switch kind {
 	case "reopen":
 		if arg != "" {

@@ -108,13 +108,15 @@ func TestEncoderNamedMissing(t *testing.T) {
 }
 
 // TestEncoderFailsMidStream: a "hardware" encoder (libx264 behind the
-// test encoder) fails 5 s in; libx264 takes over at once. At nginx: no gap
-// over 2 frames, no decoder error, a keyframe at the switch, timestamps
-// continuous; one log line; counted in the stopped line.
+// test encoder, taking NV12 from the filter stage as hardware does) fails
+// 5 s in; libx264 takes over at once. At nginx: no gap over 2 frames, no
+// decoder error, a keyframe at the switch, timestamps continuous; one log
+// line; counted in the stopped line.
 func TestEncoderFailsMidStream(t *testing.T) {
 	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
 	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
-	code, log := push(t, "--preset", "360p", "--duration", "10s", "--log-format", "json", "--encoder", "test:fail=5s", n.URL("failover"))
+	code, log := push(t, "--preset", "360p", "--duration", "10s", "--log-format", "json", "--encoder", "test:fail=5s",
+		"--filter-backend", "cpu", "--brightness", "0.05", n.URL("failover"))
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
@@ -123,6 +125,9 @@ func TestEncoderFailsMidStream(t *testing.T) {
 		t.Fatalf("%d encoder failure lines, want 1:\n%s", len(failed), log)
 	}
 	t.Logf("switch took %d ms", testpeer.LogInt(failed[0], "switch_ms"))
+	if fl := testpeer.LogLines(log, "filters"); len(fl) != 1 || fl[0]["format"] != "nv12" {
+		t.Errorf("the filter stage: %v; want it writing nv12 for the encoder", fl)
+	}
 	if stoppedField(t, log, "encoder_fallbacks") != 1 || stoppedString(t, log, "encoder") != encode.X264 ||
 		stoppedField(t, log, "reconnects") != 0 {
 		t.Errorf("stopped line: %v", testpeer.LogLines(log, "stopped"))
