@@ -120,24 +120,27 @@ func paperEstimate(x264 time.Duration) string {
 	var b strings.Builder
 	core := func(d time.Duration) float64 { return float64(d) / 1e6 * 30 / 10 } // % of one core at 30 fps
 	fmt.Fprintf(&b, "\n### Paper estimate: a Raspberry Pi at 720p30 (not measured: no Pi here)\n\n")
-	fmt.Fprintf(&b, "Basis: libx264 veryfast at 720p30 costs %s per frame here (above). Assumed per-core speed of libx264 against one\n", ms(x264))
-	fmt.Fprintf(&b, "core of this machine: Pi 5 (Cortex-A76, 2.4 GHz, NEON) 2× slower (1.7–2.5: lower IPC and clock, NEON's narrower\n")
-	fmt.Fprintf(&b, "SIMD than AVX2); Pi 4 (Cortex-A72, 1.8 GHz) 5× slower (4–6: the Pi 5 is 2–3× a Pi 4 by the Raspberry Pi's own figures).\n")
-	fmt.Fprintf(&b, "With v4l2m2m the VideoCore encodes; the CPU copies each NV12 frame into the driver's buffer (1.4 MB at 720p, ~0.5 ms\n")
-	fmt.Fprintf(&b, "at a Pi 4's ~3 GB/s memcpy) and makes a few ioctls: about 1 ms a frame.\n\n")
-	fmt.Fprintf(&b, "| machine | encoder | CPU per frame | share of the 4 cores at 30 fps |\n|---|---|---|---|\n")
+	fmt.Fprintf(&b, "Basis: libx264 veryfast at 720p30 costs %s of CPU per frame here (above). Assumed speed of libx264 per core\n", ms(x264))
+	fmt.Fprintf(&b, "against this machine's: a Pi 4 (Cortex-A72, 1.8 GHz) 8× slower (6–12: about 5× in single-core benchmarks, and\n")
+	fmt.Fprintf(&b, "x264's 128-bit NEON against AVX2); a Pi 5 (Cortex-A76, 2.4 GHz) 3× slower (2.5–4: 2–3× a Pi 4 by the Raspberry\n")
+	fmt.Fprintf(&b, "Pi's own figures). With v4l2m2m the VideoCore encodes; the CPU copies each NV12 frame into the driver's buffer\n")
+	fmt.Fprintf(&b, "(1.4 MB at 720p, ~0.5 ms at a Pi 4's ~3 GB/s memcpy) and makes a few ioctls: about 1 ms a frame (0.5–2).\n\n")
+	fmt.Fprintf(&b, "| machine | encoder | CPU per frame | one core's share at 30 fps |\n|---|---|---|---|\n")
 	for _, r := range []struct {
 		machine, enc string
-		d            time.Duration
+		d, lo, hi    time.Duration
 	}{
-		{"Pi 4", "v4l2m2m", time.Millisecond},
-		{"Pi 4", "libx264 (for comparison)", x264 * 5},
-		{"Pi 5", "libx264", x264 * 2},
+		{"Pi 4", "v4l2m2m", time.Millisecond, time.Millisecond / 2, 2 * time.Millisecond},
+		{"Pi 4", "libx264 (for comparison)", x264 * 8, x264 * 6, x264 * 12},
+		{"Pi 5", "libx264", x264 * 3, x264 * 5 / 2, x264 * 4},
 	} {
-		fmt.Fprintf(&b, "| %s | %s | ~%s | ~%.0f%% (%.0f%% of one core) |\n", r.machine, r.enc, ms(r.d), core(r.d)/4, core(r.d))
+		fmt.Fprintf(&b, "| %s | %s | ~%s (%s–%s) | ~%.0f%% (%.0f–%.0f%%) |\n", r.machine, r.enc, ms(r.d), ms(r.lo), ms(r.hi),
+			core(r.d), core(r.lo), core(r.hi))
 	}
-	fmt.Fprintf(&b, "\nA Pi 4 with libx264 at 720p30 would need most of its cores for the encoder alone, before capture and filters: hence\n")
-	fmt.Fprintf(&b, "v4l2m2m there. A Pi 5 has no H.264 block; libx264 fits, with room for capture.\n")
+	fmt.Fprintf(&b, "\nOn a Pi 4, libx264 alone would take %.1f of its four cores (%.1f–%.1f), with capture, filters and the network on\n",
+		core(x264*8)/100, core(x264*6)/100, core(x264*12)/100)
+	fmt.Fprintf(&b, "top and the Pi 4 throttling under sustained load; v4l2m2m leaves the CPU nearly idle. A Pi 5 has no H.264 block;\n")
+	fmt.Fprintf(&b, "libx264 takes %.1f of its four cores there.\n", core(x264*3)/100)
 	return b.String()
 }
 
