@@ -550,3 +550,29 @@ func TestReopenFails(t *testing.T) {
 		t.Fatalf("libx264 at %d bit/s, want the new 300k", rate)
 	}
 }
+
+// TestProbedThenFails: an encoder that passed the probe but will not open
+// for the stream is skipped for the next candidate, libx264 at the end.
+func TestProbedThenFails(t *testing.T) {
+	opens := 0
+	b := fakeHW("probe-only", nil)
+	open := b.Open
+	b.Open = func(cfg VideoConfig) (Codec, error) {
+		if opens++; opens > 1 {
+			return nil, errors.New("device busy")
+		}
+		return open(cfg)
+	}
+	v, err := OpenVideo(testConfig(b, x264Backend()), &collect{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if v.Encoder() != X264 {
+		t.Fatalf("encoder %s, want x264", v.Encoder())
+	}
+	cfg := testConfig(b) // named alone: unavailable, saying why
+	if _, err := OpenVideo(cfg, &collect{}); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "device busy") {
+		t.Fatalf("alone: %v", err)
+	}
+}

@@ -152,35 +152,42 @@ func OpenVideo(cfg VideoConfig, out media.PacketWriter) (*Video, error) {
 		}
 	}
 	start := time.Now()
-	i, results := Probe(cfg, cands, cfg.ProbeTimeout, false)
-	for _, r := range results {
-		if !r.Available {
-			log.Info("encoder skipped", "encoder", r.Name, "codec", r.Codec, "device", r.Device, "reason", r.Reason,
-				"took_ms", r.Took.Milliseconds())
-		}
-	}
-	if i < 0 {
-		var why []string
-		for _, r := range results {
-			why = append(why, r.Name+": "+r.Reason)
-		}
-		return nil, fmt.Errorf("encode: --encoder %s: %w: %s", cfg.Encoder, ErrUnavailable, strings.Join(why, "; "))
-	}
-	b := cands[i]
 	v := &Video{cfg: cfg, out: out, log: log, inW: cfg.Width, inH: cfg.Height}
-	v.sps, v.pps = results[i].sps, results[i].pps
 	v.size.Store(uint64(cfg.Width)<<32 | uint64(cfg.Height))
-	v.bitrate.Store(int64(max(cfg.Bitrate, b.MinBitrate)))
-	v.cfg.Bitrate = int(v.bitrate.Load())
-	s, err := v.open(b, v.cfg, 0)
-	if err != nil {
-		return nil, fmt.Errorf("encode: %s: %w", b.Name, err)
+	var why []string
+	for len(cands) > 0 {
+		i, results := Probe(cfg, cands, cfg.ProbeTimeout, false)
+		for _, r := range results {
+			if !r.Available {
+				log.Info("encoder skipped", "encoder", r.Name, "codec", r.Codec, "device", r.Device, "reason", r.Reason,
+					"took_ms", r.Took.Milliseconds())
+				why = append(why, r.Name+": "+r.Reason)
+			}
+		}
+		if i < 0 {
+			break
+		}
+		b := cands[i]
+		v.sps, v.pps = results[i].sps, results[i].pps
+		v.bitrate.Store(int64(max(cfg.Bitrate, b.MinBitrate)))
+		v.cfg.Bitrate = int(v.bitrate.Load())
+		s, err := v.open(b, v.cfg, 0)
+		if err != nil {
+			// It passed the probe and then would not open (a driver that
+			// hung on the probe's close, a session taken meanwhile): the
+			// next candidate.
+			log.Info("encoder skipped", "encoder", b.Name, "codec", b.Codec, "device", b.Device, "reason", "probed, then: "+oneLine(err))
+			why = append(why, b.Name+": probed, then: "+oneLine(err))
+			cands = cands[i+1:]
+			continue
+		}
+		v.use(s)
+		log.Info("encoder open", "encoder", b.Name, "codec", b.Codec, "device", b.Device, "format", b.format(cfg.Format).String(),
+			"size", fmt.Sprintf("%dx%d", cfg.Width, cfg.Height), "fps", cfg.FPS, "bitrate_kbps", v.cfg.Bitrate/1000,
+			"preset", cfg.Preset, "probe_ms", time.Since(start).Milliseconds())
+		return v, nil
 	}
-	v.use(s)
-	log.Info("encoder open", "encoder", b.Name, "codec", b.Codec, "device", b.Device, "format", b.format(cfg.Format).String(),
-		"size", fmt.Sprintf("%dx%d", cfg.Width, cfg.Height), "fps", cfg.FPS, "bitrate_kbps", v.cfg.Bitrate/1000,
-		"preset", cfg.Preset, "probe_ms", time.Since(start).Milliseconds())
-	return v, nil
+	return nil, fmt.Errorf("encode: --encoder %s: %w: %s", cfg.Encoder, ErrUnavailable, strings.Join(why, "; "))
 }
 
 // open opens b at cfg on a session of its own, within timeout (0: no bound).
