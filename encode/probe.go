@@ -93,11 +93,14 @@ func Probe(cfg VideoConfig, cands []Backend, timeout time.Duration, all bool) (i
 // probeOne opens b and encodes one black frame, within timeout.
 func probeOne(b Backend, cfg VideoConfig, timeout time.Duration) (sps, pps [][]byte, err error) {
 	deadline := time.Now().Add(timeout)
+	cfg.Bitrate = max(cfg.Bitrate, b.MinBitrate) // as the stream will open it
 	s, err := openSession(b, cfg, timeout, 0)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer s.close(max(time.Until(deadline), time.Millisecond))
+	// Closing is not the first frame: a driver slow to let go is not
+	// skipped for it, and the close may take a little past the budget.
+	defer s.close(max(time.Until(deadline), 500*time.Millisecond))
 	f := media.NewFramePoolOf(b.format(cfg.Format), cfg.Width, cfg.Height).Get()
 	fill(f, 16, 128)
 	if err := s.codec.Load(f); err != nil {

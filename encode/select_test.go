@@ -509,15 +509,15 @@ func dstPlane(f *astiav.Frame, i, rows, width int) ([]byte, int) {
 	return b, stride
 }
 
-// TestReopenFails: a hardware encoder that opened for the stream but
-// will not open a second time at a new bitrate (a driver with one session)
-// is replaced by libx264: the stream goes on at the new rate.
+// TestReopenFails: a hardware encoder that will not open a second time
+// at a new bitrate (a driver short of sessions) is kept, as it works, and
+// the reopen is tried again after a back-off: no fallback to libx264.
 func TestReopenFails(t *testing.T) {
 	opens := 0
 	b := fakeHW("one-session", nil)
 	open := b.Open
 	b.Open = func(cfg VideoConfig) (Codec, error) {
-		if opens++; opens > 2 { // the probe's, then the stream's
+		if opens++; opens == 3 { // the probe's, the stream's, then the first reopen
 			return nil, errors.New("no free encoder session")
 		}
 		return open(cfg)
@@ -530,25 +530,87 @@ func TestReopenFails(t *testing.T) {
 	defer v.Close()
 	pool := media.NewFramePool(320, 180)
 	rng := rand.New(rand.NewPCG(2, 2))
-	for n := range 60 {
+	n := 0
+	for ; n < 150 && v.Switches() == 0; n++ {
 		if n == 10 {
 			v.SetBitrate(300_000)
 		}
 		encodeNoisy(t, v, pool, rng, n)
-		if n >= 10 && n < 20 && v.Fallbacks() == 0 {
-			time.Sleep(10 * time.Millisecond)
-		}
+		time.Sleep(15 * time.Millisecond)
 	}
 	if err := v.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	checkStream(t, out, 60)
-	if v.Fallbacks() != 1 || v.Encoder() != X264 || v.Bitrate() != 300_000 {
-		t.Fatalf("fallbacks %d, encoder %s, bitrate %d", v.Fallbacks(), v.Encoder(), v.Bitrate())
+	checkStream(t, out, n)
+	t.Logf("switched at frame %d after %d opens", n-1, opens)
+	if v.Fallbacks() != 0 || v.Encoder() != "one-session" || v.Switches() != 1 || opens != 4 {
+		t.Fatalf("fallbacks %d, encoder %s, switches %d, opens %d", v.Fallbacks(), v.Encoder(), v.Switches(), opens)
 	}
 	if rate := rcMaxRate(ccOf(v)); rate != 300_000 {
-		t.Fatalf("libx264 at %d bit/s, want the new 300k", rate)
+		t.Fatalf("the encoder at %d bit/s, want the new 300k", rate)
 	}
+}
+
+// late holds every packet back until two more frames have gone in, as
+// h264_v4l2m2m does.
+type late struct {
+	Codec
+	q     []au
+	flush bool
+}
+
+func (l *late) Send(pts int64, key bool) error {
+	if err := l.Codec.Send(pts, key); err != nil {
+		return err
+	}
+	aus, err := drain(l.Codec, nil)
+	l.q = append(l.q, aus...)
+	return err
+}
+
+func (l *late) Flush() error { l.flush = true; return l.Codec.Flush() }
+
+func (l *late) Receive() ([]byte, int64, int64, error) {
+	if len(l.q) == 0 || (!l.flush && len(l.q) <= 2) {
+		if l.flush {
+			return nil, 0, 0, astiav.ErrEof
+		}
+		return nil, 0, 0, astiav.ErrEagain
+	}
+	a := l.q[0]
+	l.q = l.q[1:]
+	var b []byte // back to Annex B for the session to sort
+	for _, nal := range append(append(a.SPS, a.PPS...), mustSplit(a.AVCC)...) {
+		b = append(append(b, 0, 0, 0, 1), nal...)
+	}
+	return b, a.pts, a.dts, nil
+}
+
+func mustSplit(avcc []byte) [][]byte { n, _ := h264.SplitAVCC(avcc); return n }
+
+// TestSourcePause: an encoder that hands packets out a few frames late is
+// not taken for hung when the source pauses longer than the stall timeout
+// (a camera lost, the slate not yet in): the wait counts only while frames
+// go in.
+func TestSourcePause(t *testing.T) {
+	var out collect
+	cfg := testConfig(fakeHW("late", func(c Codec) Codec { return &late{Codec: c} }))
+	cfg.StallTimeout = 200 * time.Millisecond
+	v, err := OpenVideo(cfg, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	encodeRun(t, v, 0, 30)
+	time.Sleep(500 * time.Millisecond) // the source pauses, two frames inside the encoder
+	encodeRun(t, v, 30, 60)
+	if err := v.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if v.Fallbacks() != 0 {
+		t.Fatalf("a source pause was taken for a hung encoder")
+	}
+	checkStream(t, out, 60)
 }
 
 // TestProbedThenFails: an encoder that passed the probe but will not open

@@ -59,20 +59,29 @@ type session struct {
 	resp  chan response
 	gone  chan struct{} // closed when abandoned
 	timer *time.Timer
-	// stall: how long a frame may wait for its packet (0: forever).
-	stall time.Duration
-	// inflight: when each frame not yet out as a packet went in.
+	// stall: how long a frame may wait for its packet (0: forever) while
+	// frames go in; pause: a gap between frames longer than this is the
+	// source pausing (a camera lost until the slate starts), not the
+	// encoder, and does not count.
+	stall, pause time.Duration
+	// inflight: when each frame not yet out as a packet went in (moved on
+	// by the pauses since); lastCall: when the last frame went in.
 	inflight []time.Time
+	lastCall time.Time
 	aus      []au // the worker's packet buffer, reused call after call
 	closed   bool
 }
 
-// openSession opens b on a new worker, waiting at most timeout (0: forever).
+// openSession opens b on a new worker, waiting at most timeout (0: forever);
+// a frame may then wait at most stall for its packet (0: forever).
 func openSession(b Backend, cfg VideoConfig, timeout, stall time.Duration) (*session, error) {
 	if _, bad := hung.Load(hungKey(b)); bad {
 		return nil, fmt.Errorf("%w before: not used again", errHung)
 	}
 	s := &session{b: b, req: make(chan request), resp: make(chan response), gone: make(chan struct{}), stall: stall}
+	if cfg.FPS > 0 {
+		s.pause = 3 * time.Second / time.Duration(cfg.FPS)
+	}
 	opened := make(chan error, 1)
 	go s.work(cfg, opened)
 	wait := s.deadline(timeout)
@@ -84,7 +93,7 @@ func openSession(b Backend, cfg VideoConfig, timeout, stall time.Duration) (*ses
 		}
 		return s, nil
 	case <-wait:
-		s.abandon()
+		s.abandon(true)
 		return nil, fmt.Errorf("%w: no answer to open within %v", errHung, timeout)
 	}
 }
@@ -125,7 +134,10 @@ func (s *session) work(cfg VideoConfig, opened chan<- error) {
 			out.applied = c.SetRate(r.bitrate, r.vbv)
 		case opClose:
 			c.Close()
-			s.resp <- out
+			select {
+			case s.resp <- out:
+			case <-s.gone:
+			}
 			return
 		}
 		s.aus = out.aus // the caller is done with them before its next call
@@ -185,17 +197,21 @@ func (s *session) do(r request, timeout time.Duration) (response, error) {
 		s.stopTimer()
 		return out, out.err
 	case <-s.deadline(timeout):
-		s.abandon()
+		s.abandon(true)
 		return response{}, errHung
 	}
 }
 
 // abandon gives up on the worker: it frees the codec if its call returns.
-func (s *session) abandon() {
+// A driver that hung while working is never used again (hung); one that
+// was only slow to let go is not marked.
+func (s *session) abandon(markHung bool) {
 	if !s.closed {
 		s.closed = true
 		close(s.gone)
-		hung.Store(hungKey(s.b), struct{}{})
+		if markHung {
+			hung.Store(hungKey(s.b), struct{}{})
+		}
 	}
 }
 
@@ -204,11 +220,20 @@ func (s *session) abandon() {
 // its packet, or the call itself takes that long.
 func (s *session) encode(pts int64, key bool) ([]au, error) {
 	now := time.Now()
+	if gap := now.Sub(s.lastCall); s.pause > 0 && gap > s.pause && !s.lastCall.IsZero() {
+		// The source paused: an encoder that holds frames until more come
+		// (h264_v4l2m2m hands a packet out a frame or two later) did not
+		// stall meanwhile.
+		for i := range s.inflight {
+			s.inflight[i] = s.inflight[i].Add(gap)
+		}
+	}
+	s.lastCall = now
 	s.inflight = append(s.inflight, now)
 	timeout := time.Duration(0)
 	if s.stall > 0 {
 		if timeout = s.stall - now.Sub(s.inflight[0]); timeout <= 0 {
-			s.abandon()
+			s.abandon(true)
 			return nil, fmt.Errorf("%w: no packet for %v", errHung, s.stall)
 		}
 	}
@@ -235,9 +260,9 @@ func (s *session) flush(timeout time.Duration) ([]au, error) {
 }
 
 // setRate applies a bitrate on the open codec; false: reopen instead.
-func (s *session) setRate(bitrate int, d time.Duration, timeout time.Duration) bool {
+func (s *session) setRate(bitrate int, d time.Duration, timeout time.Duration) (bool, error) {
 	out, err := s.do(request{op: opRate, bitrate: bitrate, vbv: d}, timeout)
-	return err == nil && out.applied
+	return out.applied, err
 }
 
 // close frees the codec, waiting at most timeout for a busy driver.
@@ -250,7 +275,7 @@ func (s *session) close(timeout time.Duration) {
 	case <-s.resp:
 		s.closed = true
 	case <-s.deadline(timeout):
-		s.abandon()
+		s.abandon(false)
 	}
 	s.stopTimer()
 }

@@ -107,6 +107,10 @@ type Video struct {
 	size     atomic.Uint64 // wanted size, w<<32 | h
 	scaler   *scaler
 
+	// After a failed reopen (hardware), the next try waits until retryAt.
+	retryAt time.Time
+	backoff time.Duration
+
 	bitrate atomic.Int64 // wanted
 	floor   atomic.Int64 // the current encoder's MinBitrate
 	applied int64        // what the current codec has
@@ -313,10 +317,10 @@ func (v *Video) Encode(f *media.VideoFrame) error {
 	}
 	key := v.keyDue(f.PTS)
 	err := v.maybeSwitch(key)
+	if err == nil && v.cur.b.LiveBitrate {
+		err = v.applyLive()
+	}
 	if err == nil {
-		if v.cur.b.LiveBitrate {
-			v.applyLive()
-		}
 		if !v.started {
 			key = true
 			v.nextKey = f.PTS + v.cfg.KeyframeInterval
@@ -367,7 +371,15 @@ func (v *Video) keyDue(pts time.Duration) bool {
 func (v *Video) maybeSwitch(keyDue bool) error {
 	w, h := v.Size()
 	b := int(v.bitrate.Load())
+	if n := v.next; n != nil && n.w == w && n.h == h && b < n.bitrate && int64(b) < v.applied {
+		// A cut while a climb was opening: the cut goes first.
+		go discard(n)
+		v.next = nil
+	}
 	if v.next == nil {
+		if time.Now().Before(v.retryAt) {
+			return nil
+		}
 		if w != v.cfg.Width || h != v.cfg.Height || (int64(b) != v.applied && !v.cur.b.LiveBitrate) {
 			v.startReopen(w, h, b)
 		}
@@ -381,12 +393,23 @@ func (v *Video) maybeSwitch(keyDue bool) error {
 	n := v.next
 	if n.err != nil {
 		v.next = nil
-		return fmt.Errorf("encode: reopen %dx%d at %dk: %w", n.w, n.h, n.bitrate/1000, n.err)
+		err := fmt.Errorf("encode: reopen %dx%d at %dk: %w", n.w, n.h, n.bitrate/1000, n.err)
+		if v.cur.b.Software() {
+			return err
+		}
+		// The encoder that runs is fine: keep it, and try again later
+		// (a driver short of sessions or memory for a second instance).
+		v.backoff = min(max(2*v.backoff, time.Second), 30*time.Second)
+		v.retryAt = time.Now().Add(v.backoff)
+		v.log.Warn("encoder reopen failed: going on as it is", "encoder", v.cur.b.Name, "error", oneLine(err),
+			"retry_in", v.backoff)
+		return nil
 	}
 	resize := n.w != v.cfg.Width || n.h != v.cfg.Height
-	if !resize && !keyDue && n.bitrate > int(v.applied) {
+	if !resize && !keyDue && int64(n.bitrate) > v.applied {
 		return nil // a climb waits for the keyframe
 	}
+	v.backoff = 0
 	return v.switchTo(n)
 }
 
@@ -405,30 +428,43 @@ func (v *Video) startReopen(w, h, b int) {
 
 // switchTo ends the current codec (its last frames flushed out first, so
 // none is lost or repeated) and continues on n's from the next frame,
-// which Encode makes a keyframe.
+// which Encode makes a keyframe. What can fail is done before anything is
+// changed: on an error the current codec goes on as it was.
 func (v *Video) switchTo(n *reopen) error {
 	start := time.Now()
 	v.next = nil
+	var sc *scaler
+	if n.w != v.inW || n.h != v.inH {
+		var err error
+		if sc, err = newScaler(v.cfg.Format, v.inW, v.inH, n.w, n.h); err != nil {
+			n.s.close(time.Second)
+			return err
+		}
+	}
 	old := v.cur
-	from := fmt.Sprintf("%dx%d %dk", v.cfg.Width, v.cfg.Height, v.applied/1000)
 	aus, err := old.flush(old.stall)
-	old.close(old.stall)
-	if err != nil && !old.b.Software() {
-		v.log.Warn("encoder flush failed at a switch", "encoder", old.b.Name, "error", err)
-	} else if err != nil {
+	if err != nil && old.b.Software() {
+		n.s.close(time.Second)
+		if sc != nil {
+			sc.free()
+		}
 		return fmt.Errorf("encode: flush: %w", err)
 	}
-	if err := v.emit(aus); err != nil {
-		return err
+	if err != nil {
+		// Its last frames are lost with it; the new one goes on.
+		v.log.Warn("encoder flush failed at a switch", "encoder", old.b.Name, "error", oneLine(err))
 	}
+	old.close(old.stall)
+	if v.scaler != nil {
+		v.scaler.free()
+	}
+	v.scaler = sc
+	from := fmt.Sprintf("%dx%d %dk", v.cfg.Width, v.cfg.Height, v.applied/1000)
 	resize := n.w != v.cfg.Width || n.h != v.cfg.Height
 	if int64(n.bitrate) != v.applied {
 		v.bitrateMoves.Add(1)
 	}
 	v.cfg.Width, v.cfg.Height, v.cfg.Bitrate = n.w, n.h, n.bitrate
-	if err := v.setScaler(); err != nil {
-		return err
-	}
 	v.use(n.s)
 	v.started = false // the next frame is a keyframe
 	v.switches.Add(1)
@@ -436,26 +472,32 @@ func (v *Video) switchTo(n *reopen) error {
 	if resize {
 		v.log.Info("picture size changed", "from", from, "to", to, "switch_ms", time.Since(start).Milliseconds())
 	} else {
-		v.log.Info("bitrate changed", "from", from, "to", to, "how", "reopened, switched at a keyframe", "switch_ms", time.Since(start).Milliseconds())
+		v.log.Info("bitrate changed", "from", from, "to", to, "how", "reopened, switched at a keyframe",
+			"switch_ms", time.Since(start).Milliseconds())
 	}
-	return nil
+	return v.emit(aus)
 }
 
 // applyLive gives a live-capable codec the wanted bitrate, at most every
-// RateEvery (NVENC resets its rate control at each change).
-func (v *Video) applyLive() {
+// RateEvery (NVENC resets its rate control at each change). An encoder
+// that hangs on it has failed.
+func (v *Video) applyLive() error {
 	b := v.bitrate.Load()
 	if b == v.applied || time.Since(v.rateAt) < v.cur.b.RateEvery {
-		return
+		return nil
 	}
-	timeout := v.cur.stall
-	if !v.cur.setRate(int(b), v.cfg.VBV, timeout) {
-		return
+	applied, err := v.cur.setRate(int(b), v.cfg.VBV, v.cur.stall)
+	if err != nil {
+		return fmt.Errorf("encode: %s: set bitrate: %w", v.cur.b.Name, err)
+	}
+	if !applied {
+		return nil
 	}
 	v.log.Info("bitrate changed", "from_kbps", v.applied/1000, "to_kbps", b/1000)
 	v.applied, v.rateAt = b, time.Now()
 	v.cfg.Bitrate = int(b)
 	v.bitrateMoves.Add(1)
+	return nil
 }
 
 // encodeOn encodes f on the current codec.
@@ -465,6 +507,9 @@ func (v *Video) encodeOn(f *media.VideoFrame, pts int64, key bool) error {
 		if f, err = v.scaler.scale(f); err != nil {
 			return err
 		}
+	}
+	if v.cur.closed {
+		return fmt.Errorf("encode: %s: encoder closed", v.cur.b.Name)
 	}
 	if err := v.cur.codec.Load(f); err != nil {
 		return fmt.Errorf("encode: %w", err)
@@ -558,6 +603,12 @@ func (v *Video) Flush() error {
 		return nil
 	}
 	aus, err := v.cur.flush(v.cur.stall)
+	if err != nil && !v.cur.b.Software() {
+		// The end of the stream: what the hardware still held is lost,
+		// the stop is clean all the same.
+		v.log.Warn("encoder flush failed at the end", "encoder", v.cur.b.Name, "error", oneLine(err))
+		return v.emit(aus)
+	}
 	if err != nil {
 		return fmt.Errorf("encode: flush: %w", err)
 	}
@@ -581,21 +632,6 @@ func (v *Video) Close() {
 		v.scaler.free()
 		v.scaler = nil
 	}
-}
-
-// setScaler puts a scaler in front of the codec when it encodes another
-// size than frames come in at.
-func (v *Video) setScaler() error {
-	if v.scaler != nil {
-		v.scaler.free()
-		v.scaler = nil
-	}
-	if v.cfg.Width == v.inW && v.cfg.Height == v.inH {
-		return nil
-	}
-	var err error
-	v.scaler, err = newScaler(v.cfg.Format, v.inW, v.inH, v.cfg.Width, v.cfg.Height)
-	return err
 }
 
 // scaler resizes frames (libswscale, bilinear) for the ladder of

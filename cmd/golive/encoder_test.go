@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/encode"
+	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/internal/testpeer"
 )
 
@@ -249,5 +250,21 @@ func TestDevicesEncoders(t *testing.T) {
 	printEncoders(&text, got.Encoders)
 	if !strings.Contains(text.String(), "x264     libx264") || !strings.Contains(text.String(), "available") {
 		t.Errorf("text listing:\n%s", text.String())
+	}
+}
+
+// TestStatusLineEncoder: the status line names the encoder, and says when
+// libx264 stands in for a failed hardware encoder.
+func TestStatusLineEncoder(t *testing.T) {
+	for _, tc := range []struct {
+		st   pipeline.Status
+		want string
+	}{
+		{pipeline.Status{Encoder: "vaapi"}, "  vaapi"},
+		{pipeline.Status{Encoder: "x264", EncoderFallbacks: 1}, "  x264 (fallback ×1)"},
+	} {
+		if line := formatStatus(tc.st); !strings.Contains(line, tc.want) {
+			t.Errorf("%q lacks %q", line, tc.want)
+		}
 	}
 }

@@ -31,7 +31,7 @@ func testDoc(state string) Document {
 		StreamID: "live.example.com/app/0badc0de", State: state, UptimeSeconds: 12.5,
 		TargetBitrate: 2_500_000, ActualBitrate: 2_400_000, MaxBitrate: 3_000_000, FPS: 29.97,
 		DroppedFrames: 7, QueueDelayMS: 250, RTTMS: 40, Reconnects: 2, BitrateChanges: 5,
-		Encoder: "libx264", Source: "camera", Protocol: "rtmp", Host: "kiosk-1", Version: "1.2.3",
+		Encoder: "x264", EncoderFallbacks: 1, Source: "camera", Protocol: "rtmp", Host: "kiosk-1", Version: "1.2.3",
 		Time: time.Date(2025, 1, 2, 3, 4, 5, 6e6, time.UTC),
 	}
 }
@@ -541,6 +541,8 @@ func TestServer(t *testing.T) {
 		"golive_rtt_seconds 0.04",
 		"golive_reconnects_total 2",
 		"golive_bitrate_changes_total 5",
+		"# TYPE golive_encoder_fallbacks_total counter",
+		"golive_encoder_fallbacks_total 1",
 	} {
 		if !strings.Contains(body, "\n"+want+"\n") {
 			t.Errorf("/metrics has no line %s", want)
