@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os/exec"
 	"path/filepath"
@@ -164,6 +165,41 @@ func TestEncoderFailsMidStream(t *testing.T) {
 	}
 	if !switchKey {
 		t.Errorf("no keyframe at the switch (5 s): %v", keys)
+	}
+}
+
+// TestEncoderHangsMidStream: a "hardware" encoder that never returns
+// 3 s in (a driver hang) is given up after 1 s without a packet and
+// libx264 takes over: the stream goes on, the frames of that second are
+// lost (and only those), the recording decodes, and the push ends cleanly
+// although the hung call never returns.
+func TestEncoderHangsMidStream(t *testing.T) {
+	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	code, log := push(t, "--preset", "360p", "--duration", "8s", "--log-format", "json", "--encoder", "test:hang=3s", n.URL("hang"))
+	if code != exitOK {
+		t.Fatalf("exit %d:\n%s", code, log)
+	}
+	failed := testpeer.LogLines(log, "encoder failed: libx264 took over")
+	if len(failed) != 1 || !strings.Contains(fmt.Sprint(failed[0]["error"]), "no packet for 1s") {
+		t.Fatalf("encoder failure lines: %v", failed)
+	}
+	rec := n.RecordPath("hang")
+	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	decodesCleanly(t, rec)
+	pkts, err := testpeer.Packets(rec, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gap, at := testpeer.MaxGap(pkts)
+	t.Logf("%d video packets; the longest gap %.3f s at %.2f s", len(pkts), gap, at-pkts[0].DTS)
+	if gap > 1.1 || math.Abs(at-pkts[0].DTS-3) > 0.1 {
+		t.Errorf("%.3f s without video at %.2f s; want the hang's second at most, at 3 s", gap, at-pkts[0].DTS)
+	}
+	if last := pkts[len(pkts)-1].DTS - pkts[0].DTS; last < 7.5 {
+		t.Errorf("video ends at %.2f s of 8", last)
 	}
 }
 
