@@ -242,12 +242,10 @@ func (s *session) encode(pts int64, key bool) ([]au, error) {
 		return nil, fmt.Errorf("%w: no packet for %v", errHung, s.stall)
 	}
 	for _, a := range out.aus {
-		if a.Picture && len(s.inflight) > 0 {
-			s.inflight = s.inflight[1:]
+		if n := len(s.inflight); a.Picture && n > 0 {
+			copy(s.inflight, s.inflight[1:]) // a few entries: no allocation per frame
+			s.inflight = s.inflight[:n-1]
 		}
-	}
-	if len(s.inflight) == 0 {
-		s.inflight = s.inflight[:0:0] // let the backing array go
 	}
 	return out.aus, err
 }

@@ -27,6 +27,22 @@ func hardwareHere() string {
 	return ""
 }
 
+// recordedVideo waits for nginx's recording of key, checks that it
+// decodes cleanly and returns its video packets.
+func recordedVideo(t *testing.T, n *testpeer.Nginx, key string) []testpeer.PacketInfo {
+	t.Helper()
+	rec := n.RecordPath(key)
+	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	decodesCleanly(t, rec)
+	pkts, err := testpeer.Packets(rec, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkts
+}
+
 // decodesCleanly: ffmpeg decodes the whole file without a word.
 func decodesCleanly(t *testing.T, path string) {
 	t.Helper()
@@ -134,15 +150,7 @@ func TestEncoderFailsMidStream(t *testing.T) {
 		stoppedField(t, log, "reconnects") != 0 {
 		t.Errorf("stopped line: %v", testpeer.LogLines(log, "stopped"))
 	}
-	rec := n.RecordPath("failover")
-	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	decodesCleanly(t, rec)
-	pkts, err := testpeer.Packets(rec, "v")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkts := recordedVideo(t, n, "failover")
 	if len(pkts) < 290 {
 		t.Errorf("%d video packets for 10 s at 30 fps", len(pkts))
 	}
@@ -184,15 +192,7 @@ func TestEncoderHangsMidStream(t *testing.T) {
 	if len(failed) != 1 || !strings.Contains(fmt.Sprint(failed[0]["error"]), "no packet for 1s") {
 		t.Fatalf("encoder failure lines: %v", failed)
 	}
-	rec := n.RecordPath("hang")
-	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	decodesCleanly(t, rec)
-	pkts, err := testpeer.Packets(rec, "v")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pkts := recordedVideo(t, n, "hang")
 	gap, at := testpeer.MaxGap(pkts)
 	t.Logf("%d video packets; the longest gap %.3f s at %.2f s", len(pkts), gap, at-pkts[0].DTS)
 	if gap > 1.1 || math.Abs(at-pkts[0].DTS-3) > 0.1 {
