@@ -72,6 +72,9 @@ type Backend struct {
 	// RateEvery: the least time between two live bitrate changes (NVENC
 	// resets its rate control and makes an IDR at each).
 	RateEvery time.Duration
+	// RateIDR: a live bitrate change makes the encoder's next frame an
+	// IDR (NVENC): the keyframe cadence restarts from it.
+	RateIDR bool
 	// MinBitrate: the encoder is known to misbehave below this (bit/s).
 	MinBitrate int
 	// Unavailable, when set, says why the backend cannot even be tried
@@ -147,7 +150,7 @@ func machineBackends(name string) []Backend {
 		b.Open = func(cfg VideoConfig) (Codec, error) { return openAV(b, cfg) }
 		return []Backend{b}
 	case NVENC:
-		b := Backend{Name: NVENC, Codec: "h264_nvenc", Format: media.PixelFormatNV12, LiveBitrate: true, RateEvery: time.Second}
+		b := Backend{Name: NVENC, Codec: "h264_nvenc", Format: media.PixelFormatNV12, LiveBitrate: true, RateEvery: time.Second, RateIDR: true}
 		b.Open = func(cfg VideoConfig) (Codec, error) { return openAV(b, cfg) }
 		return []Backend{b}
 	case QSV:

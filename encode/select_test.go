@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -636,5 +637,72 @@ func TestProbedThenFails(t *testing.T) {
 	cfg := testConfig(b) // named alone: unavailable, saying why
 	if _, err := OpenVideo(cfg, &collect{}); !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "device busy") {
 		t.Fatalf("alone: %v", err)
+	}
+}
+
+// idrOnRate makes an IDR of the frame after each bitrate change, as
+// NVENC's reconfiguration does.
+type idrOnRate struct {
+	Codec
+	pending bool
+}
+
+func (c *idrOnRate) SetRate(bitrate int, d time.Duration) bool {
+	c.pending = true
+	return c.Codec.SetRate(bitrate, d)
+}
+
+func (c *idrOnRate) Send(pts int64, key bool) error {
+	key, c.pending = key || c.pending, false
+	return c.Codec.Send(pts, key)
+}
+
+// TestRateIDR: an encoder whose live bitrate change makes an IDR (NVENC)
+// keeps keyframes 2 s apart from that IDR on, changes at most once a
+// RateEvery, and never makes a keyframe Video did not count on.
+func TestRateIDR(t *testing.T) {
+	b := x264Backend() // live bitrate, as NVENC
+	b.Name, b.RateIDR, b.RateEvery = "nvenc-like", true, 100*time.Millisecond
+	open := b.Open
+	b.Open = func(cfg VideoConfig) (Codec, error) {
+		c, err := open(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &idrOnRate{Codec: c}, nil
+	}
+	var out collect
+	v, err := OpenVideo(testConfig(b), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	pool := media.NewFramePool(320, 180)
+	rng := rand.New(rand.NewPCG(4, 4))
+	for n := range 150 {
+		switch n {
+		case 20:
+			time.Sleep(150 * time.Millisecond) // RateEvery after the open
+			v.SetBitrate(400_000)
+		case 21:
+			v.SetBitrate(300_000) // too soon after the last: waits for RateEvery
+		}
+		encodeNoisy(t, v, pool, rng, n)
+		if n == 21 {
+			time.Sleep(150 * time.Millisecond)
+		}
+	}
+	checkStream(t, out, 150)
+	var keys []int
+	for i, p := range out {
+		if p.Keyframe {
+			keys = append(keys, i)
+		}
+	}
+	if want := []int{0, 20, 22, 82, 142}; !slices.Equal(keys, want) {
+		t.Fatalf("keyframes at %v, want %v (the first, each change's IDR, then every 2 s from the last)", keys, want)
+	}
+	if _, _, moves := v.Stats(); moves != 2 {
+		t.Fatalf("%d bitrate changes, want 2", moves)
 	}
 }

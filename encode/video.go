@@ -318,7 +318,13 @@ func (v *Video) Encode(f *media.VideoFrame) error {
 	key := v.keyDue(f.PTS)
 	err := v.maybeSwitch(key)
 	if err == nil && v.cur.b.LiveBitrate {
-		err = v.applyLive()
+		var idr bool
+		if idr, err = v.applyLive(); idr {
+			// The encoder makes this frame an IDR: say so, and count the
+			// next 2 s from it, as for a requested keyframe.
+			key = true
+			v.nextKey = f.PTS + v.cfg.KeyframeInterval
+		}
 	}
 	if err == nil {
 		if !v.started {
@@ -479,25 +485,26 @@ func (v *Video) switchTo(n *reopen) error {
 }
 
 // applyLive gives a live-capable codec the wanted bitrate, at most every
-// RateEvery (NVENC resets its rate control at each change). An encoder
-// that hangs on it has failed.
-func (v *Video) applyLive() error {
+// RateEvery (NVENC resets its rate control at each change), and says
+// whether that makes the next frame an IDR. An encoder that hangs on it
+// has failed.
+func (v *Video) applyLive() (idr bool, err error) {
 	b := v.bitrate.Load()
 	if b == v.applied || time.Since(v.rateAt) < v.cur.b.RateEvery {
-		return nil
+		return false, nil
 	}
 	applied, err := v.cur.setRate(int(b), v.cfg.VBV, v.cur.stall)
 	if err != nil {
-		return fmt.Errorf("encode: %s: set bitrate: %w", v.cur.b.Name, err)
+		return false, fmt.Errorf("encode: %s: set bitrate: %w", v.cur.b.Name, err)
 	}
 	if !applied {
-		return nil
+		return false, nil
 	}
 	v.log.Info("bitrate changed", "from_kbps", v.applied/1000, "to_kbps", b/1000)
 	v.applied, v.rateAt = b, time.Now()
 	v.cfg.Bitrate = int(b)
 	v.bitrateMoves.Add(1)
-	return nil
+	return v.cur.b.RateIDR, nil
 }
 
 // encodeOn encodes f on the current codec.
