@@ -336,8 +336,9 @@ func TestParameterSetsInBand(t *testing.T) {
 }
 
 // TestReopenSwitch: an encoder that cannot follow a bitrate live (all but
-// x264 and NVENC) is reopened at the new rate in the background: a cut is
-// switched to at once, a climb at the next scheduled keyframe; no frame is
+// x264 and NVENC) is reopened at the new rate in the background: a deep
+// cut is switched to at once, a climb and a small cut at the next
+// scheduled keyframe (so that they cost no extra keyframe); no frame is
 // lost or repeated, timestamps keep rising, and the rate follows.
 func TestReopenSwitch(t *testing.T) {
 	var out collect
@@ -349,49 +350,45 @@ func TestReopenSwitch(t *testing.T) {
 	defer v.Close()
 	pool := media.NewFramePool(320, 180)
 	rng := rand.New(rand.NewPCG(9, 9))
-	cutAt, climbAt := -1, -1
+	var at []int // the frames a switch happened at
 	for n := range 300 {
 		switch n {
 		case 40:
-			v.SetBitrate(200_000)
+			v.SetBitrate(200_000) // a deep cut
 		case 160:
-			v.SetBitrate(800_000)
+			v.SetBitrate(800_000) // a climb
+		case 200:
+			v.SetBitrate(700_000) // a small cut
 		}
 		before := v.Switches()
 		encodeNoisy(t, v, pool, rng, n)
 		if v.Switches() > before {
-			if cutAt < 0 {
-				cutAt = n
-			} else {
-				climbAt = n
-			}
+			at = append(at, n)
 		}
-		if n >= 40 && n < 50 && cutAt < 0 {
-			time.Sleep(10 * time.Millisecond) // the reopen runs in the background
+		if n == 160 || n == 200 || (n >= 40 && len(at) == 0) {
+			time.Sleep(20 * time.Millisecond) // the reopen runs in the background
 		}
 	}
 	if err := v.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	checkStream(t, out, 300)
-	t.Logf("cut switched at frame %d, climb at %d", cutAt, climbAt)
-	if cutAt < 40 || cutAt > 50 {
-		t.Fatalf("the cut switched at frame %d, want within 10 frames of 40", cutAt)
+	t.Logf("switched at frames %v", at)
+	if len(at) != 3 || at[0] < 40 || at[0] > 45 {
+		t.Fatalf("switches at %v, want three, the cut's within 5 frames of 40", at)
 	}
-	if climbAt <= 160 || (climbAt-cutAt)%60 != 0 { // scheduled keyframes: every 2 s from the cut's
-		t.Fatalf("the climb switched at frame %d, want at a scheduled keyframe", climbAt)
+	// Scheduled keyframes: every 2 s from the cut's.
+	if cut := at[0]; at[1] != cut+120 || at[2] != cut+180 {
+		t.Fatalf("switches at %v, want the climb and the small cut at the keyframes %d and %d", at, cut+120, cut+180)
 	}
-	if !out[cutAt].Keyframe || !out[climbAt].Keyframe {
-		t.Fatal("no keyframe at a switch")
-	}
-	keys := 0
-	for _, p := range out {
+	var keys []int
+	for i, p := range out {
 		if p.Keyframe {
-			keys++
+			keys = append(keys, i)
 		}
 	}
-	if want := 1 + 1 + (300-cutAt-1)/60; keys != want { // the first, the cut, then every 2 s
-		t.Errorf("%d keyframes, want %d: the climb cost an extra one", keys, want)
+	if want := []int{0, at[0], at[0] + 60, at[0] + 120, at[0] + 180, at[0] + 240}; !slices.Equal(keys, want) {
+		t.Errorf("keyframes at %v, want %v: a switch cost an extra one", keys, want)
 	}
 	bits := func(from, to int) int {
 		n := 0
@@ -400,13 +397,13 @@ func TestReopenSwitch(t *testing.T) {
 		}
 		return n * 30 / (to - from)
 	}
-	low, high := bits(cutAt+30, climbAt), bits(climbAt+30, 300)
+	low, high := bits(at[0]+30, at[1]), bits(at[1]+30, at[2])
 	t.Logf("after the cut %d kbit/s, after the climb %d kbit/s", low/1000, high/1000)
 	if low > 300_000 || high < 2*low {
 		t.Fatalf("the rate did not follow: %d then %d bit/s", low, high)
 	}
-	if _, _, moves := v.Stats(); moves != 2 {
-		t.Errorf("%d bitrate changes counted, want 2", moves)
+	if _, _, moves := v.Stats(); moves != 3 {
+		t.Errorf("%d bitrate changes counted, want 3", moves)
 	}
 }
 

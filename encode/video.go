@@ -370,10 +370,10 @@ func (v *Video) keyDue(pts time.Duration) bool {
 }
 
 // maybeSwitch starts a reopen when the wanted size or bitrate needs one,
-// and switches to a reopened codec when it is ready: a new size or a
-// lower bitrate at once (the new codec's first frame is an IDR, and the
-// cadence restarts from it), a higher bitrate at the next scheduled
-// keyframe, so that a climbing rate costs no extra keyframe.
+// and switches to a reopened codec when it is ready: a new size or a cut
+// of a fifth or more at once (the new codec's first frame is an IDR, and
+// the cadence restarts from it), a climb or a smaller cut at the next
+// scheduled keyframe, so that it costs no extra keyframe.
 func (v *Video) maybeSwitch(keyDue bool) error {
 	w, h := v.Size()
 	b := int(v.bitrate.Load())
@@ -412,8 +412,12 @@ func (v *Video) maybeSwitch(keyDue bool) error {
 		return nil
 	}
 	resize := n.w != v.cfg.Width || n.h != v.cfg.Height
-	if !resize && !keyDue && int64(n.bitrate) > v.applied {
-		return nil // a climb waits for the keyframe
+	deepCut := float64(n.bitrate) < 0.8*float64(v.applied)
+	if !resize && !keyDue && !deepCut {
+		// A climb, or a cut of less than a fifth, waits for the next
+		// scheduled keyframe: an extra IDR costs more than it saves, and
+		// an adaptive bitrate that moves in small steps would make many.
+		return nil
 	}
 	v.backoff = 0
 	return v.switchTo(n)
