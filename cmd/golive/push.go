@@ -109,6 +109,7 @@ func pushCommand() *cli.Command {
 			return usagef("push: %v (see golive push --help)", err)
 		},
 		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "config", Usage: "YAML file of push options, keyed by their long names, and urls: (see docs/golive.example.yaml); flags on the command line win"},
 			&cli.StringFlag{Name: "preset", Value: "720p30", Usage: "preset name (see: golive presets; 720p = 720p30) or a YAML file"},
 			&cli.StringFlag{Name: "bitrate", Usage: "video bitrate, e.g. 3000k or 3M (overrides the preset; min/max scale with it)"},
 			&cli.IntFlag{Name: "fps", Usage: "frame rate (overrides the preset; 0: the preset's)"},
@@ -125,6 +126,7 @@ func pushCommand() *cli.Command {
 			&cli.DurationFlag{Name: "connect-timeout", Value: 10 * time.Second, Usage: "give up connecting after this long"},
 			&cli.StringFlag{Name: "protocol", Value: "auto", Usage: "auto (from the URL's scheme), rtmp or whip (for an https:// WHIP endpoint)"},
 			&cli.StringFlag{Name: "token", EnvVars: []string{"GOLIVE_TOKEN"}, Usage: "WHIP: bearer token (never logged; prefer the environment variable, which ps does not show)"},
+			&cli.StringFlag{Name: "token-file", Usage: "WHIP: read the bearer token from this file (when --token and GOLIVE_TOKEN are not given)"},
 			&cli.StringSliceFlag{Name: "ice-server", Usage: "WHIP: STUN/TURN server, stun:host[:port] or turn:user:password@host[:port][?transport=tcp] (repeatable)"},
 			&cli.StringFlag{Name: "abr", Category: "Network", Value: "on", Usage: "adaptive bitrate: on (follow the link, between the preset's minimum and target) or off"},
 			&cli.StringFlag{Name: "abr-scale", Category: "Network", Value: "off", Usage: "on: when the bitrate has been at the minimum for 10 s, encode a smaller picture (the presets below: 720p → 480p → 360p); back up when the link recovers"},
@@ -134,6 +136,7 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "heartbeat-url", Category: "Monitoring", Usage: "POST the stream's status (JSON) here at each interval and on every state change; the reply may order {\"action\":\"stop\"} or {\"max_bitrate\":N}"},
 			&cli.DurationFlag{Name: "heartbeat-interval", Category: "Monitoring", Value: 10 * time.Second, Usage: "time between heartbeats"},
 			&cli.StringFlag{Name: "heartbeat-token", Category: "Monitoring", EnvVars: []string{"GOLIVE_HEARTBEAT_TOKEN"}, Usage: "bearer token for the heartbeat (never logged)"},
+			&cli.StringFlag{Name: "heartbeat-token-file", Category: "Monitoring", Usage: "read the heartbeat's bearer token from this file (when --heartbeat-token and GOLIVE_HEARTBEAT_TOKEN are not given)"},
 			&cli.StringFlag{Name: "status-addr", Category: "Monitoring", Usage: "serve GET /status (the heartbeat's JSON) and GET /metrics (Prometheus) on this address, e.g. 127.0.0.1:9090"},
 			&cli.StringFlag{Name: "encoder", Usage: "H.264 encoder: auto (the preset's default: the first hardware encoder that works — v4l2m2m, nvenc, vaapi, qsv — else x264), x264, v4l2m2m, vaapi, nvenc or qsv (see: golive devices)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
@@ -141,28 +144,9 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "status", Value: "auto", Usage: "one-line live status: auto (on a terminal), on or off"},
 		}, filterFlags()...),
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usagef("push: want exactly one URL, got %d arguments (golive push [flags] rtmp://host/app/key)", c.NArg())
-			}
-			o := pushOptions{
-				URL: c.Args().First(), Preset: c.String("preset"), Bitrate: c.String("bitrate"),
-				FPS: c.Int("fps"), Size: c.String("size"), Source: c.String("source"),
-				Camera: c.String("camera"), CameraControls: c.StringSlice("camera-control"), Mic: c.String("mic"),
-				Slate: c.String("slate"), Loop: c.Bool("loop"),
-				Duration: c.Duration("duration"), CAFile: c.String("ca-file"), InsecureTLS: c.Bool("insecure-tls"),
-				ConnectTimeout: c.Duration("connect-timeout"), Protocol: c.String("protocol"),
-				Token: c.String("token"), ICEServers: c.StringSlice("ice-server"), LogFormat: c.String("log-format"),
-				LogLevel: c.String("log-level"), Status: c.String("status"),
-				ABR: c.String("abr"), ABRScale: c.String("abr-scale"), ReconnectMax: c.Int("reconnect-max"), WaitForServer: c.Bool("wait-for-server"),
-				RetryRefused: c.Bool("retry-refused"), HeartbeatURL: c.String("heartbeat-url"),
-				HeartbeatToken: c.String("heartbeat-token"), HeartbeatEvery: c.Duration("heartbeat-interval"),
-				StatusAddr: c.String("status-addr"),
-				Beauty:     c.Float64("beauty"), Watermark: c.String("watermark"), WatermarkPos: c.String("watermark-pos"),
-				WatermarkScale: c.Float64("watermark-scale"), WatermarkOpacity: c.Float64("watermark-opacity"),
-				Text: c.String("text"), TextSize: c.Int("text-size"), TextPos: c.String("text-pos"),
-				FilterMargin: c.Int("filter-margin"), LUT: c.String("lut"), Brightness: c.Float64("brightness"),
-				Contrast: c.Float64("contrast"), Saturation: c.Float64("saturation"), FilterBackend: c.String("filter-backend"),
-				Encoder: c.String("encoder"),
+			o, err := pushOptionsFrom(c)
+			if err != nil {
+				return err
 			}
 			if err := o.check(); err != nil {
 				return err
@@ -172,6 +156,58 @@ func pushCommand() *cli.Command {
 			return runPush(ctx, o, c.App.ErrWriter)
 		},
 	}
+}
+
+// pushOptionsFrom reads push's flags, with the --config file under them,
+// and the destination: the URL argument, or the file's urls.
+func pushOptionsFrom(c *cli.Context) (pushOptions, error) {
+	urls, err := applyConfig(c)
+	if err != nil {
+		return pushOptions{}, err
+	}
+	if c.NArg() > 0 {
+		urls = c.Args().Slice() // the command line wins
+	}
+	if len(urls) != 1 {
+		return pushOptions{}, usagef("push: want exactly one URL (an argument, or urls: in --config), got %d (golive push [flags] rtmp://host/app/key)", len(urls))
+	}
+	url := urls[0]
+	o := pushOptions{
+		URL: url, Preset: c.String("preset"), Bitrate: c.String("bitrate"),
+		FPS: c.Int("fps"), Size: c.String("size"), Source: c.String("source"),
+		Camera: c.String("camera"), CameraControls: c.StringSlice("camera-control"), Mic: c.String("mic"),
+		Slate: c.String("slate"), Loop: c.Bool("loop"),
+		Duration: c.Duration("duration"), CAFile: c.String("ca-file"), InsecureTLS: c.Bool("insecure-tls"),
+		ConnectTimeout: c.Duration("connect-timeout"), Protocol: c.String("protocol"),
+		Token: c.String("token"), ICEServers: c.StringSlice("ice-server"), LogFormat: c.String("log-format"),
+		LogLevel: c.String("log-level"), Status: c.String("status"),
+		ABR: c.String("abr"), ABRScale: c.String("abr-scale"), ReconnectMax: c.Int("reconnect-max"), WaitForServer: c.Bool("wait-for-server"),
+		RetryRefused: c.Bool("retry-refused"), HeartbeatURL: c.String("heartbeat-url"),
+		HeartbeatToken: c.String("heartbeat-token"), HeartbeatEvery: c.Duration("heartbeat-interval"),
+		StatusAddr: c.String("status-addr"),
+		Beauty:     c.Float64("beauty"), Watermark: c.String("watermark"), WatermarkPos: c.String("watermark-pos"),
+		WatermarkScale: c.Float64("watermark-scale"), WatermarkOpacity: c.Float64("watermark-opacity"),
+		Text: c.String("text"), TextSize: c.Int("text-size"), TextPos: c.String("text-pos"),
+		FilterMargin: c.Int("filter-margin"), LUT: c.String("lut"), Brightness: c.Float64("brightness"),
+		Contrast: c.Float64("contrast"), Saturation: c.Float64("saturation"), FilterBackend: c.String("filter-backend"),
+		Encoder: c.String("encoder"),
+	}
+	for _, t := range []struct {
+		file string
+		into *string
+	}{{c.String("token-file"), &o.Token}, {c.String("heartbeat-token-file"), &o.HeartbeatToken}} {
+		if t.file == "" || *t.into != "" {
+			continue
+		}
+		b, err := os.ReadFile(t.file)
+		if err != nil {
+			return o, usagef("token file: %v", err)
+		}
+		if *t.into = strings.TrimSpace(string(b)); *t.into == "" {
+			return o, usagef("token file %s: empty", t.file)
+		}
+	}
+	return o, nil
 }
 
 // check validates everything before anything goes live.
