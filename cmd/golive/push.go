@@ -365,17 +365,28 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 	if err := mon.start(ctx, o, log, cfg.Control, stop); err != nil {
 		return err
 	}
-	cfg.OnState = mon.setState
+	sd, err := newSystemd()
+	if err != nil {
+		log.Warn("systemd notify socket", "component", "push", "error", err)
+	}
+	defer sd.close()
+	cfg.OnState = func(st string) {
+		mon.setState(st)
+		sd.state(st)
+	}
 	cfg.StatusEvery = time.Second
 	if o.HeartbeatURL != "" {
 		cfg.StatusEvery = min(cfg.StatusEvery, o.HeartbeatEvery) // each heartbeat fresh
 	}
+	cfg.StatusEvery = sd.statusEvery(cfg.StatusEvery)
 	cfg.OnStatus = func(s pipeline.Status) {
 		mon.last.Store(&s)
+		sd.status(s)
 		if showStatus {
 			out.status(formatStatus(s))
 		}
 	}
+	sd.watchdog(mon.last.Load)
 	err = pipeline.Run(ctx, cfg)
 	out.status("")
 	mon.stop()
