@@ -25,8 +25,8 @@ func TestWatchdogProgress(t *testing.T) {
 	}{
 		{30, 1000, pipeline.StateLive, true},
 		{60, 2000, pipeline.StateLive, true},
-		{90, 2000, pipeline.StateLive, false},        // the destination stopped acknowledging
-		{90, 3000, pipeline.StateLive, false},        // the source stopped delivering
+		{90, 2000, pipeline.StateLive, false},         // the destination stopped acknowledging
+		{90, 3000, pipeline.StateLive, false},         // the source stopped delivering
 		{120, 3000, pipeline.StateReconnecting, true}, // a reconnection runs
 		{120, 3000, pipeline.StateReconnecting, false},
 		{150, 4000, pipeline.StateLive, true},
