@@ -90,7 +90,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
-		Commands: []*cli.Command{pushCommand(), devicesCommand(), presetsCommand(), versionCommand()},
+		Commands: []*cli.Command{pushCommand(), checkCommand(), devicesCommand(), presetsCommand(), versionCommand()},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "golive: unknown command %q (try: golive help)\n", name)
 			os.Exit(exitUsage)

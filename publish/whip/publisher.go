@@ -135,6 +135,59 @@ type session struct {
 // ErrUnauthorized (401/403) or ErrConnect (unreachable, timeout, another
 // refusal, naming its status).
 func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
+	p, err := newPublisher(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.open(ctx)
+	if err != nil && p.cfg.Reconnect.Wait && p.cfg.Reconnect.Retryable(err) && ctx.Err() == nil {
+		p.log.Warn("cannot publish yet: waiting for the endpoint (--wait-for-server)", "error", err)
+		_, err = p.cfg.Reconnect.Retry(ctx, p.log, nil, func(ctx context.Context, _ time.Duration) (err error) {
+			s, err = p.open(ctx)
+			return err
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.sess = s
+	p.log.Info("publishing", "url", publish.Redact(p.sig.endpoint.String()), "session", redactResource(s.resource),
+		"trickle", s.trickle, "profile_level_id", hex.EncodeToString(p.cfg.Video.Record[1:4]))
+	return p, nil
+}
+
+// Check asks the endpoint for a session — the offer answered — and ends it
+// at once with DELETE: no media is sent and nothing goes on air. Errors are
+// those of Dial (publish.ErrConnect, ErrUnauthorized, ErrBadURL).
+func Check(ctx context.Context, cfg Config) error {
+	p, err := newPublisher(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	s, err := p.newPeer()
+	if err != nil {
+		return err
+	}
+	defer p.closeSession(s, false)
+	res, _, err := p.offer(ctx, s)
+	if err != nil {
+		return err
+	}
+	if res.resource == nil {
+		p.log.Warn("the endpoint gave no Location: the checked session cannot be ended with DELETE")
+		return nil
+	}
+	if err := p.sig.remove(ctx, res.resource); err != nil {
+		p.log.Warn("ending the checked session", "error", err)
+	}
+	return nil
+}
+
+// newPublisher checks cfg, fills its defaults and makes a Publisher that
+// has no session yet.
+func newPublisher(cfg Config) (*Publisher, error) {
 	if cfg.Clock == nil {
 		return nil, errors.New("whip: Config.Clock is required")
 	}
@@ -185,20 +238,6 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	if len(cfg.ICEServers) > 0 && cfg.GatherTimeout > 0 {
 		p.cfg.Reconnect.MinAttempt = max(p.cfg.Reconnect.MinAttempt, cfg.GatherTimeout+3*time.Second)
 	}
-	s, err := p.open(ctx)
-	if err != nil && cfg.Reconnect.Wait && cfg.Reconnect.Retryable(err) && ctx.Err() == nil {
-		p.log.Warn("cannot publish yet: waiting for the endpoint (--wait-for-server)", "error", err)
-		_, err = p.cfg.Reconnect.Retry(ctx, p.log, nil, func(ctx context.Context, _ time.Duration) (err error) {
-			s, err = p.open(ctx)
-			return err
-		})
-	}
-	if err != nil {
-		return nil, err
-	}
-	p.sess = s
-	p.log.Info("publishing", "url", publish.Redact(endpoint.String()), "session", redactResource(s.resource),
-		"trickle", s.trickle, "profile_level_id", hex.EncodeToString(rec[1:4]))
 	return p, nil
 }
 
@@ -223,29 +262,8 @@ func (p *Publisher) open(ctx context.Context) (s *session, err error) {
 			p.closeSession(s, false)
 		}
 	}()
-	gathered := webrtc.GatheringCompletePromise(s.pc)
-	offer, err := s.pc.CreateOffer(nil)
+	res, local, err := p.offer(ctx, s)
 	if err != nil {
-		return nil, fmt.Errorf("whip: offer: %w", err)
-	}
-	if err := s.pc.SetLocalDescription(offer); err != nil {
-		return nil, fmt.Errorf("whip: offer: %w", err)
-	}
-	if p.cfg.GatherTimeout > 0 {
-		select {
-		case <-gathered:
-		case <-time.After(p.cfg.GatherTimeout):
-			p.log.Info("ICE gathering still going: sending what is gathered", "after", p.cfg.GatherTimeout)
-		case <-ctx.Done():
-			return nil, p.connectErr(ctx, "gathering ICE candidates")
-		}
-	}
-	local := s.pc.LocalDescription()
-	res, err := p.sig.offer(ctx, local.SDP)
-	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, publish.ErrConnect) && !isHTTPError(err) {
-			return nil, p.connectErr(ctx, "waiting for the endpoint's answer")
-		}
 		return nil, err
 	}
 	s.resource, s.etag, s.trickle = res.resource, res.etag, res.trickle
@@ -262,7 +280,7 @@ func (p *Publisher) open(ctx context.Context) (s *session, err error) {
 		return nil, fmt.Errorf("%w: %s: the endpoint's answer: %w", publish.ErrConnect, publish.Redact(p.sig.endpoint.String()), err)
 	}
 	if s.trickle {
-		go p.trickle(s, local.SDP)
+		go p.trickle(s, local)
 	}
 	// Wait for ICE and DTLS.
 	for {
@@ -280,6 +298,37 @@ func (p *Publisher) open(ctx context.Context) (s *session, err error) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+// offer makes s's offer, gathers ICE candidates (GatherTimeout at most)
+// and posts it; it returns the endpoint's answer and the offer sent.
+func (p *Publisher) offer(ctx context.Context, s *session) (*offerResult, string, error) {
+	gathered := webrtc.GatheringCompletePromise(s.pc)
+	offer, err := s.pc.CreateOffer(nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("whip: offer: %w", err)
+	}
+	if err := s.pc.SetLocalDescription(offer); err != nil {
+		return nil, "", fmt.Errorf("whip: offer: %w", err)
+	}
+	if p.cfg.GatherTimeout > 0 {
+		select {
+		case <-gathered:
+		case <-time.After(p.cfg.GatherTimeout):
+			p.log.Info("ICE gathering still going: sending what is gathered", "after", p.cfg.GatherTimeout)
+		case <-ctx.Done():
+			return nil, "", p.connectErr(ctx, "gathering ICE candidates")
+		}
+	}
+	local := s.pc.LocalDescription()
+	res, err := p.sig.offer(ctx, local.SDP)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, publish.ErrConnect) && !isHTTPError(err) {
+			return nil, "", p.connectErr(ctx, "waiting for the endpoint's answer")
+		}
+		return nil, "", err
+	}
+	return res, local.SDP, nil
 }
 
 func isHTTPError(err error) bool {

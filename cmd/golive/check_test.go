@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golive/golive/internal/testpeer"
+)
+
+// check runs `golive check …` in-process: its exit code, stdout (the
+// steps) and stderr.
+func check(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(append([]string{"golive", "check"}, args...), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// steps maps each step's name to its mark (✓ or ✗), in order.
+func steps(out string) (names []string, ok map[string]bool) {
+	ok = map[string]bool{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 {
+			names = append(names, f[1])
+			ok[f[1]] = f[0] == "✓"
+		}
+	}
+	return names, ok
+}
+
+// TestCheck: golive check against real peers, with push's exit codes, and
+// no media on the air.
+func TestCheck(t *testing.T) {
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	deny := testpeer.StartNginxT(t, testpeer.NginxConfig{DenyPublish: true})
+	closed, err := testpeer.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		failed string // the step that fails ("": none)
+	}{
+		{"accepted", []string{n.URL("checked")}, exitOK, ""},
+		{"with filters", []string{"--filter-backend", "cpu", "--brightness", "0.1", n.URL("filtered")}, exitOK, ""},
+		{"refused", []string{deny.URL("denied")}, exitUnauthorized, "destination"},
+		{"closed port", []string{fmt.Sprintf("rtmp://127.0.0.1:%d/live/k", closed)}, exitConnect, "destination"},
+		{"missing file", []string{"--source", "file:/nonexistent.mp4", n.URL("nofile")}, exitUsage, "source"},
+		{"bad config", []string{"--fps", "500", n.URL("badfps")}, exitUsage, "config"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			code, out, log := check(t, append([]string{"--preset", "360p"}, tc.args...)...)
+			t.Logf("%v:\n%s", time.Since(start).Round(time.Millisecond), out)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tc.code, out, log)
+			}
+			names, ok := steps(out)
+			want := []string{"config", "source", "encoder", "destination"}
+			if tc.name == "with filters" {
+				want = []string{"config", "source", "encoder", "filters", "destination"}
+			}
+			if tc.failed == "config" {
+				want = []string{"config"}
+			}
+			if strings.Join(names, " ") != strings.Join(want, " ") {
+				t.Fatalf("steps %v, want %v", names, want)
+			}
+			for _, s := range names {
+				if ok[s] != (s != tc.failed) {
+					t.Errorf("step %s: ok %v", s, ok[s])
+				}
+			}
+		})
+	}
+	// The publish was accepted, and nothing went on the air.
+	if !strings.Contains(n.ErrorLog(), "publish: name='checked'") {
+		t.Errorf("nginx never saw the publish")
+	}
+	if pkts, err := testpeer.Packets(n.RecordPath("checked"), "v"); err == nil && len(pkts) > 0 {
+		t.Errorf("nginx recorded %d video packets: check sent media", len(pkts))
+	}
+}
+
+// TestCheckWHIP: the offer is answered, then the session DELETEd, and no
+// media reaches the endpoint.
+func TestCheckWHIP(t *testing.T) {
+	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{Token: "SECRETTOKEN9"})
+	url := strings.Replace(ep.URL, "http://", "whip://", 1)
+	t.Setenv("GOLIVE_TOKEN", "SECRETTOKEN9")
+	code, out, log := check(t, "--preset", "360p", url)
+	t.Logf("\n%s", out)
+	if code != exitOK || ep.Count("POST") != 1 || ep.Count("DELETE") != 1 {
+		t.Fatalf("exit %d, %d POST, %d DELETE\n%s%s", code, ep.Count("POST"), ep.Count("DELETE"), out, log)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if f := ep.Frames(); f != 0 {
+		t.Errorf("the endpoint got %d frames", f)
+	}
+	t.Setenv("GOLIVE_TOKEN", "wrong")
+	if code, out, _ := check(t, "--preset", "360p", url); code != exitUnauthorized {
+		t.Errorf("wrong token: exit %d\n%s", code, out)
+	}
+	if strings.Contains(out+log, "SECRETTOKEN9") {
+		t.Error("the token is in the output")
+	}
+}
