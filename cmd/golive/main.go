@@ -80,17 +80,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
-		Name:      "golive",
-		Usage:     "live broadcaster: capture, encode and publish to RTMP/RTMPS servers",
-		Version:   version,
-		Writer:    stdout,
-		ErrWriter: stderr,
+		Name:                 "golive",
+		Usage:                "live broadcaster: capture (camera, microphone, files), filter, encode (the machine's hardware encoder or libx264) and publish over RTMP/RTMPS or WHIP (WebRTC), surviving bad networks",
+		EnableBashCompletion: true,
+		Version:              version,
+		Writer:               stdout,
+		ErrWriter:            stderr,
 		// Errors are printed once, by run, and mapped to exit codes there.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
-		Commands: []*cli.Command{pushCommand(), checkCommand(), devicesCommand(), presetsCommand(), versionCommand()},
+		Commands: []*cli.Command{pushCommand(), checkCommand(), devicesCommand(), presetsCommand(), versionCommand(), completionCommand()},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "golive: unknown command %q (try: golive help)\n", name)
 			os.Exit(exitUsage)

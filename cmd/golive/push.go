@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -161,6 +162,11 @@ func pushCommand() *cli.Command {
 // pushOptionsFrom reads push's flags, with the --config file under them,
 // and the destination: the URL argument, or the file's urls.
 func pushOptionsFrom(c *cli.Context) (pushOptions, error) {
+	if slices.Contains(c.Args().Slice(), "--generate-bash-completion") {
+		// A shell asking for completions where urfave/cli did not see it:
+		// never go live on a TAB.
+		return pushOptions{}, usagef("push: completion request, nothing done")
+	}
 	urls, err := applyConfig(c)
 	if err != nil {
 		return pushOptions{}, err
