@@ -30,7 +30,8 @@ import (
 // Config is everything a push needs.
 type Config struct {
 	Preset preset.Preset
-	// Source: test, test:sync, camera or file:PATH (see CheckSource).
+	// Source: test, test:sync, camera, file:PATH or pipe:FORMAT:WxH@FPS
+	// (see CheckSource).
 	Source         string
 	Camera         string   // camera device; "" = the first one
 	CameraControls []string // "name=value" V4L2 controls
@@ -92,7 +93,7 @@ type Status struct {
 	Reconnects    int
 	// BitrateChanges: changes the adaptive bitrate (or the platform) made.
 	BitrateChanges int64
-	Source         string // camera, slate (filling in for a lost camera), test or file
+	Source         string // camera, slate (filling in for a lost camera or pipe), test, file or pipe
 	// Encoder: the video encoder running now (x264, vaapi, …);
 	// EncoderFallbacks: hardware encoders replaced by libx264 mid-stream.
 	Encoder          string

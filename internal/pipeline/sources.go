@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/golive/golive/capture/audio"
 	"github.com/golive/golive/capture/failover"
 	"github.com/golive/golive/capture/file"
+	"github.com/golive/golive/capture/pipe"
 	"github.com/golive/golive/capture/testsrc"
 	"github.com/golive/golive/capture/v4l2"
 	"github.com/golive/golive/media"
@@ -22,6 +24,7 @@ const (
 	SourceTestSync = "test:sync"
 	SourceCamera   = "camera"
 	filePrefix     = "file:"
+	pipePrefix     = "pipe:"
 )
 
 // ErrSource marks a source that cannot be used (no such camera, a busy
@@ -30,7 +33,7 @@ var ErrSource = errors.New("source")
 
 // Mic values with a meaning of their own.
 const (
-	MicAuto    = ""        // the camera: the default microphone; test and file: their own audio
+	MicAuto    = ""        // the camera: the default microphone; test and file: their own audio; pipe: none
 	MicDefault = "default" // the system's default microphone
 	MicNone    = "none"    // no microphone: silence
 )
@@ -42,8 +45,13 @@ func CheckSource(s string) error {
 		return nil
 	case strings.HasPrefix(s, filePrefix) && len(s) > len(filePrefix):
 		return nil
+	case strings.HasPrefix(s, pipePrefix):
+		if _, err := pipe.ParseSpec(strings.TrimPrefix(s, pipePrefix)); err != nil {
+			return fmt.Errorf("--source %q: %w", s, err)
+		}
+		return nil
 	}
-	return fmt.Errorf("--source %q: want test, test:sync, camera or file:PATH", s)
+	return fmt.Errorf("--source %q: want test, test:sync, camera, file:PATH or pipe:FORMAT:WxH@FPS", s)
 }
 
 // openCamera opens a camera: the seam where tests put a camera that can be
@@ -56,20 +64,25 @@ var openCamera = func(c v4l2.Config) (failover.Device, error) {
 	return cam, nil
 }
 
+// openStdin opens standard input for a pipe source: the seam where tests
+// put a pipe of their own.
+var openStdin = func() (io.ReadCloser, error) { return pipe.Stdin() }
+
 // sources are the running capture devices of a push.
 type sources struct {
 	runs   []func(context.Context) error
 	closes []func()
-	// ends: the run whose normal end (a file played to its end) ends the
-	// push; -1 when only ctx ends it.
+	// ends: the run whose normal end (a file played to its end, a pipe
+	// closed by its producer) ends the push; -1 when only ctx ends it.
 	ends int
 	// filler is the video failover, where there is one: while it fills in
 	// frames the source's status is "slate".
 	filler *failover.Video
 }
 
-// status is what the heartbeat reports: camera, test or file, or slate
-// while the picture is filled in (the camera is gone, a file has no video).
+// status is what the heartbeat reports: camera, test, file or pipe, or
+// slate while the picture is filled in (the camera or the pipe is gone, a
+// file has no video).
 func (s *sources) status(source string) string {
 	if s.filler != nil && s.filler.Filling() {
 		return "slate"
@@ -202,6 +215,16 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		if mic != MicAuto && f.HasAudio() {
 			return nil, errors.New("--mic with a file that has audio: the file's audio would be doubled; use one or the other")
 		}
+
+	case strings.HasPrefix(cfg.Source, pipePrefix):
+		if err := needSlate(); err != nil {
+			return nil, err
+		}
+		if err := openPipe(cfg, clock, vw, slate, s, log); err != nil {
+			return nil, err
+		}
+		// A pipe carries no sound: silence unless --mic names one.
+
 	default:
 		return nil, CheckSource(cfg.Source)
 	}
@@ -235,4 +258,48 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		s.add(fa.Run, nil)
 	}
 	return s, nil
+}
+
+// openPipe opens the pipe source on standard input behind a video
+// failover, as a camera: a pipe that stalls is a lost camera (the slate,
+// until frames come again); its end ends the push.
+func openPipe(cfg Config, clock *media.Clock, vw media.VideoWriter, slate *media.VideoFrame, s *sources,
+	log *slog.Logger) error {
+	spec, err := pipe.ParseSpec(strings.TrimPrefix(cfg.Source, pipePrefix))
+	if err != nil {
+		return CheckSource(cfg.Source)
+	}
+	p := cfg.Preset.Video
+	in, err := openStdin()
+	if err != nil {
+		return err
+	}
+	src, err := pipe.Open(pipe.Config{Pipe: spec, Width: p.Width, Height: p.Height, FPS: p.FPS,
+		Reader: in, Clock: clock, Logger: log})
+	if err != nil {
+		in.Close()
+		return err
+	}
+	s.closes = append(s.closes, src.Close, func() { in.Close() })
+	// The pipe reports a stall itself (2 s; 4 s for its first frame): the
+	// failover's watch is only a backstop. Reopening a Feed costs nothing,
+	// so it is retried often: the pipe's frames are back within 0.2 s.
+	fv := &failover.Video{Width: p.Width, Height: p.Height, FPS: p.FPS, Clock: clock, Out: vw, Slate: slate,
+		Retry: 200 * time.Millisecond, Stall: pipe.FirstFrameTimeout + time.Second, Logger: log}
+	open := func(out media.VideoWriter) (failover.Device, error) {
+		f, err := src.Feed(out)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return f, nil
+	}
+	if fv.First, err = open(fv.Writer()); err != nil {
+		return err
+	}
+	fv.Open = open
+	s.ends = len(s.runs)
+	s.add(src.Run, nil)
+	s.add(fv.Run, nil)
+	s.filler = fv
+	return nil
 }
