@@ -13,7 +13,7 @@ import (
 	"github.com/golive/golive/presets"
 )
 
-var builtin = []string{"1080p30", "1080p60", "360p30", "480p30", "720p30", "720p60"}
+var builtin = []string{"1080p30", "1080p60", "360p30", "480p30", "720p30", "720p60", "pi4-720p30", "pi5-720p30"}
 
 func TestNames(t *testing.T) {
 	if got := Names(); !slices.Equal(got, builtin) {
@@ -128,7 +128,7 @@ func TestLoadNames(t *testing.T) {
 }
 
 func TestLoadUnknown(t *testing.T) {
-	const want = `preset: unknown preset "900p" (valid: 1080p30, 1080p60, 360p30, 480p30, 720p30, 720p60, or a .yaml file)`
+	const want = `preset: unknown preset "900p" (valid: 1080p30, 1080p60, 360p30, 480p30, 720p30, 720p60, pi4-720p30, pi5-720p30, or a .yaml file)`
 	_, err := Load("900p")
 	if err == nil || err.Error() != want {
 		t.Errorf("Load(900p) error = %v\nwant %s", err, want)
@@ -417,5 +417,32 @@ func TestString(t *testing.T) {
 	p.Video.MinBitrate = 333_300
 	if want := "480p30 854x480@30 1200k (333.3k–1500k) keyint 1.5s veryfast, aac 96k 48000Hz mono"; p.String() != want {
 		t.Errorf("String() = %q, want %q", p, want)
+	}
+}
+
+// The Raspberry Pi presets: the Pi 4's on its hardware encoder, never
+// asked below the 200 kbit/s golive keeps it above, with a fast libx264
+// for a fallback; the Pi 5's on libx264 at a speed it sustains.
+func TestPiPresets(t *testing.T) {
+	pi4, err := Load("pi4-720p30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := pi4.Video; v.Encoder != "v4l2m2m" || v.MinBitrate < 200_000 || v.Profile == "baseline" ||
+		(v.X264Preset != "ultrafast" && v.X264Preset != "superfast") {
+		t.Errorf("pi4-720p30 video %+v: want v4l2m2m, min_bitrate >= 200k, main or high, a fast fallback", v)
+	}
+	pi5, err := Load("PI5-720P30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := pi5.Video; v.Encoder != "x264" || (v.X264Preset != "ultrafast" && v.X264Preset != "superfast") ||
+		v.Bitrate < 2_000_000 || v.Bitrate > 2_500_000 {
+		t.Errorf("pi5-720p30 video %+v: want x264 superfast or ultrafast at 2000k..2500k", v)
+	}
+	for _, p := range []Preset{pi4, pi5} {
+		if v := p.Video; v.Width != 1280 || v.Height != 720 || v.FPS != 30 || p.KeyframeFrames() != 60 {
+			t.Errorf("%s: %dx%d@%d, keyframe every %d frames: want 720p30, every 2 s", p.Name, v.Width, v.Height, v.FPS, p.KeyframeFrames())
+		}
 	}
 }
