@@ -25,7 +25,10 @@ const (
 )
 
 // ladder is the preset, then the built-in presets of a smaller picture
-// (largest first) at its frame rate, or at 30 fps when it has none.
+// (largest first) at its frame rate, or at 30 fps when it has none. Of
+// presets of one size (720p30 and the Raspberry Pis' pi4-720p30 and
+// pi5-720p30) the first by name makes the rung: those named by their size
+// sort first.
 func ladder(p preset.Preset) []rung {
 	rungs := []rung{{p.Video.Width, p.Video.Height, p.Video.Bitrate, p.Video.MinBitrate}}
 	all, err := preset.All()
@@ -34,10 +37,14 @@ func ladder(p preset.Preset) []rung {
 	}
 	below := func(fps int) []rung {
 		var rs []rung
+		seen := map[[2]int]bool{}
 		for _, q := range all {
-			if v := q.Video; v.FPS == fps && v.Height < p.Video.Height && v.Width < p.Video.Width {
-				rs = append(rs, rung{v.Width, v.Height, v.Bitrate, v.MinBitrate})
+			v := q.Video
+			if v.FPS != fps || v.Height >= p.Video.Height || v.Width >= p.Video.Width || seen[[2]int{v.Width, v.Height}] {
+				continue
 			}
+			seen[[2]int{v.Width, v.Height}] = true
+			rs = append(rs, rung{v.Width, v.Height, v.Bitrate, v.MinBitrate})
 		}
 		return rs
 	}
