@@ -230,7 +230,7 @@ func (s *Source) Run(ctx context.Context) error {
 			f.Release()
 			s.stats.Thinned.Add(1)
 			if s.cfg.Pipe.FPS <= s.cfg.FPS && warned.allow(now) {
-				s.log.Warn("frames come faster than the pipe's declared rate: thinned to the preset's",
+				s.log.Warn("frames come faster than the preset's rate (a backlog bursting in, or a pipe faster than it says): some are dropped",
 					"pipe_fps", s.cfg.Pipe.FPS, "fps", s.cfg.FPS, "thinned", s.stats.Thinned.Load())
 			}
 			continue
