@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -109,5 +110,57 @@ func TestCheckWHIP(t *testing.T) {
 	}
 	if strings.Contains(out+log, "SECRETTOKEN9") {
 		t.Error("the token is in the output")
+	}
+}
+
+// TestCheckSlowPipe: a producer that takes 1.5 s to start (rpicam-vid
+// starting its camera) passes: the slate that stands in meanwhile is not
+// taken for the source's frame; a producer that never writes fails.
+func TestCheckSlowPipe(t *testing.T) {
+	n := testpeer.StartNginxT(t, testpeer.NginxConfig{})
+	for _, tc := range []struct {
+		name  string
+		delay time.Duration
+		write bool
+		code  int
+	}{
+		{"slow start", 1500 * time.Millisecond, true, exitOK},
+		{"never writes", 0, false, exitUsage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(goliveBinary(t), "check", "--preset", "360p", "--source", "pipe:yuv420p:640x360@30", n.URL("pipe"))
+			w, err := cmd.StdinPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			cmd.Stdout = &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				defer w.Close()
+				if !tc.write {
+					time.Sleep(12 * time.Second)
+					return
+				}
+				time.Sleep(tc.delay)
+				frame := make([]byte, 640*360*3/2)
+				for range 90 {
+					if _, err := w.Write(frame); err != nil {
+						return
+					}
+					time.Sleep(time.Second / 30)
+				}
+			}()
+			err = cmd.Wait()
+			t.Logf("\n%s", out.String())
+			if code := cmd.ProcessState.ExitCode(); code != tc.code {
+				t.Fatalf("exit %d (%v), want %d", code, err, tc.code)
+			}
+			if _, ok := steps(out.String()); ok["source"] != (tc.code == exitOK) {
+				t.Errorf("source step: %v", ok["source"])
+			}
+		})
 	}
 }

@@ -115,7 +115,7 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "bitrate", Usage: "video bitrate, e.g. 3000k or 3M (overrides the preset; min/max scale with it)"},
 			&cli.IntFlag{Name: "fps", Usage: "frame rate (overrides the preset; 0: the preset's)"},
 			&cli.StringFlag{Name: "size", Usage: "WIDTHxHEIGHT, e.g. 1280x720 (overrides the preset)"},
-			&cli.StringFlag{Name: "source", Value: "test", Usage: "what to stream: test (a moving pattern with a clock, and a 1 kHz tone), test:sync (a flash and a beep each second, to check A/V sync), camera, or file:PATH"},
+			&cli.StringFlag{Name: "source", Value: "test", Usage: "what to stream: test (a moving pattern with a clock, and a 1 kHz tone), test:sync (a flash and a beep each second, to check A/V sync), camera, file:PATH, or pipe:FORMAT:WxH@FPS (raw yuv420p, nv12 or yuyv422 frames on standard input, e.g. from rpicam-vid)"},
 			&cli.StringFlag{Name: "camera", Usage: "camera device for --source camera, e.g. /dev/video0 (default: the first one; see golive devices)"},
 			&cli.StringSliceFlag{Name: "camera-control", Usage: "set a V4L2 control, name=value (repeatable), e.g. brightness=140, focus_automatic_continuous=0"},
 			&cli.StringFlag{Name: "mic", Usage: "microphone: default, a name from golive devices, or none (default: the default microphone with --source camera; the source's own audio otherwise)"},

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golive/golive/encode"
@@ -108,8 +109,17 @@ func firstFrame(ctx context.Context, cfg Config, log *slog.Logger) (*media.Video
 		once  sync.Once
 		frame *media.VideoFrame
 		got   = make(chan struct{})
+		srcs  *sources
+		slate atomic.Bool
 	)
 	vw := media.VideoWriterFunc(func(f *media.VideoFrame) error {
+		if srcs.status(cfg.Source) == "slate" {
+			// The failover's filler, while a slow device starts (a camera,
+			// rpicam-vid): not the source's frame.
+			slate.Store(true)
+			f.Release()
+			return nil
+		}
 		kept := false
 		once.Do(func() { frame, kept = f, true; close(got) })
 		if !kept {
@@ -119,7 +129,8 @@ func firstFrame(ctx context.Context, cfg Config, log *slog.Logger) (*media.Video
 	})
 	aw := media.AudioWriterFunc(func(*media.AudioFrame) error { return nil })
 	start := time.Now()
-	srcs, err := openSources(cfg, media.NewClock(), vw, aw, log)
+	var err error
+	srcs, err = openSources(cfg, media.NewClock(), vw, aw, log)
 	if err != nil {
 		return nil, "", err
 	}
@@ -134,15 +145,13 @@ func firstFrame(ctx context.Context, cfg Config, log *slog.Logger) (*media.Video
 	case <-got:
 	case <-ctx.Done():
 	}
-	slate := srcs.status(cfg.Source) == "slate"
 	stop()
 	wg.Wait()
 	switch {
+	case frame == nil && slate.Load():
+		return nil, "", fmt.Errorf("%w: %s: only the slate came within %v (the device gives no frames)", ErrSource, cfg.Source, firstFrameTimeout)
 	case frame == nil:
 		return nil, "", fmt.Errorf("%w: %s: no frame within %v", ErrSource, cfg.Source, firstFrameTimeout)
-	case slate:
-		frame.Release()
-		return nil, "", fmt.Errorf("%w: %s: only the slate came (the device gives no frames)", ErrSource, cfg.Source)
 	}
 	return frame, fmt.Sprintf("%s, %dx%d, first frame after %v", cfg.Source, frame.Width, frame.Height,
 		time.Since(start).Round(time.Millisecond)), nil
