@@ -160,7 +160,7 @@ func TestBadInput(t *testing.T) {
 		{"bad fps", []string{"--fps", "500", nothing}, exitUsage, "fps"},
 		{"unknown flag", []string{"--nope", nothing}, exitUsage, "nope"},
 		{"no URL", []string{}, exitUsage, "want exactly one URL"},
-		{"bad source", []string{"--source", "webcam", nothing}, exitUsage, "want test, test:sync, camera or file:PATH"},
+		{"bad source", []string{"--source", "webcam", nothing}, exitUsage, "want test, test:sync, camera, file:PATH or pipe:FORMAT:WxH@FPS"},
 		{"no such camera", []string{"--source", "camera", "--camera", "/dev/video9", nothing}, exitUsage, "/dev/video9"},
 		{"missing file", []string{"--source", "file:/nonexistent.mp4", nothing}, exitUsage, "/nonexistent.mp4"},
 		{"loop without file", []string{"--loop", nothing}, exitUsage, "--loop"},
