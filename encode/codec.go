@@ -8,8 +8,8 @@ import (
 
 	"github.com/asticode/go-astiav"
 
-	"github.com/golive/golive/internal/avframe"
 	"github.com/golive/golive/media"
+	"github.com/golive/golive/media/avframe"
 )
 
 // avCodec is a Codec on one of FFmpeg's H.264 encoders.

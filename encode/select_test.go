@@ -12,8 +12,8 @@ import (
 
 	"github.com/asticode/go-astiav"
 
-	"github.com/golive/golive/internal/avframe"
 	"github.com/golive/golive/media"
+	"github.com/golive/golive/media/avframe"
 	"github.com/golive/golive/media/h264"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	"github.com/golive/golive/filter/gl"
 	"github.com/golive/golive/filter/spec"
-	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -163,7 +163,7 @@ func requireGL(t *testing.T) gl.Info {
 	t.Helper()
 	info, err := gl.Probe()
 	if err != nil {
-		testpeer.Missing(t, fmt.Sprintf("no OpenGL ES (Mesa): %v", err))
+		testutil.Missing(t, fmt.Sprintf("no OpenGL ES (Mesa): %v", err))
 	}
 	return info
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // distDir is where make dist writes, seen from this package's directory.
@@ -85,7 +86,7 @@ func openPkg(t *testing.T, a arch) *pkg {
 	case len(debs) > 1:
 		t.Fatalf("dist/ has %d %s packages, want one: %v", len(debs), a.name, debs)
 	}
-	testpeer.RequireTool(t, "dpkg-deb")
+	testutil.RequireTool(t, "dpkg-deb")
 	p := &pkg{arch: a, deb: debs[0], root: t.TempDir(), control: t.TempDir()}
 	for _, args := range [][]string{{"-x", p.deb, p.root}, {"-e", p.deb, p.control}} {
 		if out, err := exec.Command("dpkg-deb", args...).CombinedOutput(); err != nil {
@@ -145,7 +146,7 @@ func (p *pkg) command(ctx context.Context, t *testing.T, args ...string) *exec.C
 	if p.name == runtime.GOARCH {
 		return exec.CommandContext(ctx, bin, args...)
 	}
-	testpeer.RequireTool(t, p.qemu)
+	testutil.RequireTool(t, p.qemu)
 	return exec.CommandContext(ctx, p.qemu, append([]string{bin}, args...)...)
 }
 
@@ -266,7 +267,7 @@ func untar(t *testing.T, path string) map[string][]byte {
 // machine; and so are the sound libraries miniaudio opens with dlopen (ALSA's
 // in Depends, PulseAudio's in Recommends).
 func TestDependsCoverLibraries(t *testing.T) {
-	testpeer.RequireTool(t, "dpkg-query")
+	testutil.RequireTool(t, "dpkg-query")
 	forEachArch(t, func(t *testing.T, p *pkg) {
 		f, err := elf.Open(filepath.Join(p.root, "usr/bin/golive"))
 		if err != nil {
@@ -320,7 +321,7 @@ func ownerOf(a arch, soname string) (string, error) {
 // TestLintian: lintian finds no error in either package; its warnings are
 // logged.
 func TestLintian(t *testing.T) {
-	testpeer.RequireTool(t, "lintian")
+	testutil.RequireTool(t, "lintian")
 	forEachArch(t, func(t *testing.T, p *pkg) {
 		out, err := exec.Command("lintian", p.deb).CombinedOutput()
 		var errs []string
@@ -346,7 +347,7 @@ func TestLintian(t *testing.T) {
 // executable, so it verifies a copy whose ExecStart= is the host package's
 // unpacked binary.
 func TestUnitVerifies(t *testing.T) {
-	testpeer.RequireTool(t, "systemd-analyze")
+	testutil.RequireTool(t, "systemd-analyze")
 	p := openPkg(t, archNamed(t, runtime.GOARCH))
 	bin := filepath.Join(p.root, "usr/bin/golive")
 	unit := string(readFile(t, filepath.Join(p.root, "lib/systemd/system/golive.service")))
@@ -390,8 +391,8 @@ func TestVersionRuns(t *testing.T) {
 // with 30 fps: how many frames arrived is logged, not held to 30 fps.
 func TestArm64Push(t *testing.T) {
 	p := openPkg(t, archNamed(t, "arm64"))
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	const key = "arm64push"
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -405,7 +406,7 @@ func TestArm64Push(t *testing.T) {
 	took := time.Since(start)
 
 	rec := n.RecordPath(key)
-	pr := testpeer.ProbeRecordingT(t, rec)
+	pr := testutil.ProbeRecordingT(t, rec)
 	v := pr.Video()
 	if v == nil || v.CodecName != "h264" || v.Width != 640 || v.Height != 360 {
 		t.Fatalf("recording has streams %+v, want h264 640x360 video", pr.Streams)
@@ -413,7 +414,7 @@ func TestArm64Push(t *testing.T) {
 	if dec, err := exec.Command("ffmpeg", "-v", "error", "-i", rec, "-f", "null", "-").CombinedOutput(); err != nil || len(dec) > 0 {
 		t.Errorf("ffmpeg decoding the recording: %v\n%s", err, dec)
 	}
-	pkts, err := testpeer.Packets(rec, "v")
+	pkts, err := testutil.Packets(rec, "v")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,7 +422,7 @@ func TestArm64Push(t *testing.T) {
 		t.Fatalf("%d video packets, the first a keyframe: %v", len(pkts), len(pkts) > 0 && pkts[0].Keyframe)
 	}
 	var stopped map[string]any
-	if ls := testpeer.LogLines(string(out), "stopped"); len(ls) == 1 {
+	if ls := testutil.LogLines(string(out), "stopped"); len(ls) == 1 {
 		stopped = ls[0]
 	}
 	t.Logf("%d video frames arrived (%.1f a second of the 6 s), %.1f s of media; golive ran %.1f s; stopped line: %v",

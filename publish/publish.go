@@ -1,5 +1,6 @@
 // Package publish holds what every destination shares: the errors callers
-// act on. Each protocol lives in a sub-package (publish/rtmp, …).
+// act on, the send queue, reconnection and the latency histogram. Each
+// protocol lives in a sub-package (publish/rtmp, …).
 package publish
 
 import "errors"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -212,7 +213,7 @@ func startMic(t *testing.T, cfg Config) (m *Mic, rec *recorder, stop func() erro
 // TestMicPulse captures a tone played into a real PulseAudio daemon's null
 // sink, from its monitor.
 func TestMicPulse(t *testing.T) {
-	p := testpeer.StartPulseT(t)
+	p := testpeer.StartPulse(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const level = 0.25 // peak: -12 dBFS
@@ -267,7 +268,7 @@ func TestMicPulse(t *testing.T) {
 			if m.Device().ID != p.Monitor() {
 				t.Errorf("opened %+v", m.Device())
 			}
-			if !testpeer.WaitFor(5*time.Second, 20*time.Millisecond, func() bool {
+			if !testutil.WaitFor(5*time.Second, 20*time.Millisecond, func() bool {
 				return len(rec.get()) >= 2*48000/FrameSamples
 			}) {
 				t.Fatalf("%d frames in 5s", len(rec.get()))
@@ -297,8 +298,8 @@ func TestMicPulse(t *testing.T) {
 			}
 			// The first frames may still hold the sink's start.
 			all = all[c.channels*9600:] // 200 ms
-			hz := testpeer.ToneFrequency(all, c.channels, 48000)
-			rms, want := testpeer.RMS(all, c.channels), level/math.Sqrt2
+			hz := testutil.ToneFrequency(all, c.channels, 48000)
+			rms, want := testutil.RMS(all, c.channels), level/math.Sqrt2
 			db := 20 * math.Log10(rms/want)
 			t.Logf("tone %.3f Hz, RMS %.5f (%+.3f dB from what was played)", hz, rms, db)
 			if math.Abs(hz-1000) > 5 {
@@ -308,7 +309,7 @@ func TestMicPulse(t *testing.T) {
 				t.Errorf("RMS %.4f (%+.2f dB from the %.4f played), want within 1 dB", rms, db, want)
 			}
 			if c.channels == 2 {
-				if hz := testpeer.ToneFrequency(all[1:], 2, 48000); math.Abs(hz-1000) > 5 {
+				if hz := testutil.ToneFrequency(all[1:], 2, 48000); math.Abs(hz-1000) > 5 {
 					t.Errorf("right channel: tone at %.2f Hz", hz)
 				}
 			}
@@ -319,7 +320,7 @@ func TestMicPulse(t *testing.T) {
 
 	t.Run("Close during Run", func(t *testing.T) {
 		m, rec, _, done, runErr, _ := startMic(t, Config{Device: p.Monitor(), SampleRate: 48000, Channels: 2})
-		testpeer.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) > 5 })
+		testutil.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) > 5 })
 		m.Close()
 		select {
 		case <-done:
@@ -337,14 +338,14 @@ func TestMicPulse(t *testing.T) {
 
 // TestMicDeviceGone kills the PulseAudio daemon under a running Mic.
 func TestMicDeviceGone(t *testing.T) {
-	p := testpeer.StartPulseT(t)
+	p := testpeer.StartPulse(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := p.PlayTone(ctx, 440, 0.5); err != nil {
 		t.Fatal(err)
 	}
 	_, rec, _, done, runErr, _ := startMic(t, Config{Device: p.Monitor(), SampleRate: 48000, Channels: 2})
-	if !testpeer.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) >= 10 }) {
+	if !testutil.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) >= 10 }) {
 		t.Fatal("no frames")
 	}
 	if err := p.Kill(); err != nil {
@@ -370,7 +371,7 @@ func TestMicDeviceGone(t *testing.T) {
 // (here: its sink is suspended). miniaudio reports the stream stopped; a
 // short suspension is ridden out, a lasting one is ErrDeviceGone.
 func TestMicSuspended(t *testing.T) {
-	p := testpeer.StartPulseT(t)
+	p := testpeer.StartPulse(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	if err := p.PlayTone(ctx, 440, 0.5); err != nil {
@@ -383,14 +384,14 @@ func TestMicSuspended(t *testing.T) {
 		}
 	}
 	_, rec, _, done, runErr, _ := startMic(t, Config{Device: p.Monitor(), SampleRate: 48000, Channels: 2})
-	if !testpeer.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) >= 10 }) {
+	if !testutil.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) >= 10 }) {
 		t.Fatal("no frames")
 	}
 
 	suspend("1")
 	suspend("0") // within stopGrace: the data comes back
 	n := len(rec.get())
-	if !testpeer.WaitFor(3*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) >= n+50 }) {
+	if !testutil.WaitFor(3*time.Second, 10*time.Millisecond, func() bool { return len(rec.get()) >= n+50 }) {
 		t.Fatalf("frames stopped after a short suspension (%d, then %d)", n, len(rec.get()))
 	}
 	select {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 
-	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -30,7 +30,7 @@ var quiet = slog.New(slog.DiscardHandler)
 // makeClip writes a clip with ffmpeg into the test's temp dir.
 func makeClip(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	testpeer.RequireTool(t, "ffmpeg")
+	testutil.RequireTool(t, "ffmpeg")
 	path := filepath.Join(t.TempDir(), name)
 	cmd := exec.Command("ffmpeg", append(append([]string{"-hide_banner", "-loglevel", "error", "-y"}, args...), path)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -644,7 +644,7 @@ func checkSilences(t *testing.T, samples []int16, period time.Duration) {
 }
 
 func TestBadInput(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg")
+	testutil.RequireTool(t, "ffmpeg")
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -746,7 +746,7 @@ func TestLifecycle(t *testing.T) {
 	if len(r.video) < 5 || len(r.audio) < 5 {
 		t.Errorf("%d video, %d audio frames in 0.3 s", len(r.video), len(r.audio))
 	}
-	if !testpeer.WaitFor(time.Second, 10*time.Millisecond, func() bool { return runtime.NumGoroutine() <= before }) {
+	if !testutil.WaitFor(time.Second, 10*time.Millisecond, func() bool { return runtime.NumGoroutine() <= before }) {
 		t.Errorf("%d goroutines before, %d after", before, runtime.NumGoroutine())
 	}
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -30,7 +30,7 @@ func BenchmarkMJPEGDecode1080pTo720p(b *testing.B) {
 }
 
 func benchMJPEG(b *testing.B, inW, inH, outW, outH int) {
-	testpeer.RequireTool(b, "ffmpeg")
+	testutil.RequireTool(b, "ffmpeg")
 	frames := jpegFrames(b, inW, inH, 30)
 	c, err := newConverter(inputFormat{FourCC: "MJPG", Width: inW, Height: inH}, outW, outH)
 	if err != nil {
@@ -92,7 +92,7 @@ func ffmpegPerFrame(b *testing.B, frames [][]byte, outW, outH int) float64 {
 
 // BenchmarkYUYV720p is the cost per frame of a raw 720p YUYV camera.
 func BenchmarkYUYV720p(b *testing.B) {
-	testpeer.RequireTool(b, "ffmpeg")
+	testutil.RequireTool(b, "ffmpeg")
 	data := rawFrame(b, "yuyv422", 1280, 720)
 	c, err := newConverter(inputFormat{FourCC: "YUYV", Width: 1280, Height: 720}, 1280, 720)
 	if err != nil {

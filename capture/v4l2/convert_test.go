@@ -12,7 +12,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 
-	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -127,7 +127,7 @@ func convertOne(t testing.TB, in inputFormat, data []byte, w, h int) *media.Vide
 }
 
 func TestConvertMJPEG(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg")
+	testutil.RequireTool(t, "ffmpeg")
 	for _, tt := range []struct{ inW, inH, outW, outH int }{
 		{1280, 720, 1280, 720},  // 4:2:2 to 4:2:0, full to limited range
 		{1920, 1080, 1280, 720}, // downscale
@@ -158,7 +158,7 @@ func TestConvertMJPEG(t *testing.T) {
 }
 
 func TestConvertRaw(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg")
+	testutil.RequireTool(t, "ffmpeg")
 	for _, tt := range []struct {
 		fourcc, pixfmt       string
 		full                 bool
@@ -197,7 +197,7 @@ func TestConvertRaw(t *testing.T) {
 // Full-range (JPEG) white and black must come out as limited-range 235 and
 // 16: the encoder is told the stream is limited range.
 func TestConvertFullRangeToLimited(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg")
+	testutil.RequireTool(t, "ffmpeg")
 	dir := t.TempDir()
 	for _, tt := range []struct {
 		color string
@@ -293,7 +293,7 @@ func TestConvertErrors(t *testing.T) {
 }
 
 func TestConvertMJPEGRecoversAndGrows(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg")
+	testutil.RequireTool(t, "ffmpeg")
 	jpg := jpegFrames(t, 640, 480, 1)[0]
 	// MaxBytes far too small: the packet pool grows.
 	c, err := newConverter(inputFormat{FourCC: "MJPG", Width: 640, Height: 480, MaxBytes: 1000}, 640, 480)
@@ -328,7 +328,7 @@ func TestConvertMJPEGRecoversAndGrows(t *testing.T) {
 // Steady-state conversion allocates nothing (Go memory; libavcodec's
 // frames and packets come from its buffer pools).
 func TestConvertAllocs(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg")
+	testutil.RequireTool(t, "ffmpeg")
 	jpg := jpegFrames(t, 1280, 720, 1)[0]
 	yuyv := rawFrame(t, "yuyv422", 1280, 720)
 	for _, tt := range []struct {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // check runs `golive check …` in-process: its exit code, stdout (the
@@ -36,9 +37,9 @@ func steps(out string) (names []string, ok map[string]bool) {
 // TestCheck: golive check against real peers, with push's exit codes, and
 // no media on the air.
 func TestCheck(t *testing.T) {
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
-	deny := testpeer.StartNginxT(t, testpeer.NginxConfig{DenyPublish: true})
-	closed, err := testpeer.FreePort()
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
+	deny := testpeer.StartNginx(t, testpeer.NginxConfig{DenyPublish: true})
+	closed, err := testutil.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func TestCheck(t *testing.T) {
 	if !strings.Contains(n.ErrorLog(), "publish: name='checked'") {
 		t.Errorf("nginx never saw the publish")
 	}
-	if pkts, err := testpeer.Packets(n.RecordPath("checked"), "v"); err == nil && len(pkts) > 0 {
+	if pkts, err := testutil.Packets(n.RecordPath("checked"), "v"); err == nil && len(pkts) > 0 {
 		t.Errorf("nginx recorded %d video packets: check sent media", len(pkts))
 	}
 }
@@ -117,7 +118,7 @@ func TestCheckWHIP(t *testing.T) {
 // starting its camera) passes: the slate that stands in meanwhile is not
 // taken for the source's frame; a producer that never writes fails.
 func TestCheckSlowPipe(t *testing.T) {
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{})
 	for _, tc := range []struct {
 		name  string
 		delay time.Duration

@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // pushOpts parses a push command line (without running it) into its options.
@@ -206,8 +207,8 @@ func TestConfigExample(t *testing.T) {
 
 // TestConfigPush: a push from a config file alone, end to end at nginx.
 func TestConfigPush(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	path := writeConfig(t, fmt.Sprintf("preset: 360p\nduration: 2s\nlog-format: json\nurls:\n  - %s\n", n.URL("fromconfig")))
 	code, log := push(t, "--config", path)
 	if code != exitOK {
@@ -216,7 +217,7 @@ func TestConfigPush(t *testing.T) {
 	if !strings.Contains(log, `"msg":"stopped"`) {
 		t.Errorf("no JSON log: the config's log-format was not applied:\n%s", log)
 	}
-	if v := testpeer.ProbeRecordingT(t, n.RecordPath("fromconfig")).Video(); v == nil || v.Width != 640 {
+	if v := testutil.ProbeRecordingT(t, n.RecordPath("fromconfig")).Video(); v == nil || v.Width != 640 {
 		t.Errorf("recorded video %+v, want the 360p preset", v)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // hardwareHere names a device through which this machine may have a
@@ -29,14 +30,14 @@ func hardwareHere() string {
 
 // recordedVideo waits for nginx's recording of key, checks that it
 // decodes cleanly and returns its video packets.
-func recordedVideo(t *testing.T, n *testpeer.Nginx, key string) []testpeer.PacketInfo {
+func recordedVideo(t *testing.T, n *testpeer.Nginx, key string) []testutil.PacketInfo {
 	t.Helper()
 	rec := n.RecordPath(key)
-	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
+	if err := testutil.WaitRecordingDone(rec, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	decodesCleanly(t, rec)
-	pkts, err := testpeer.Packets(rec, "v")
+	pkts, err := testutil.Packets(rec, "v")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,17 +56,17 @@ func decodesCleanly(t *testing.T, path string) {
 // is skipped with its reason on one log line, the whole probe is under
 // 2 s, libx264 is taken, and the stream decodes at nginx.
 func TestEncoderAuto(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
+	testutil.RequireTool(t, "ffprobe", "ffmpeg")
 	if dev := hardwareHere(); dev != "" {
 		t.Skipf("this machine has %s: the probe may choose hardware", dev)
 	}
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	code, log := push(t, "--preset", "360p", "--duration", "3s", "--log-format", "json", n.URL("auto"))
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
 	skipped := map[string]string{}
-	for _, m := range testpeer.LogLines(log, "encoder skipped") {
+	for _, m := range testutil.LogLines(log, "encoder skipped") {
 		name, _ := m["encoder"].(string)
 		reason, _ := m["reason"].(string)
 		skipped[name] = reason
@@ -77,7 +78,7 @@ func TestEncoderAuto(t *testing.T) {
 		}
 	}
 	var opened []map[string]any
-	for _, m := range testpeer.LogLines(log, "encoder open") {
+	for _, m := range testutil.LogLines(log, "encoder open") {
 		if m["component"] == "encode.video" {
 			opened = append(opened, m)
 		}
@@ -85,7 +86,7 @@ func TestEncoderAuto(t *testing.T) {
 	if len(opened) != 1 || opened[0]["encoder"] != encode.X264 {
 		t.Fatalf("encoder open: %v", opened)
 	}
-	probe := testpeer.LogInt(opened[0], "probe_ms")
+	probe := testutil.LogInt(opened[0], "probe_ms")
 	t.Logf("probe and open took %d ms", probe)
 	if probe >= 2000 {
 		t.Errorf("the probe took %d ms, bound 2 s", probe)
@@ -93,7 +94,7 @@ func TestEncoderAuto(t *testing.T) {
 	if got := stoppedString(t, log, "encoder"); got != encode.X264 {
 		t.Errorf("stopped: encoder %q", got)
 	}
-	pr := testpeer.ProbeRecordingT(t, n.RecordPath("auto"))
+	pr := testutil.ProbeRecordingT(t, n.RecordPath("auto"))
 	if v := pr.Video(); v == nil || v.CodecName != "h264" || v.Width != 640 || v.Height != 360 {
 		t.Fatalf("recorded %+v", pr.Streams)
 	}
@@ -106,7 +107,7 @@ func TestEncoderNamedMissing(t *testing.T) {
 	if dev := hardwareHere(); dev != "" {
 		t.Skipf("this machine has %s", dev)
 	}
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	for _, tc := range []struct{ encoder, want string }{
 		{"nvenc", "nvenc: open h264_nvenc"},
 		{"vaapi", "vaapi: no /dev/dri/renderD* render node"},
@@ -131,24 +132,24 @@ func TestEncoderNamedMissing(t *testing.T) {
 // decoder error, a keyframe at the switch, timestamps continuous; one log
 // line; counted in the stopped line.
 func TestEncoderFailsMidStream(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffprobe", "ffmpeg")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	code, log := push(t, "--preset", "360p", "--duration", "10s", "--log-format", "json", "--encoder", "test:fail=5s",
 		"--filter-backend", "cpu", "--brightness", "0.05", n.URL("failover"))
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
-	failed := testpeer.LogLines(log, "encoder failed: libx264 took over")
+	failed := testutil.LogLines(log, "encoder failed: libx264 took over")
 	if len(failed) != 1 {
 		t.Fatalf("%d encoder failure lines, want 1:\n%s", len(failed), log)
 	}
-	t.Logf("switch took %d ms", testpeer.LogInt(failed[0], "switch_ms"))
-	if fl := testpeer.LogLines(log, "filters"); len(fl) != 1 || fl[0]["format"] != "nv12" {
+	t.Logf("switch took %d ms", testutil.LogInt(failed[0], "switch_ms"))
+	if fl := testutil.LogLines(log, "filters"); len(fl) != 1 || fl[0]["format"] != "nv12" {
 		t.Errorf("the filter stage: %v; want it writing nv12 for the encoder", fl)
 	}
 	if stoppedField(t, log, "encoder_fallbacks") != 1 || stoppedString(t, log, "encoder") != encode.X264 ||
 		stoppedField(t, log, "reconnects") != 0 {
-		t.Errorf("stopped line: %v", testpeer.LogLines(log, "stopped"))
+		t.Errorf("stopped line: %v", testutil.LogLines(log, "stopped"))
 	}
 	pkts := recordedVideo(t, n, "failover")
 	if len(pkts) < 290 {
@@ -159,10 +160,10 @@ func TestEncoderFailsMidStream(t *testing.T) {
 			t.Fatalf("DTS not increasing at packet %d: %.3f after %.3f", i, pkts[i].DTS, pkts[i-1].DTS)
 		}
 	}
-	if gap, at := testpeer.MaxGap(pkts); gap > 2.5/30 {
+	if gap, at := testutil.MaxGap(pkts); gap > 2.5/30 {
 		t.Errorf("%.3f s without video at %.2f s, want no gap over 2 frames", gap, at)
 	}
-	keys := testpeer.KeyframeTimes(pkts)
+	keys := testutil.KeyframeTimes(pkts)
 	t.Logf("keyframes at %v", keys)
 	switchKey := false
 	for _, k := range keys {
@@ -182,18 +183,18 @@ func TestEncoderFailsMidStream(t *testing.T) {
 // lost (and only those), the recording decodes, and the push ends cleanly
 // although the hung call never returns.
 func TestEncoderHangsMidStream(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffprobe", "ffmpeg")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	code, log := push(t, "--preset", "360p", "--duration", "8s", "--log-format", "json", "--encoder", "test:hang=3s", n.URL("hang"))
 	if code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
-	failed := testpeer.LogLines(log, "encoder failed: libx264 took over")
+	failed := testutil.LogLines(log, "encoder failed: libx264 took over")
 	if len(failed) != 1 || !strings.Contains(fmt.Sprint(failed[0]["error"]), "no packet for 1s") {
 		t.Fatalf("encoder failure lines: %v", failed)
 	}
 	pkts := recordedVideo(t, n, "hang")
-	gap, at := testpeer.MaxGap(pkts)
+	gap, at := testutil.MaxGap(pkts)
 	t.Logf("%d video packets; the longest gap %.3f s at %.2f s", len(pkts), gap, at-pkts[0].DTS)
 	if gap > 1.1 || math.Abs(at-pkts[0].DTS-3) > 0.1 {
 		t.Errorf("%.3f s without video at %.2f s; want the hang's second at most, at 3 s", gap, at-pkts[0].DTS)
@@ -209,7 +210,7 @@ func TestEncoderHangsMidStream(t *testing.T) {
 // to a reopened encoder at keyframes, and the recording decodes cleanly
 // with no gap over 2 frames.
 func TestEncoderReopenShaped(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
+	testutil.RequireTool(t, "ffprobe", "ffmpeg")
 	ns, n, hb := shapedServer(t, testpeer.NginxConfig{Record: true})
 	cmd, stderr := shapedPush(t, ns, n, hb, "reopen", 26*time.Second, "--preset", "480p", "--encoder", "test:reopen")
 	time.Sleep(4 * time.Second)
@@ -222,7 +223,7 @@ func TestEncoderReopenShaped(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
 	var switches int
-	for _, m := range testpeer.LogLines(log, "bitrate changed") {
+	for _, m := range testutil.LogLines(log, "bitrate changed") {
 		if how, _ := m["how"].(string); strings.HasPrefix(how, "reopened") {
 			switches++
 			t.Logf("%v → %v in %v ms", m["from"], m["to"], m["switch_ms"])
@@ -232,11 +233,11 @@ func TestEncoderReopenShaped(t *testing.T) {
 		t.Fatalf("%d switches to a reopened encoder, want the cut and the climb at least:\n%s", switches, log)
 	}
 	if stoppedField(t, log, "reconnects") != 0 || stoppedField(t, log, "encoder_switches") != switches {
-		t.Errorf("stopped line: %v", testpeer.LogLines(log, "stopped"))
+		t.Errorf("stopped line: %v", testutil.LogLines(log, "stopped"))
 	}
 	r := readRecording(t, n, "reopen")
 	decodesCleanly(t, n.RecordPath("reopen"))
-	if gap, at := testpeer.MaxGap(r.video); gap > 2.5/30 {
+	if gap, at := testutil.MaxGap(r.video); gap > 2.5/30 {
 		t.Errorf("%.3f s without video at %.2f s, want no gap over 2 frames", gap, at)
 	}
 	for i := 1; i < len(r.video); i++ {

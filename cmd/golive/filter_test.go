@@ -14,6 +14,7 @@ import (
 
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -70,7 +71,7 @@ func decodeFrame(t *testing.T, path string, at float64, w, h int) *media.VideoFr
 // the caption is drawn, the noisy skin patch is smoother and the hard
 // edge as sharp.
 func TestPushFilters(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
 	const w, h = 640, 360
 	in, noise, edge := spec.TestFrame(w, h, 7)
 	still := writeY4M(t, in, 15)
@@ -92,7 +93,7 @@ func TestPushFilters(t *testing.T) {
 	}
 	lf.Close()
 
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	base := []string{"--preset", "360p", "--source", "file:" + still, "--loop", "--duration", "3s"}
 	if code, log := push(t, append(base, n.URL("plain"))...); code != exitOK {
 		t.Fatalf("plain push: exit %d:\n%s", code, log)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/golive/golive/internal/status"
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // The tests here run nginx-rtmp and golive inside a network namespace whose
@@ -86,8 +87,8 @@ func (h *heartbeats) states() []string {
 // logTimes returns when each line with msg was logged.
 func logTimes(log, msg string) []time.Time {
 	var ts []time.Time
-	for _, m := range testpeer.LogLines(log, msg) {
-		ts = append(ts, testpeer.LogTime(m))
+	for _, m := range testutil.LogLines(log, msg) {
+		ts = append(ts, testutil.LogTime(m))
 	}
 	return ts
 }
@@ -96,9 +97,9 @@ func logTimes(log, msg string) []time.Time {
 // heartbeat receiver in it.
 func shapedServer(t *testing.T, cfg testpeer.NginxConfig) (*testpeer.Netns, *testpeer.Nginx, *heartbeats) {
 	t.Helper()
-	ns := testpeer.NewNetns(t)
+	ns := testpeer.StartNetns(t)
 	cfg.Netns = ns
-	n := testpeer.StartNginxT(t, cfg)
+	n := testpeer.StartNginx(t, cfg)
 	ln, err := ns.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +109,7 @@ func shapedServer(t *testing.T, cfg testpeer.NginxConfig) (*testpeer.Netns, *tes
 
 // shapedPush starts golive in ns, publishing the 720p preset to n with a
 // heartbeat to hb every 500 ms, for dur.
-func shapedPush(t *testing.T, ns *testpeer.Netns, n *testpeer.Nginx, hb *heartbeats, key string, dur time.Duration, extra ...string) (*exec.Cmd, *testpeer.LogBuffer) {
+func shapedPush(t *testing.T, ns *testpeer.Netns, n *testpeer.Nginx, hb *heartbeats, key string, dur time.Duration, extra ...string) (*exec.Cmd, *testutil.LogBuffer) {
 	t.Helper()
 	args := append([]string{"push", "--status", "off", "--log-format", "json", "--duration", dur.String(),
 		"--heartbeat-url", hb.URL, "--heartbeat-interval", "500ms"}, extra...)
@@ -117,7 +118,7 @@ func shapedPush(t *testing.T, ns *testpeer.Netns, n *testpeer.Nginx, hb *heartbe
 }
 
 // waitExit waits for cmd and returns its exit code.
-func waitExit(t *testing.T, cmd *exec.Cmd, stderr *testpeer.LogBuffer, timeout time.Duration) int {
+func waitExit(t *testing.T, cmd *exec.Cmd, stderr *testutil.LogBuffer, timeout time.Duration) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -133,21 +134,21 @@ func waitExit(t *testing.T, cmd *exec.Cmd, stderr *testpeer.LogBuffer, timeout t
 
 // recording is what nginx recorded, on media time.
 type recording struct {
-	video, audio []testpeer.PacketInfo
+	video, audio []testutil.PacketInfo
 }
 
 func readRecording(t *testing.T, n *testpeer.Nginx, key string) recording {
 	t.Helper()
 	path := n.RecordPath(key)
-	if err := testpeer.WaitRecordingDone(path, 10*time.Second); err != nil {
+	if err := testutil.WaitRecordingDone(path, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var r recording
 	var err error
-	if r.video, err = testpeer.Packets(path, "v"); err != nil {
+	if r.video, err = testutil.Packets(path, "v"); err != nil {
 		t.Fatal(err)
 	}
-	if r.audio, err = testpeer.Packets(path, "a"); err != nil {
+	if r.audio, err = testutil.Packets(path, "a"); err != nil {
 		t.Fatal(err)
 	}
 	if len(r.video) == 0 || len(r.audio) == 0 {
@@ -157,7 +158,7 @@ func readRecording(t *testing.T, n *testpeer.Nginx, key string) recording {
 }
 
 // rate is the bit/s of the packets whose DTS is in [from, to) seconds.
-func rate(pkts []testpeer.PacketInfo, from, to float64) float64 {
+func rate(pkts []testutil.PacketInfo, from, to float64) float64 {
 	bytes := 0
 	for _, p := range pkts {
 		if p.DTS >= from && p.DTS < to {
@@ -174,7 +175,7 @@ func rate(pkts []testpeer.PacketInfo, from, to float64) float64 {
 // the target within 20 s; and the recording's timestamps never stop for
 // more than 1 s.
 func TestBandwidthCut(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe")
+	testutil.RequireTool(t, "ffprobe")
 	ns, n, hb := shapedServer(t, testpeer.NginxConfig{Record: true})
 	const (
 		before = 8 * time.Second
@@ -253,10 +254,10 @@ func TestBandwidthCut(t *testing.T) {
 	if v := rate(r.video, back+18, back+21); v < 0.9*2_500_000*0.9 {
 		t.Errorf("video %.0f kbit/s 18–21 s after the link came back, want about the 2500k target", v/1000)
 	}
-	if gap, at := testpeer.MaxGap(r.video); gap > 1 {
+	if gap, at := testutil.MaxGap(r.video); gap > 1 {
 		t.Errorf("recording: %.2f s without video at %.1f s, want no gap over 1 s", gap, at)
 	}
-	if gap, at := testpeer.MaxGap(r.audio); gap > 1 {
+	if gap, at := testutil.MaxGap(r.audio); gap > 1 {
 		t.Errorf("recording: %.2f s without audio at %.1f s, want no gap over 1 s", gap, at)
 	}
 }
@@ -267,7 +268,7 @@ func TestBandwidthCut(t *testing.T) {
 // recording goes on (nginx appends), the capture never restarts, and the
 // heartbeat reports the states across it.
 func TestOutageAndRestart(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
+	testutil.RequireTool(t, "ffprobe", "ffmpeg")
 	// drop_idle_publisher: our dead session's TCP connection never ends
 	// by itself on a cut link; the server drops it after 5 s of silence
 	// (without it nginx says "already publishing" until its 60 s ping).
@@ -364,7 +365,7 @@ func TestOutageAndRestart(t *testing.T) {
 // cleanly (exit 0, last heartbeat "stopped"); {"max_bitrate":N} caps the
 // encoder; a heartbeat server that is down changes nothing.
 func TestHeartbeatOrders(t *testing.T) {
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{})
 	t.Run("stop", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -423,7 +424,7 @@ func TestHeartbeatOrders(t *testing.T) {
 		}
 	})
 	t.Run("down", func(t *testing.T) {
-		port, err := testpeer.FreePort()
+		port, err := testutil.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -444,7 +445,7 @@ func TestHeartbeatOrders(t *testing.T) {
 // again once the link is back. What nginx recorded decodes cleanly across
 // both changes, with the sizes in that order.
 func TestABRScale(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe", "ffmpeg")
+	testutil.RequireTool(t, "ffprobe", "ffmpeg")
 	ns, n, hb := shapedServer(t, testpeer.NginxConfig{Record: true})
 	cmd, stderr := shapedPush(t, ns, n, hb, "scale", 50*time.Second, "--abr-scale", "on")
 	time.Sleep(3 * time.Second)
@@ -472,7 +473,7 @@ func TestABRScale(t *testing.T) {
 	}
 
 	path := n.RecordPath("scale")
-	if err := testpeer.WaitRecordingDone(path, 10*time.Second); err != nil {
+	if err := testutil.WaitRecordingDone(path, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height",

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // TestPipeSource: ffmpeg writes 6 s of raw I420 640x360 at 30 fps, paced
@@ -19,9 +20,9 @@ import (
 // 5 s of it. The recording decodes without an error, is 640x360, has at
 // least 95% of the frames and a keyframe every 2 s.
 func TestPipeSource(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
 	bin := goliveBinary(t)
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +73,7 @@ func TestPipeSource(t *testing.T) {
 	}
 
 	rec := n.RecordPath("pipe")
-	pr := testpeer.ProbeRecordingT(t, rec)
+	pr := testutil.ProbeRecordingT(t, rec)
 	v := pr.Video()
 	if v == nil || v.Width != 640 || v.Height != 360 {
 		t.Fatalf("recording streams %+v: want 640x360 video", pr.Streams)
@@ -87,7 +88,7 @@ func TestPipeSource(t *testing.T) {
 	if out, err := exec.Command("ffmpeg", "-v", "error", "-i", rec, "-fps_mode", "vfr", "-f", "null", "-").CombinedOutput(); err != nil || len(out) > 0 {
 		t.Fatalf("decoding the recording: %v\n%s", err, out)
 	}
-	pkts, err := testpeer.Packets(rec, "v")
+	pkts, err := testutil.Packets(rec, "v")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,10 +111,10 @@ func TestPipeSource(t *testing.T) {
 	if len(pkts) < 5*30*95/100 {
 		t.Errorf("%d video frames in 5 s at 30 fps: want 95%% (%d)", len(pkts), 5*30*95/100)
 	}
-	if gap, at := testpeer.MaxGap(pkts); gap > 2.0/30+0.002 {
+	if gap, at := testutil.MaxGap(pkts); gap > 2.0/30+0.002 {
 		t.Errorf("video gap of %.0f ms at %.3f s", gap*1000, at)
 	}
-	keys := testpeer.KeyframeTimes(pkts)
+	keys := testutil.KeyframeTimes(pkts)
 	if len(keys) < 3 || !pkts[0].Keyframe {
 		t.Fatalf("keyframes at %v: want one every 2 s from the start", keys)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // push runs `golive push …` in-process and returns its exit code and stderr.
@@ -27,8 +28,8 @@ func push(t *testing.T, args ...string) (int, string) {
 // TestPushRecordedStream pushes 8 s of the 720p preset to a real nginx-rtmp
 // and checks what the server recorded, as a viewer's player would see it.
 func TestPushRecordedStream(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	const key = "SECRETKEY1"
 	code, log := push(t, "--preset", "720p", "--duration", "8s", n.URL(key))
 	if code != exitOK {
@@ -38,7 +39,7 @@ func TestPushRecordedStream(t *testing.T) {
 		t.Errorf("the stream key appears in the log:\n%s", log)
 	}
 	rec := n.RecordPath(key)
-	pr := testpeer.ProbeRecordingT(t, rec)
+	pr := testutil.ProbeRecordingT(t, rec)
 	v, a := pr.Video(), pr.Audio()
 	if v == nil || a == nil {
 		t.Fatalf("recording has streams %+v, want video and audio", pr.Streams)
@@ -46,7 +47,7 @@ func TestPushRecordedStream(t *testing.T) {
 	if v.CodecName != "h264" || v.Width != 1280 || v.Height != 720 {
 		t.Errorf("video %s %dx%d, want h264 1280x720", v.CodecName, v.Width, v.Height)
 	}
-	if fps := testpeer.ParseRate(v.RFrameRate); math.Abs(fps-30) > 0.5 {
+	if fps := testutil.ParseRate(v.RFrameRate); math.Abs(fps-30) > 0.5 {
 		t.Errorf("video frame rate %v (%s), want 30", fps, v.RFrameRate)
 	}
 	if a.CodecName != "aac" || a.SampleRate != 48000 || a.Channels != 2 {
@@ -56,7 +57,7 @@ func TestPushRecordedStream(t *testing.T) {
 		t.Errorf("duration %.2f s, want 8 s ±10%%", pr.Duration)
 	}
 
-	pkts, err := testpeer.Packets(rec, "v")
+	pkts, err := testutil.Packets(rec, "v")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func TestPushRecordedStream(t *testing.T) {
 			t.Fatalf("video DTS not increasing at packet %d: %.3f after %.3f", i, pkts[i].DTS, pkts[i-1].DTS)
 		}
 	}
-	keys := testpeer.KeyframeTimes(pkts)
+	keys := testutil.KeyframeTimes(pkts)
 	if len(keys) < 4 {
 		t.Fatalf("keyframes at %v: want one every 2 s", keys)
 	}
@@ -80,7 +81,7 @@ func TestPushRecordedStream(t *testing.T) {
 			t.Errorf("keyframes at %v: spacing %.3f s, want 2.000", keys, d)
 		}
 	}
-	apk, err := testpeer.Packets(rec, "a")
+	apk, err := testutil.Packets(rec, "a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func TestPushRecordedStream(t *testing.T) {
 }
 
 func TestPushRefused(t *testing.T) {
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{DenyPublish: true})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{DenyPublish: true})
 	const key = "SECRETKEY2"
 	start := time.Now()
 	code, log := push(t, "--duration", "20s", n.URL(key))
@@ -115,13 +116,13 @@ func TestPushRefused(t *testing.T) {
 }
 
 func TestPushRTMPS(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{RTMPS: true, Record: true})
+	testutil.RequireTool(t, "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{RTMPS: true, Record: true})
 	t.Run("ca-file", func(t *testing.T) {
 		if code, log := push(t, "--preset", "360p", "--duration", "2s", "--ca-file", n.CAFile(), n.RTMPSURL("withca")); code != exitOK {
 			t.Fatalf("exit %d; log:\n%s", code, log)
 		}
-		if pr := testpeer.ProbeRecordingT(t, n.RecordPath("withca")); pr.Video() == nil || pr.Video().Width != 640 {
+		if pr := testutil.ProbeRecordingT(t, n.RecordPath("withca")); pr.Video() == nil || pr.Video().Width != 640 {
 			t.Fatalf("recording: %+v", pr)
 		}
 	})
@@ -140,7 +141,7 @@ func TestPushRTMPS(t *testing.T) {
 
 // TestBadInput: one clear line and the documented exit code, fast.
 func TestBadInput(t *testing.T) {
-	port, err := testpeer.FreePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestUnresponsiveServers(t *testing.T) {
 // --reconnect-max 2 it gives up after two attempts: exit 3 with a clear
 // line, promptly.
 func TestServerGoesAway(t *testing.T) {
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{})
 	done := make(chan struct{})
 	var code int
 	var log string
@@ -270,7 +271,7 @@ func TestServerGoesAway(t *testing.T) {
 // yet fails fast (exit 3); with it, golive waits and goes live once the
 // server starts.
 func TestWaitForServer(t *testing.T) {
-	port, err := testpeer.FreePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +301,7 @@ func TestWaitForServer(t *testing.T) {
 		t.Fatalf("--wait-for-server: gave up with no server (exit %d):\n%s", code, log)
 	default:
 	}
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true, Port: port})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true, Port: port})
 	select {
 	case <-done:
 	case <-time.After(15 * time.Second):
@@ -309,7 +310,7 @@ func TestWaitForServer(t *testing.T) {
 	if code != 0 || !strings.Contains(log, "waiting for the server") {
 		t.Fatalf("exit %d, want 0 after waiting; output:\n%s", code, log)
 	}
-	if p := testpeer.ProbeRecordingT(t, n.RecordPath("waiting")); p.Video() == nil {
+	if p := testutil.ProbeRecordingT(t, n.RecordPath("waiting")); p.Video() == nil {
 		t.Errorf("nothing recorded after waiting for the server")
 	}
 }
@@ -317,7 +318,7 @@ func TestWaitForServer(t *testing.T) {
 // TestJSONLogs: with --log-format json every line of stderr is a JSON
 // object, the final error too, with its exit code.
 func TestJSONLogs(t *testing.T) {
-	port, err := testpeer.FreePort()
+	port, err := testutil.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,8 +347,8 @@ func TestJSONLogs(t *testing.T) {
 // rtmp://…` does) gets H.264, AAC and the metadata the server derived from
 // our onMetaData.
 func TestLivePlayback(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{})
+	testutil.RequireTool(t, "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{})
 	url := n.URL("live1")
 	done := make(chan int)
 	go func() {

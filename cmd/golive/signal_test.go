@@ -9,15 +9,16 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // TestSignalStopsCleanly: SIGTERM (systemd's stop) and SIGINT (Ctrl-C) end
 // the push with exit 0 and a complete recording: what was encoded arrives,
 // ending on the frames before the signal.
 func TestSignalStopsCleanly(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe")
+	testutil.RequireTool(t, "ffprobe")
 	bin := goliveBinary(t)
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		t.Run(sig.String(), func(t *testing.T) {
 			key := "sig" + strings.ReplaceAll(sig.String(), " ", "")
@@ -38,7 +39,7 @@ func TestSignalStopsCleanly(t *testing.T) {
 				t.Errorf("no final stats line:\n%s", stderr.String())
 			}
 			rec := n.RecordPath(key)
-			pr := testpeer.ProbeRecordingT(t, rec)
+			pr := testutil.ProbeRecordingT(t, rec)
 			if pr.Video() == nil || pr.Audio() == nil || math.Abs(pr.Duration-3) > 0.5 {
 				t.Fatalf("recording: %.2f s, streams %+v; want 3 s of audio and video", pr.Duration, pr.Streams)
 			}
@@ -48,14 +49,14 @@ func TestSignalStopsCleanly(t *testing.T) {
 
 // startLive starts a `golive push … --log-format json` and waits for its
 // "publishing" line; its stderr is returned.
-func startLive(t *testing.T, cmd *exec.Cmd) *testpeer.LogBuffer {
+func startLive(t *testing.T, cmd *exec.Cmd) *testutil.LogBuffer {
 	t.Helper()
-	var stderr testpeer.LogBuffer
+	var stderr testutil.LogBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if !testpeer.WaitFor(15*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(stderr.String(), `"msg":"publishing"`) }) {
+	if !testutil.WaitFor(15*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(stderr.String(), `"msg":"publishing"`) }) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatalf("never went live:\n%s", stderr.String())

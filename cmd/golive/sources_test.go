@@ -12,18 +12,19 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // TestAVSync: a flash and a beep made at the same pipeline time arrive at
 // the server within one frame (33 ms) of each other.
 func TestAVSync(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	if code, log := push(t, "--preset", "360p", "--source", "test:sync", "--duration", "6s", n.URL("sync")); code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
-	testpeer.ProbeRecordingT(t, n.RecordPath("sync"))
-	pairs, err := testpeer.AVOffsets(n.RecordPath("sync"))
+	testutil.ProbeRecordingT(t, n.RecordPath("sync"))
+	pairs, err := testutil.AVOffsets(n.RecordPath("sync"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +53,8 @@ func clip(t *testing.T, name string, args ...string) string {
 // TestFileSource: a file is pushed in real time, re-encoded to the preset,
 // and the push ends cleanly (exit 0) at its end.
 func TestFileSource(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	mp4 := clip(t, "show.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
 		"-t", "4", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac", "-ac", "1")
 	start := time.Now()
@@ -63,12 +64,12 @@ func TestFileSource(t *testing.T) {
 	if took := time.Since(start); took < 3500*time.Millisecond || took > 8*time.Second {
 		t.Errorf("a 4 s file took %v to push: not paced in real time", took)
 	}
-	pr := testpeer.ProbeRecordingT(t, n.RecordPath("file"))
+	pr := testutil.ProbeRecordingT(t, n.RecordPath("file"))
 	v, a := pr.Video(), pr.Audio()
 	if v == nil || a == nil || v.Width != 640 || v.Height != 360 || a.SampleRate != 48000 || a.Channels != 2 {
 		t.Fatalf("recording streams %+v: want 640x360 video and 48 kHz stereo audio", pr.Streams)
 	}
-	if fps := testpeer.ParseRate(v.RFrameRate); math.Abs(fps-30) > 0.5 {
+	if fps := testutil.ParseRate(v.RFrameRate); math.Abs(fps-30) > 0.5 {
 		t.Errorf("frame rate %v, want the preset's 30", fps)
 	}
 	if math.Abs(pr.Duration-4) > 0.5 {
@@ -79,20 +80,20 @@ func TestFileSource(t *testing.T) {
 // TestFileLoop: --loop plays the file again and again; timestamps keep
 // running across the loop point without gaps.
 func TestFileLoop(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	mp4 := clip(t, "loop.mp4", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
 		"-t", "2", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac")
 	if code, log := push(t, "--preset", "360p", "--source", "file:"+mp4, "--loop", "--duration", "5s", n.URL("loop")); code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
 	rec := n.RecordPath("loop")
-	pr := testpeer.ProbeRecordingT(t, rec)
+	pr := testutil.ProbeRecordingT(t, rec)
 	if pr.Duration < 4.5 {
 		t.Fatalf("duration %.2f s: the loop stopped", pr.Duration)
 	}
 	for _, kind := range []string{"v", "a"} {
-		pk, err := testpeer.Packets(rec, kind)
+		pk, err := testutil.Packets(rec, kind)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,13 +110,13 @@ func TestFileLoop(t *testing.T) {
 
 // TestFileAudioOnly: a wav has no picture: the slate goes with its audio.
 func TestFileAudioOnly(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	wav := clip(t, "radio.wav", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "3")
 	if code, log := push(t, "--preset", "360p", "--source", "file:"+wav, n.URL("wav")); code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
-	pr := testpeer.ProbeRecordingT(t, n.RecordPath("wav"))
+	pr := testutil.ProbeRecordingT(t, n.RecordPath("wav"))
 	if pr.Video() == nil || pr.Audio() == nil || math.Abs(pr.Duration-3) > 0.5 {
 		t.Fatalf("recording %.2f s, streams %+v: want 3 s of slate and audio", pr.Duration, pr.Streams)
 	}
@@ -140,23 +141,23 @@ func decodeAudio(t *testing.T, path string, from, dur float64) []int16 {
 // captured from its monitor with --mic, arrives at the server with its
 // frequency and level.
 func TestMicrophone(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
-	pulse := testpeer.StartPulseT(t) // also points this process's libpulse at it
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	pulse := testpeer.StartPulse(t) // also points this process's libpulse at it
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	const level = 0.25
 	if err := pulse.PlayTone(ctx, 1000, level); err != nil {
 		t.Fatal(err)
 	}
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	if code, log := push(t, "--preset", "360p", "--mic", pulse.Monitor(), "--duration", "4s", n.URL("mic")); code != exitOK {
 		t.Fatalf("exit %d:\n%s", code, log)
 	}
 	rec := n.RecordPath("mic")
-	testpeer.ProbeRecordingT(t, rec)
+	testutil.ProbeRecordingT(t, rec)
 	s := decodeAudio(t, rec, 1.5, 2)
-	hz := testpeer.ToneFrequency(s, 1, 48000)
-	rms := testpeer.RMS(s, 1)
+	hz := testutil.ToneFrequency(s, 1, 48000)
+	rms := testutil.RMS(s, 1)
 	want := level / math.Sqrt2
 	t.Logf("received %.1f Hz at RMS %.3f (played %.3f)", hz, rms, want)
 	if math.Abs(hz-1000) > 5 {
@@ -170,17 +171,17 @@ func TestMicrophone(t *testing.T) {
 // TestNoMicrophone: --mic default on a machine without any microphone (no
 // sound card, no PulseAudio here): a warning, silence, and the push goes on.
 func TestNoMicrophone(t *testing.T) {
-	testpeer.RequireTool(t, "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	code, log := push(t, "--preset", "360p", "--mic", "default", "--duration", "3s", n.URL("nomic"))
 	if code != exitOK || !strings.Contains(log, "no microphone") {
 		t.Fatalf("exit %d, want 0 with a warning; log:\n%s", code, log)
 	}
-	pr := testpeer.ProbeRecordingT(t, n.RecordPath("nomic"))
+	pr := testutil.ProbeRecordingT(t, n.RecordPath("nomic"))
 	if pr.Audio() == nil || math.Abs(pr.Duration-3) > 0.5 {
 		t.Fatalf("recording %.2f s, streams %+v: want 3 s with a (silent) audio track", pr.Duration, pr.Streams)
 	}
-	if s := decodeAudio(t, n.RecordPath("nomic"), 0.5, 2); testpeer.RMS(s, 1) > 0.001 {
-		t.Errorf("audio RMS %.4f: want silence", testpeer.RMS(s, 1))
+	if s := decodeAudio(t, n.RecordPath("nomic"), 0.5, 2); testutil.RMS(s, 1) > 0.001 {
+		t.Errorf("audio RMS %.4f: want silence", testutil.RMS(s, 1))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // TestWHIPShapedLink: the 720p preset (2500 kbit/s) over WHIP, the
@@ -26,7 +27,7 @@ import (
 // link loses most of what is sent (whole frames stop for about 1 s). The
 // benchmark records it; this test is the steady slow link.
 func TestWHIPShapedLink(t *testing.T) {
-	ns := testpeer.NewNetns(t)
+	ns := testpeer.StartNetns(t)
 	ep := testpeer.StartWHIPEndpoint(t, testpeer.EndpointOptions{Netns: ns})
 	ln, err := ns.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -159,10 +160,10 @@ type abrLine struct {
 
 func abrLines(log string) []abrLine {
 	var out []abrLine
-	for _, m := range testpeer.LogLines(log, "bitrate") {
+	for _, m := range testutil.LogLines(log, "bitrate") {
 		if m["component"] == "abr" {
 			why, _ := m["why"].(string)
-			out = append(out, abrLine{testpeer.LogTime(m), testpeer.LogInt(m, "from_kbps"), testpeer.LogInt(m, "to_kbps"), why})
+			out = append(out, abrLine{testutil.LogTime(m), testutil.LogInt(m, "from_kbps"), testutil.LogInt(m, "to_kbps"), why})
 		}
 	}
 	return out

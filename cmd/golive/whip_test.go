@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 var (
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) {
 // it signals or run it beside the test process.
 func goliveBinary(t *testing.T) string {
 	t.Helper()
-	testpeer.RequireTool(t, "go")
+	testutil.RequireTool(t, "go")
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "golive-bin")
 		if err != nil {
@@ -119,13 +120,9 @@ func TestWHIPStopDeletes(t *testing.T) {
 // and a WHEP viewer reads it back: the H.264 decodes from its first
 // keyframe at 1280×720 with ≥ 95 % of the frames sent, and Opus arrives.
 func TestWHIPInterop(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
 	ww := testpeer.StartWHIPWHEP(t)
-	rx, err := testpeer.StartWHEP(ww.WHEPURL(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rx.Close()
+	rx := testpeer.StartWHEP(t, ww.WHEPURL(), t.TempDir())
 	code, log := push(t, "--preset", "720p", "--duration", "10s", "--log-format", "json", strings.Replace(ww.WHIPURL(), "http://", "whip://", 1))
 	if code != 0 {
 		t.Fatalf("exit %d; log:\n%s", code, log)
@@ -136,21 +133,21 @@ func TestWHIPInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	sent := stoppedField(t, log, "frames")
-	got, err := testpeer.DecodeFrames(rx.H264Path(), "v")
+	got, err := testutil.DecodeFrames(rx.H264Path(), "v")
 	if err != nil {
 		t.Fatalf("the received H.264 does not decode cleanly: %v", err)
 	}
 	if got*100 < sent*95 {
 		t.Errorf("decoded %d frames of %d sent (< 95%%); viewer stats %+v", got, sent, st)
 	}
-	pr := testpeer.ProbeRecordingT(t, rx.H264Path())
+	pr := testutil.ProbeRecordingT(t, rx.H264Path())
 	if v := pr.Video(); v == nil || v.Width != 1280 || v.Height != 720 {
 		t.Errorf("received video %+v, want 1280x720", pr.Streams)
 	}
 	if st.AudioPackets < 400 { // 10 s of 20 ms packets: 500
 		t.Errorf("%d Opus packets arrived, want about 500", st.AudioPackets)
 	}
-	if n, err := testpeer.DecodeFrames(rx.OggPath(), "a"); err != nil || n < 400 {
+	if n, err := testutil.DecodeFrames(rx.OggPath(), "a"); err != nil || n < 400 {
 		t.Errorf("received Opus: %d frames decoded, %v", n, err)
 	}
 	if st.MaxFrameGap > time.Second {
@@ -162,9 +159,9 @@ func TestWHIPInterop(t *testing.T) {
 // stoppedField reads an integer field of the JSON "stopped" line.
 func stoppedField(t *testing.T, log, field string) int {
 	t.Helper()
-	for _, m := range testpeer.LogLines(log, "stopped") {
+	for _, m := range testutil.LogLines(log, "stopped") {
 		if _, ok := m[field].(float64); ok {
-			return testpeer.LogInt(m, field)
+			return testutil.LogInt(m, field)
 		}
 	}
 	t.Fatalf("no %q in a stopped line:\n%s", field, log)
@@ -174,7 +171,7 @@ func stoppedField(t *testing.T, log, field string) int {
 // stoppedString reads a string field of the JSON "stopped" line.
 func stoppedString(t *testing.T, log, field string) string {
 	t.Helper()
-	for _, m := range testpeer.LogLines(log, "stopped") {
+	for _, m := range testutil.LogLines(log, "stopped") {
 		if s, ok := m[field].(string); ok {
 			return s
 		}

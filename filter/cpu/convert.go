@@ -5,7 +5,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 
-	"github.com/golive/golive/internal/avframe"
+	"github.com/golive/golive/media/avframe"
 	"github.com/golive/golive/media/yuv"
 )
 

@@ -48,8 +48,8 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"github.com/golive/golive/filter/spec"
-	"github.com/golive/golive/internal/avframe"
 	"github.com/golive/golive/media"
+	"github.com/golive/golive/media/avframe"
 )
 
 // Filter runs the passes on frames; it implements spec.Backend. Not safe

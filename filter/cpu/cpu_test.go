@@ -13,7 +13,7 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"github.com/golive/golive/filter/spec"
-	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/media/yuv"
 )
@@ -311,7 +311,7 @@ func TestBeauty(t *testing.T) {
 // The graph is what Graph says: the ffmpeg command line, given the same
 // description, makes the same picture.
 func TestBeautyMatchesFFmpeg(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg")
+	testutil.RequireTool(t, "ffmpeg")
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
 		t.Fatal(err)

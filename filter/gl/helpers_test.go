@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/filter/spec"
-	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -31,7 +31,7 @@ func needGL(t testing.TB) Info {
 	t.Helper()
 	probed.Do(func() { probed.info, probed.err = Probe() })
 	if probed.err != nil {
-		testpeer.Missing(t, fmt.Sprintf("no OpenGL ES context (Mesa's EGL and llvmpipe): %v", probed.err))
+		testutil.Missing(t, fmt.Sprintf("no OpenGL ES context (Mesa's EGL and llvmpipe): %v", probed.err))
 	}
 	return probed.info
 }

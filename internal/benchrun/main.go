@@ -27,6 +27,7 @@ import (
 	"github.com/golive/golive/capture/testsrc"
 	filtercpu "github.com/golive/golive/filter/cpu"
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -68,7 +69,7 @@ func run(bin, out string, dur time.Duration, rounds int) error {
 	if err != nil {
 		return fmt.Errorf("go test -bench: %w", err)
 	}
-	n, err := testpeer.StartNginx(testpeer.NginxConfig{Record: true})
+	n, err := testpeer.NewNginx(testpeer.NginxConfig{Record: true})
 	if err != nil {
 		return err
 	}
@@ -232,15 +233,15 @@ func measure(cmd *exec.Cmd, n *testpeer.Nginx, key string) (result, error) {
 		rssKB: ru.Maxrss,
 	}
 	rec := n.RecordPath(key)
-	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
+	if err := testutil.WaitRecordingDone(rec, 10*time.Second); err != nil {
 		return res, err
 	}
-	pk, err := testpeer.Packets(rec, "v")
+	pk, err := testutil.Packets(rec, "v")
 	if err != nil {
 		return res, err
 	}
 	res.frames = len(pk)
-	if pr, err := testpeer.Probe(rec); err == nil {
+	if pr, err := testutil.Probe(rec); err == nil {
 		res.kbps = float64(pr.BitRate) / 1000
 	}
 	return res, nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/golive/golive/internal/status"
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 // The network rounds (issue 6): golive and the ffmpeg command line through
@@ -95,8 +96,8 @@ type netRun struct {
 	hb       []hbPost   // golive
 	progress []progress // ffmpeg
 	arr      []arrival
-	video    []testpeer.PacketInfo
-	audio    []testpeer.PacketInfo
+	video    []testutil.PacketInfo
+	audio    []testutil.PacketInfo
 }
 
 // networkRounds runs the three scenarios, golive then ffmpeg in each, and
@@ -154,14 +155,14 @@ func netIntro(b *strings.Builder) {
 // runNetScenario runs one publisher through sc in a fresh namespace.
 func runNetScenario(bin, who string, sc netScenario) (r netRun, err error) {
 	r = netRun{who: who, total: sc.total}
-	ns, err := testpeer.CreateNetns()
+	ns, err := testpeer.NewNetns()
 	if err != nil {
 		return r, err
 	}
 	defer func() { err = errors.Join(err, ns.Close()) }()
 	cfg := sc.nginx
 	cfg.Netns = ns
-	n, err := testpeer.StartNginx(cfg)
+	n, err := testpeer.NewNginx(cfg)
 	if err != nil {
 		return r, err
 	}
@@ -173,7 +174,7 @@ func runNetScenario(bin, who string, sc netScenario) (r netRun, err error) {
 	key := sc.key + who
 	url := n.URL(key)
 
-	var stderr testpeer.LogBuffer
+	var stderr testutil.LogBuffer
 	var hb *hbReceiver
 	var prog *progressReader
 	var cmd interface{ Kill() error }
@@ -223,7 +224,7 @@ func runNetScenario(bin, who string, sc netScenario) (r netRun, err error) {
 	go func() { w.run(stopWatch); close(watched) }()
 
 	// Live: the first video frame at the server.
-	if !testpeer.WaitFor(20*time.Second, 20*time.Millisecond, func() bool { return w.frameCount() > 0 || isDone(cmdDone) }) || w.frameCount() == 0 {
+	if !testutil.WaitFor(20*time.Second, 20*time.Millisecond, func() bool { return w.frameCount() > 0 || isDone(cmdDone) }) || w.frameCount() == 0 {
 		cmd.Kill()
 		<-cmdDone
 		close(stopWatch)
@@ -265,7 +266,7 @@ func runNetScenario(bin, who string, sc netScenario) (r netRun, err error) {
 	}
 
 	rec := n.RecordPath(key)
-	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
+	if err := testutil.WaitRecordingDone(rec, 10*time.Second); err != nil {
 		close(stopWatch)
 		<-watched
 		return r, err
@@ -273,10 +274,10 @@ func runNetScenario(bin, who string, sc netScenario) (r netRun, err error) {
 	close(stopWatch)
 	<-watched
 	r.arr = w.all()
-	if r.video, err = testpeer.Packets(rec, "v"); err != nil {
+	if r.video, err = testutil.Packets(rec, "v"); err != nil {
 		return r, err
 	}
-	if r.audio, err = testpeer.Packets(rec, "a"); err != nil {
+	if r.audio, err = testutil.Packets(rec, "a"); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -630,7 +631,7 @@ func (r netRun) stallMax() (d time.Duration, at time.Time) {
 }
 
 // logLines returns golive's JSON log lines with msg, decoded.
-func (r netRun) logLines(msg string) []map[string]any { return testpeer.LogLines(r.log, msg) }
+func (r netRun) logLines(msg string) []map[string]any { return testutil.LogLines(r.log, msg) }
 
 // stopped is golive's "stopped" line (nil if none).
 func (r netRun) stopped() map[string]any {
@@ -648,7 +649,7 @@ func (r netRun) lastFrame() int {
 	return r.progress[len(r.progress)-1].frame
 }
 
-func recorded(pkts []testpeer.PacketInfo) float64 {
+func recorded(pkts []testutil.PacketInfo) float64 {
 	if len(pkts) < 2 {
 		return 0
 	}
@@ -696,21 +697,21 @@ func cutTable(b *strings.Builder, g, f netRun) {
 	cut := func(r netRun) (time.Time, time.Time) { return r.events[0], r.events[1] }
 
 	gs := g.stopped()
-	row("How it ended", fmt.Sprintf("%s, %d reconnects", g.outcome(), testpeer.LogInt(gs, "reconnects")), f.outcome())
+	row("How it ended", fmt.Sprintf("%s, %d reconnects", g.outcome(), testutil.LogInt(gs, "reconnects")), f.outcome())
 
 	// Time to react.
 	react := "no change during the cut"
 	gc, gr := cut(g)
 	for _, l := range g.logLines("bitrate") {
-		if t := testpeer.LogTime(l); t.After(gc) {
-			react = fmt.Sprintf("%s (%d → %d kbit/s: %v)", secs(t.Sub(gc)), testpeer.LogInt(l, "from_kbps"), testpeer.LogInt(l, "to_kbps"), l["why"])
+		if t := testutil.LogTime(l); t.After(gc) {
+			react = fmt.Sprintf("%s (%d → %d kbit/s: %v)", secs(t.Sub(gc)), testutil.LogInt(l, "from_kbps"), testutil.LogInt(l, "to_kbps"), l["why"])
 			break
 		}
 	}
 	var rates []string
 	for _, l := range g.logLines("bitrate") {
-		if t := testpeer.LogTime(l); t.After(gc) && t.Before(gr) {
-			rates = append(rates, fmt.Sprintf("%d@%.1fs", testpeer.LogInt(l, "to_kbps"), t.Sub(gc).Seconds()))
+		if t := testutil.LogTime(l); t.After(gc) && t.Before(gr) {
+			rates = append(rates, fmt.Sprintf("%d@%.1fs", testutil.LogInt(l, "to_kbps"), t.Sub(gc).Seconds()))
 		}
 	}
 	row("Time to react (first bitrate change after the cut)", react, "— (no adaptive bitrate)")
@@ -756,10 +757,10 @@ func cutTable(b *strings.Builder, g, f netRun) {
 		fmt.Sprintf("%.0f kbit/s, %.1f fps", gk, gf), fmt.Sprintf("%.0f kbit/s, %.1f fps", fk, ff))
 
 	// Frames.
-	gdrop := testpeer.LogInt(gs, "dropped_before_encoder") + testpeer.LogInt(gs, "dropped_sending")
+	gdrop := testutil.LogInt(gs, "dropped_before_encoder") + testutil.LogInt(gs, "dropped_sending")
 	row("Video frames: encoded / recorded / dropped",
-		fmt.Sprintf("%d / %d / %d (%d before the encoder, %d sending; %d sheds to a keyframe)", testpeer.LogInt(gs, "frames"), len(g.video), gdrop,
-			testpeer.LogInt(gs, "dropped_before_encoder"), testpeer.LogInt(gs, "dropped_sending"), sheds),
+		fmt.Sprintf("%d / %d / %d (%d before the encoder, %d sending; %d sheds to a keyframe)", testutil.LogInt(gs, "frames"), len(g.video), gdrop,
+			testutil.LogInt(gs, "dropped_before_encoder"), testutil.LogInt(gs, "dropped_sending"), sheds),
 		fmt.Sprintf("%d / %d / %d", f.lastFrame(), len(f.video), f.lastFrame()-len(f.video)))
 
 	// Recovery.
@@ -790,8 +791,8 @@ func cutTable(b *strings.Builder, g, f netRun) {
 
 	// Gaps.
 	gap := func(r netRun) string {
-		vg, vat := testpeer.MaxGap(r.video)
-		ag, _ := testpeer.MaxGap(r.audio)
+		vg, vat := testutil.MaxGap(r.video)
+		ag, _ := testutil.MaxGap(r.audio)
 		st, sat := r.stallMax()
 		return fmt.Sprintf("%.2f s video at %.1f s, %.2f s audio; arrivals stalled %.1f s at most (%.1f s after going live)",
 			vg, vat, ag, st.Seconds(), sat.Sub(r.live).Seconds())
@@ -810,11 +811,11 @@ func lossTable(b *strings.Builder, g, f netRun, down, up string) {
 	fmt.Fprintf(b, "| | golive | ffmpeg |\n|---|---|---|\n")
 	row := func(name, gv, fv string) { fmt.Fprintf(b, "| %s | %s | %s |\n", name, gv, fv) }
 	gs := g.stopped()
-	row("How it ended", fmt.Sprintf("%s, %d reconnects", g.outcome(), testpeer.LogInt(gs, "reconnects")), f.outcome())
+	row("How it ended", fmt.Sprintf("%s, %d reconnects", g.outcome(), testutil.LogInt(gs, "reconnects")), f.outcome())
 
 	lost := "never said so"
 	if ls := g.logLines("connection lost: reconnecting"); len(ls) > 0 {
-		lost = fmt.Sprintf("%s (`%v`)", secs(max(testpeer.LogTime(ls[0]).Sub(g.events[0]), 0)), ls[0]["error"])
+		lost = fmt.Sprintf("%s (`%v`)", secs(max(testutil.LogTime(ls[0]).Sub(g.events[0]), 0)), ls[0]["error"])
 	}
 	fNoticed := "did not exit"
 	if !f.killed && f.exitCode != 0 {
@@ -827,8 +828,8 @@ func lossTable(b *strings.Builder, g, f netRun, down, up string) {
 
 	again := "never"
 	if ls := g.logLines("reconnected: publishing again"); len(ls) > 0 {
-		again = fmt.Sprintf("%s (%d attempts, %s after losing it)", secs(testpeer.LogTime(ls[0]).Sub(g.events[1])), testpeer.LogInt(ls[0], "attempts"),
-			secs(time.Duration(testpeer.LogInt(ls[0], "after"))))
+		again = fmt.Sprintf("%s (%d attempts, %s after losing it)", secs(testutil.LogTime(ls[0]).Sub(g.events[1])), testutil.LogInt(ls[0], "attempts"),
+			secs(time.Duration(testutil.LogInt(ls[0], "after"))))
 	}
 	fAgain := "never (no reconnection)"
 	row("Publishing again after "+up+" (its log)", again, fAgain)
@@ -842,11 +843,11 @@ func lossTable(b *strings.Builder, g, f netRun, down, up string) {
 		return "never: the recording stopped"
 	}
 	row("New video at the server after "+up, mediaAgain(g), mediaAgain(f))
-	gdrop := testpeer.LogInt(gs, "dropped_before_encoder") + testpeer.LogInt(gs, "dropped_sending")
-	row("Video frames: encoded / recorded", fmt.Sprintf("%d / %d (%d dropped before the encoder or sending)", testpeer.LogInt(gs, "frames"), len(g.video), gdrop),
+	gdrop := testutil.LogInt(gs, "dropped_before_encoder") + testutil.LogInt(gs, "dropped_sending")
+	row("Video frames: encoded / recorded", fmt.Sprintf("%d / %d (%d dropped before the encoder or sending)", testutil.LogInt(gs, "frames"), len(g.video), gdrop),
 		fmt.Sprintf("%d / %d", f.lastFrame(), len(f.video)))
 	rec := func(r netRun) string {
-		vg, _ := testpeer.MaxGap(r.video)
+		vg, _ := testutil.MaxGap(r.video)
 		return fmt.Sprintf("%.1f s of video in %.1f s of media time (%.1f s live); longest gap %.2f s",
 			float64(len(r.video))/30, recorded(r.video), r.exited.Sub(r.live).Seconds(), vg)
 	}

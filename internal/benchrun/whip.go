@@ -29,7 +29,10 @@ type whipResult struct {
 // interceptors, Opus instead of AAC) costs over the RTMP path.
 func whipRounds(bin string, n *testpeer.Nginx, dur time.Duration, rounds int) (w []whipResult, rt []result, err error) {
 	for r := 0; r < rounds; r++ {
-		ep := testpeer.NewWHIPEndpoint(testpeer.EndpointOptions{})
+		ep, err := testpeer.NewWHIPEndpoint(testpeer.EndpointOptions{})
+		if err != nil {
+			return nil, nil, err
+		}
 		res, err := pushWHIP(bin, strings.Replace(ep.URL, "http://", "whip://", 1), dur)
 		res.frames = ep.Frames()
 		ep.Close()

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 func main() {
@@ -25,7 +26,7 @@ func main() {
 }
 
 func run(bin string, dur time.Duration) error {
-	n, err := testpeer.StartNginx(testpeer.NginxConfig{Record: true, HLS: true})
+	n, err := testpeer.NewNginx(testpeer.NginxConfig{Record: true, HLS: true})
 	if err != nil {
 		return err
 	}
@@ -42,21 +43,21 @@ func run(bin string, dur time.Duration) error {
 		return fmt.Errorf("golive: %w", err)
 	}
 	rec := n.RecordPath(key)
-	if err := testpeer.WaitRecordingDone(rec, 10*time.Second); err != nil {
+	if err := testutil.WaitRecordingDone(rec, 10*time.Second); err != nil {
 		return err
 	}
-	pr, err := testpeer.Probe(rec)
+	pr, err := testutil.Probe(rec)
 	if err != nil {
 		return err
 	}
-	pk, err := testpeer.Packets(rec, "v")
+	pk, err := testutil.Packets(rec, "v")
 	if err != nil {
 		return err
 	}
 	fmt.Printf("\n== What the server received (ffprobe of its recording %s):\n", rec)
 	if v := pr.Video(); v != nil {
 		fmt.Printf("   video: %s (%s) %dx%d, %.2f fps, keyframes at %v s\n", v.CodecName, v.Profile, v.Width, v.Height,
-			testpeer.ParseRate(v.RFrameRate), testpeer.KeyframeTimes(pk))
+			testutil.ParseRate(v.RFrameRate), testutil.KeyframeTimes(pk))
 	}
 	if a := pr.Audio(); a != nil {
 		fmt.Printf("   audio: %s %d Hz, %d channels (%s)\n", a.CodecName, a.SampleRate, a.Channels, a.ChannelLayout)

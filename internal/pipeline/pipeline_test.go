@@ -14,6 +14,7 @@ import (
 	"github.com/golive/golive/capture/v4l2"
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -63,8 +64,8 @@ func (c *flakyCamera) Close() {}
 // and comes back 1.5 s later. What the server receives never has a gap
 // longer than two frames, shows the slate meanwhile, and does not end.
 func TestCameraFailoverEndToEnd(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	var opens atomic.Int32
 	saved := openCamera
 	t.Cleanup(func() { openCamera = saved })
@@ -89,11 +90,11 @@ func TestCameraFailoverEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := n.RecordPath("cam")
-	pr := testpeer.ProbeRecordingT(t, rec)
+	pr := testutil.ProbeRecordingT(t, rec)
 	if pr.Duration < 5.5 {
 		t.Fatalf("recording is %.2f s long: the stream ended early", pr.Duration)
 	}
-	pk, err := testpeer.Packets(rec, "v")
+	pk, err := testutil.Packets(rec, "v")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +111,7 @@ func TestCameraFailoverEndToEnd(t *testing.T) {
 	}
 	// Camera (flat grey, 128) until 2 s, the slate (a dark card) while it
 	// is gone, the camera again once it is back (reopened from 3.5 s).
-	frames, err := testpeer.LumaMeans(rec)
+	frames, err := testutil.LumaMeans(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +140,12 @@ func TestCameraFailoverEndToEnd(t *testing.T) {
 // frame at the start and at the end. GOLIVE_LONG_TESTS=1 runs the full 5
 // minutes at 0.1%; by default 60 s at 0.5% (the same 300 ms).
 func TestAVSyncWithDrift(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
 	dur, drift := 60*time.Second, 0.005
 	if os.Getenv("GOLIVE_LONG_TESTS") == "1" {
 		dur, drift = 5*time.Minute, 0.001
 	}
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	p, err := preset.Load("360p")
 	if err != nil {
 		t.Fatal(err)
@@ -156,8 +157,8 @@ func TestAVSyncWithDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := n.RecordPath("drift")
-	testpeer.ProbeRecordingT(t, rec)
-	pairs, err := testpeer.AVOffsets(rec)
+	testutil.ProbeRecordingT(t, rec)
+	pairs, err := testutil.AVOffsets(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

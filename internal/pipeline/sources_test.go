@@ -12,6 +12,7 @@ import (
 
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 )
 
@@ -81,8 +82,8 @@ func TestPipeSize(t *testing.T) {
 // again, with silence for audio and no gap; the push ends cleanly at the
 // end of the pipe.
 func TestPipeEndToEnd(t *testing.T) {
-	testpeer.RequireTool(t, "ffmpeg", "ffprobe")
-	n := testpeer.StartNginxT(t, testpeer.NginxConfig{Record: true})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	w := stdinPipe(t)
 	p, err := preset.Load("360p")
 	if err != nil {
@@ -129,18 +130,18 @@ func TestPipeEndToEnd(t *testing.T) {
 		t.Fatalf("producer: %v", err)
 	}
 	rec := n.RecordPath("pipe")
-	pr := testpeer.ProbeRecordingT(t, rec)
+	pr := testutil.ProbeRecordingT(t, rec)
 	if pr.Video() == nil || pr.Audio() == nil || pr.Duration < 6.5 || pr.Duration > 9 {
 		t.Fatalf("recording %.2f s, streams %+v: want 7.5 s of video and audio", pr.Duration, pr.Streams)
 	}
-	pk, err := testpeer.Packets(rec, "v")
+	pk, err := testutil.Packets(rec, "v")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if gap, at := testpeer.MaxGap(pk); gap > 2.0/30+0.002 {
+	if gap, at := testutil.MaxGap(pk); gap > 2.0/30+0.002 {
 		t.Fatalf("video gap of %.0f ms at %.3f s: more than two frames", gap*1000, at)
 	}
-	frames, err := testpeer.LumaMeans(rec)
+	frames, err := testutil.LumaMeans(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

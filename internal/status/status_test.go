@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 )
 
 const (
@@ -99,8 +99,8 @@ func (p *platform) all() []received {
 	}
 }
 
-func newLogger() (*slog.Logger, *testpeer.LogBuffer) {
-	var buf testpeer.LogBuffer
+func newLogger() (*slog.Logger, *testutil.LogBuffer) {
+	var buf testutil.LogBuffer
 	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
 }
 

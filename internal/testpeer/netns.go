@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive/golive/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,7 +60,7 @@ type Netns struct {
 	closeErr  error
 }
 
-// CreateNetns creates a network namespace named "golive-" and 8 random hex
+// NewNetns creates a network namespace named "golive-" and 8 random hex
 // digits, with its loopback up at MTU 1500 and without segmentation
 // offload (see Netns). It needs root (CAP_SYS_ADMIN) and `ip` (iproute2).
 // Close deletes it.
@@ -67,7 +68,7 @@ type Netns struct {
 // TCP in the namespace uses the host's default congestion control (a
 // namespace may only pick from net.ipv4.tcp_allowed_congestion_control,
 // which is global).
-func CreateNetns() (*Netns, error) {
+func NewNetns() (*Netns, error) {
 	var b [4]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("testpeer: netns: %w", err)
@@ -83,24 +84,24 @@ func CreateNetns() (*Netns, error) {
 	return n, nil
 }
 
-// NewNetns creates a network namespace for a test (CreateNetns) and
+// StartNetns creates a network namespace for a test (NewNetns) and
 // deletes it in t.Cleanup (Close). Without root, `ip` or `tc`, or where the
 // kernel refuses a namespace (an unprivileged container), the CI rule
 // applies: the test fails when CI=true and is skipped, saying why,
-// otherwise (Missing).
+// otherwise (testutil.Missing).
 //
 // Create it before the peers that run in it: cleanups run last first, so
-// their own cleanups (StartNginxT's Stop) then run before the namespace
+// their own cleanups (StartNginx's Stop) then run before the namespace
 // goes.
-func NewNetns(t testing.TB) *Netns {
+func StartNetns(t testing.TB) *Netns {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		Missing(t, "network namespaces need root (ip netns add), and this process is not root")
+		testutil.Missing(t, "network namespaces need root (ip netns add), and this process is not root")
 	}
-	RequireTool(t, "ip", "tc")
-	n, err := CreateNetns()
+	testutil.RequireTool(t, "ip", "tc")
+	n, err := NewNetns()
 	if err != nil {
-		Missing(t, fmt.Sprintf("cannot create a network namespace (%v)", err))
+		testutil.Missing(t, fmt.Sprintf("cannot create a network namespace (%v)", err))
 	}
 	t.Cleanup(func() {
 		if err := n.Close(); err != nil {
@@ -122,7 +123,7 @@ func (n *Netns) Close() error {
 
 func (n *Netns) close() error {
 	var errs []error
-	gone := WaitFor(5*time.Second, 20*time.Millisecond, func() bool {
+	gone := testutil.WaitFor(5*time.Second, 20*time.Millisecond, func() bool {
 		pids, err := n.pids()
 		if err != nil {
 			return false
@@ -316,7 +317,7 @@ func (l Link) String() string {
 //     netem (such as this project's test machine) have.
 //
 // A delay on a kernel without netem is an error that wraps
-// errors.ErrUnsupported (ShapeT turns it into Missing). After an error the
+// errors.ErrUnsupported (ShapeT turns it into testutil.Missing). After an error the
 // shaping is whatever the commands before the failing one left.
 func (n *Netns) Shape(l Link) error {
 	if l.RateKbit < 0 || l.Delay < 0 || l.LossPercent < 0 || l.LossPercent > 100 || math.IsNaN(l.LossPercent) {
@@ -334,13 +335,13 @@ func (n *Netns) Shape(l Link) error {
 }
 
 // ShapeT is Shape for a test: a kernel that cannot shape as asked (no
-// netem for a delay) is Missing (a failure under CI, a skip elsewhere);
+// netem for a delay) is testutil.Missing (a failure under CI, a skip elsewhere);
 // any other error fails the test.
 func (n *Netns) ShapeT(t testing.TB, l Link) {
 	t.Helper()
 	if err := n.Shape(l); err != nil {
 		if errors.Is(err, errors.ErrUnsupported) {
-			Missing(t, err.Error())
+			testutil.Missing(t, err.Error())
 		}
 		t.Fatal(err)
 	}

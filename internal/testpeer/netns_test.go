@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/golive/golive/internal/testutil"
 )
 
 func TestLossBytecode(t *testing.T) {
@@ -92,7 +94,7 @@ func receiveRate(t *testing.T, r net.Conn, skip, window time.Duration) float64 {
 // first second, and that removing the shaping gives it back its speed.
 func TestNetnsShapeRate(t *testing.T) {
 	t.Parallel()
-	n := NewNetns(t)
+	n := StartNetns(t)
 	n.ShapeT(t, Link{RateKbit: 1000})
 	w, r := netnsPipe(t, n)
 	var stop atomic.Bool
@@ -132,7 +134,7 @@ func TestNetnsShapeRate(t *testing.T) {
 // TestNetnsLoss cuts the link with 100% loss (a connect times out), takes
 // 30% of UDP datagrams away, and restores it.
 func TestNetnsLoss(t *testing.T) {
-	n := NewNetns(t)
+	n := StartNetns(t)
 	l, err := n.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -238,9 +240,9 @@ func udpLoss(t *testing.T, n *Netns, count int) float64 {
 // refuses connections once killed and is back on the same port after
 // Restart, where a second publish continues the recording (record_append).
 func TestNginxNetnsKillRestart(t *testing.T) {
-	RequireTool(t, "ffmpeg", "ffprobe")
-	n := NewNetns(t)
-	ng := StartNginxT(t, NginxConfig{Netns: n, Record: true, RecordAppend: true, DropIdlePublisher: 3 * time.Second})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := StartNetns(t)
+	ng := StartNginx(t, NginxConfig{Netns: n, Record: true, RecordAppend: true, DropIdlePublisher: 3 * time.Second})
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(ng.Port()))
 	if want := "rtmp://" + addr + "/live/k"; ng.URL("k") != want {
 		t.Errorf("URL(k) = %q, want %q", ng.URL("k"), want)
@@ -280,10 +282,10 @@ func TestNginxNetnsKillRestart(t *testing.T) {
 	}
 
 	publishIn(t, n, ng.URL("k"))
-	if err := WaitRecordingDone(ng.RecordPath("k"), 10*time.Second); err != nil {
+	if err := testutil.WaitRecordingDone(ng.RecordPath("k"), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Probe(ng.RecordPath("k"))
+	p, err := testutil.Probe(ng.RecordPath("k"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +313,7 @@ func publishIn(t *testing.T, n *Netns, url string) {
 // Stop after Kill cleans up and that a stopped nginx does not restart.
 func TestNginxKillStop(t *testing.T) {
 	RequireNginxRTMP(t)
-	ng, err := StartNginx(NginxConfig{})
+	ng, err := NewNginx(NginxConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -365,16 +367,16 @@ func TestNginxConfigDirectives(t *testing.T) {
 // connection gone.
 func TestNetnsOutageDropsIdlePublisher(t *testing.T) {
 	t.Parallel()
-	RequireTool(t, "ffmpeg")
-	n := NewNetns(t)
-	ng := StartNginxT(t, NginxConfig{Netns: n, Record: true, DropIdlePublisher: 2 * time.Second})
+	testutil.RequireTool(t, "ffmpeg")
+	n := StartNetns(t)
+	ng := StartNginx(t, NginxConfig{Netns: n, Record: true, DropIdlePublisher: 2 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	ff := n.CommandContext(ctx, "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-re",
 		"-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30", "-t", "15",
 		"-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-g", "30",
 		"-f", "flv", ng.URL("k"))
-	var out LogBuffer
+	var out testutil.LogBuffer
 	ff.Stdout, ff.Stderr = &out, &out
 	if err := ff.Start(); err != nil {
 		t.Fatal(err)
@@ -386,11 +388,11 @@ func TestNetnsOutageDropsIdlePublisher(t *testing.T) {
 		<-exited
 	}()
 	inLog := func(s string, timeout time.Duration) bool {
-		return WaitFor(timeout, 50*time.Millisecond, func() bool { return strings.Contains(ng.ErrorLog(), s) })
+		return testutil.WaitFor(timeout, 50*time.Millisecond, func() bool { return strings.Contains(ng.ErrorLog(), s) })
 	}
 	// nginx-rtmp arms the idle timer with the first audio or video
 	// message: wait until video is being recorded.
-	if !WaitFor(10*time.Second, 50*time.Millisecond, func() bool {
+	if !testutil.WaitFor(10*time.Second, 50*time.Millisecond, func() bool {
 		fi, err := os.Stat(ng.RecordPath("k"))
 		return err == nil && fi.Size() > 10<<10
 	}) {

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/golive/golive/internal/testutil"
 )
 
 // Debian's nginx module files (nginx-common, libnginx-mod-rtmp,
@@ -32,7 +34,7 @@ const (
 )
 
 // NginxConfig selects the features of an nginx-rtmp server started by
-// StartNginx. The zero value is a plain live server on application "live".
+// NewNginx. The zero value is a plain live server on application "live".
 //
 // What a client sees:
 //   - DenyPublish: nginx-rtmp answers connect (NetConnection.Connect.Success)
@@ -82,8 +84,8 @@ type NginxConfig struct {
 	// or video message: one that never sends media is not dropped. nginx
 	// logs "live: drop idle publisher" when it drops one.
 	DropIdlePublisher time.Duration
-	// Netns runs nginx inside this network namespace (NewNetns) instead of
-	// on the host. Its ports are picked with FreePort on the host, which is
+	// Netns runs nginx inside this network namespace (StartNetns) instead of
+	// on the host. Its ports are picked with testutil.FreePort on the host, which is
 	// as good as anywhere: nothing else listens in a fresh namespace.
 	Netns *Netns
 }
@@ -104,10 +106,10 @@ type Nginx struct {
 	exitErr error // nginx had exited on its own before Kill
 }
 
-// StartNginx writes a config for cfg into a new temporary directory, starts
+// NewNginx writes a config for cfg into a new temporary directory, starts
 // nginx on free ports and waits (up to 10 s) until its ports accept TCP
 // connections. On failure the error includes the tail of nginx's logs.
-func StartNginx(cfg NginxConfig) (*Nginx, error) {
+func NewNginx(cfg NginxConfig) (*Nginx, error) {
 	if cfg.App == "" {
 		cfg.App = "live"
 	}
@@ -115,7 +117,7 @@ func StartNginx(cfg NginxConfig) (*Nginx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testpeer: start nginx: %w", err)
 	}
-	// A port from FreePort can be taken before nginx binds it: retry then.
+	// A port from testutil.FreePort can be taken before nginx binds it: retry then.
 	for attempt := 1; ; attempt++ {
 		n, err := startNginx(bin, cfg)
 		if err == nil {
@@ -153,7 +155,7 @@ func startNginx(bin string, cfg NginxConfig) (n *Nginx, err error) {
 			*p = cfg.Port
 			continue
 		}
-		if *p, err = FreePort(); err != nil {
+		if *p, err = testutil.FreePort(); err != nil {
 			return n, fmt.Errorf("testpeer: start nginx: %w", err)
 		}
 	}
@@ -329,7 +331,7 @@ func (n *Nginx) CAFile() string {
 }
 
 // RecordPath returns where a publish to key is recorded (Dir()/rec/KEY.flv)
-// when NginxConfig.Record is set. See WaitRecordingDone.
+// when NginxConfig.Record is set. See testutil.WaitRecordingDone.
 func (n *Nginx) RecordPath(key string) string {
 	return filepath.Join(n.dir, "rec", key+".flv")
 }
@@ -418,7 +420,7 @@ func (n *Nginx) Restart() error {
 // Restart there is no process to stop: Stop removes the directory.
 //
 // With master_process off, nginx exits on SIGQUIT without a graceful
-// shutdown of open connections: stop publishers (and WaitRecordingDone)
+// shutdown of open connections: stop publishers (and testutil.WaitRecordingDone)
 // before Stop when a recording must be complete.
 func (n *Nginx) Stop() error {
 	n.stopOnce.Do(func() { n.stopErr = n.stop() })
@@ -433,65 +435,21 @@ func (n *Nginx) stop() error {
 	return errors.Join(n.exitErr, err)
 }
 
-// StartNginxT starts nginx for a test: it requires the tools (RequireNginxRTMP,
+// StartNginx starts nginx for a test: it requires the tools (RequireNginxRTMP,
 // and the stream module for RTMPS), fails the test if nginx does not start,
 // and stops nginx in t.Cleanup, logging the error log tail if the test failed.
-func StartNginxT(t testing.TB, cfg NginxConfig) *Nginx {
+func StartNginx(t testing.TB, cfg NginxConfig) *Nginx {
 	t.Helper()
 	RequireNginxRTMP(t)
 	if cfg.RTMPS {
 		requireFile(t, streamModule)
 	}
-	n, err := StartNginx(cfg)
+	n, err := NewNginx(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cleanup(t, "nginx", n.Dir(), n.logTail, n.Stop)
 	return n
-}
-
-// WaitRecordingDone waits until the recording at path is complete, after
-// its publisher has stopped: the file exists and is not empty, no process
-// has it open any more (checked through /proc where readable) and its size
-// has not changed between two polls 200 ms apart.
-func WaitRecordingDone(path string, timeout time.Duration) error {
-	last := int64(-1)
-	ok := WaitFor(timeout, 200*time.Millisecond, func() bool {
-		fi, err := os.Stat(path)
-		if err != nil || fi.Size() == 0 {
-			return false
-		}
-		size := fi.Size()
-		stable := size == last
-		last = size
-		return stable && !fileOpen(path)
-	})
-	if !ok {
-		if last < 0 {
-			return fmt.Errorf("testpeer: recording %s: not written within %v", path, timeout)
-		}
-		return fmt.Errorf("testpeer: recording %s: still being written after %v (size %d)", path, timeout, last)
-	}
-	return nil
-}
-
-// fileOpen reports whether a process whose file descriptors we may read has
-// path open. Without /proc it reports false.
-func fileOpen(path string) bool {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return false
-	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
-	}
-	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
-	for _, fd := range fds {
-		if target, err := os.Readlink(fd); err == nil && target == abs {
-			return true
-		}
-	}
-	return false
 }
 
 // nginxBinary finds nginx in PATH or, as Debian installs it in /usr/sbin

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive/golive/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,7 +35,7 @@ func (p *proc) start(name string, cmd *exec.Cmd, timeout time.Duration, ready fu
 		close(p.done)
 	}()
 	exited := false
-	ok := WaitFor(timeout, 20*time.Millisecond, func() bool {
+	ok := testutil.WaitFor(timeout, 20*time.Millisecond, func() bool {
 		select {
 		case <-p.done:
 			exited = true

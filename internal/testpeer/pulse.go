@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/golive/golive/internal/testutil"
 )
 
 // Pulse constants: the null sink every Pulse daemon has, and its format.
@@ -67,10 +69,10 @@ type Pulse struct {
 	cancel []context.CancelFunc // of the tones, called by Stop
 }
 
-// StartPulse starts a private PulseAudio daemon in a new temporary
+// NewPulse starts a private PulseAudio daemon in a new temporary
 // directory and waits (up to 10 s) until `pactl info` answers on its
 // socket. On failure the error includes the tail of the daemon's log.
-func StartPulse() (p *Pulse, err error) {
+func NewPulse() (p *Pulse, err error) {
 	bin, err := exec.LookPath("pulseaudio")
 	if err != nil {
 		return nil, fmt.Errorf("testpeer: start pulseaudio: %w", err)
@@ -134,7 +136,7 @@ func (p *Pulse) socket() string { return filepath.Join(p.dir, "native") }
 // Env returns the environment that makes PulseAudio clients use this daemon:
 // PULSE_SERVER (its socket), PULSE_RUNTIME_PATH, PULSE_STATE_PATH and
 // PULSE_CLIENTCONFIG (autospawn off), as KEY=VALUE. Append it to a child
-// process's environment, or set it in the test process (StartPulseT does)
+// process's environment, or set it in the test process (StartPulse does)
 // so that libpulse loaded in-process (miniaudio) connects here.
 func (p *Pulse) Env() []string {
 	return []string{
@@ -235,7 +237,7 @@ func (p *Pulse) PlayTone(ctx context.Context, hz float64, level float64) error {
 		<-werr
 	}()
 
-	if !WaitFor(5*time.Second, 20*time.Millisecond, func() bool {
+	if !testutil.WaitFor(5*time.Second, 20*time.Millisecond, func() bool {
 		select {
 		case <-exited:
 			return true
@@ -298,7 +300,7 @@ func writeSine(ctx context.Context, w io.Writer, hz, level float64) {
 
 // Kill ends the daemon abruptly (SIGKILL), as a crash would, without
 // removing its directory: clients see their connection drop. Stop still
-// has to be called (StartPulseT does it).
+// has to be called (StartPulse does it).
 func (p *Pulse) Kill() error {
 	if p.cmd == nil {
 		return errors.New("testpeer: kill pulseaudio: not started")
@@ -365,15 +367,15 @@ func (p *Pulse) stop() error {
 	return err
 }
 
-// StartPulseT starts a PulseAudio daemon for a test: it requires pulseaudio,
-// pactl and pacat (RequireTool), fails the test if the daemon does not
+// StartPulse starts a PulseAudio daemon for a test: it requires pulseaudio,
+// pactl and pacat (testutil.RequireTool), fails the test if the daemon does not
 // start, sets Env() in the test process with t.Setenv (so the test cannot
 // be parallel: t.Setenv panics after t.Parallel) and stops the daemon in
 // t.Cleanup, logging its log's tail if the test failed.
-func StartPulseT(t testing.TB) *Pulse {
+func StartPulse(t testing.TB) *Pulse {
 	t.Helper()
-	RequireTool(t, "pulseaudio", "pactl", "pacat")
-	p, err := StartPulse()
+	testutil.RequireTool(t, "pulseaudio", "pactl", "pacat")
+	p, err := NewPulse()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,44 +385,4 @@ func StartPulseT(t testing.TB) *Pulse {
 		t.Setenv(k, v)
 	}
 	return p
-}
-
-// ToneFrequency estimates the frequency (Hz) of a tone in interleaved S16
-// samples from its first channel, by zero crossings: the number of rising
-// crossings between the first and the last, over the time between them,
-// each crossing placed by linear interpolation. It returns 0 with fewer
-// than two crossings.
-func ToneFrequency(samples []int16, channels, rate int) float64 {
-	first, last, n := -1.0, -1.0, 0
-	for i := channels; i < len(samples); i += channels {
-		a, b := float64(samples[i-channels]), float64(samples[i])
-		if a < 0 && b >= 0 {
-			t := float64(i/channels-1) + a/(a-b)
-			if first < 0 {
-				first = t
-			}
-			last = t
-			n++
-		}
-	}
-	if n < 2 {
-		return 0
-	}
-	return float64(n-1) * float64(rate) / (last - first)
-}
-
-// RMS returns the root mean square of the first channel of interleaved S16
-// samples, as a fraction of full scale (a full-scale sine gives 1/√2).
-func RMS(samples []int16, channels int) float64 {
-	var sum float64
-	n := 0
-	for i := 0; i < len(samples); i += channels {
-		v := float64(samples[i]) / 32768
-		sum += v * v
-		n++
-	}
-	if n == 0 {
-		return 0
-	}
-	return math.Sqrt(sum / float64(n))
 }

@@ -9,31 +9,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golive/golive/internal/testutil"
 )
 
-func TestToneAnalysis(t *testing.T) {
-	const rate = 48000
-	for _, hz := range []float64{50, 440, 1000, 9000} {
-		s := make([]int16, 2*rate/2) // 0.5 s stereo
-		for i := 0; i < len(s)/2; i++ {
-			v := int16(math.Round(16384 * math.Sin(2*math.Pi*hz*float64(i)/rate+0.3)))
-			s[2*i], s[2*i+1] = v, -v
-		}
-		if got := ToneFrequency(s, 2, rate); math.Abs(got-hz) > hz*1e-4 {
-			t.Errorf("ToneFrequency(%g Hz sine) = %g", hz, got)
-		}
-		if got := RMS(s, 2); math.Abs(got-0.5/math.Sqrt2) > 1e-3 {
-			t.Errorf("RMS(%g Hz sine at 0.5) = %g, want %g", hz, got, 0.5/math.Sqrt2)
-		}
-	}
-	if got := ToneFrequency(make([]int16, 100), 1, rate); got != 0 {
-		t.Errorf("ToneFrequency(silence) = %g, want 0", got)
-	}
-}
-
 func TestPulseTone(t *testing.T) {
-	p := StartPulseT(t)
-	RequireTool(t, "parec")
+	p := StartPulse(t)
+	testutil.RequireTool(t, "parec")
 	if got := os.Getenv("PULSE_SERVER"); !strings.HasPrefix(got, "unix:"+p.Dir()) {
 		t.Errorf("PULSE_SERVER = %q in the test process", got)
 	}
@@ -67,13 +49,13 @@ func TestPulseTone(t *testing.T) {
 		t.Fatalf("parec: %v", err)
 	}
 	got := buf[2*skip:]
-	if hz := ToneFrequency(got, 2, rate); math.Abs(hz-440) > 1 {
+	if hz := testutil.ToneFrequency(got, 2, rate); math.Abs(hz-440) > 1 {
 		t.Errorf("recorded tone at %.2f Hz, want 440", hz)
 	}
-	if rms, want := RMS(got, 2), level/math.Sqrt2; math.Abs(20*math.Log10(rms/want)) > 0.1 {
+	if rms, want := testutil.RMS(got, 2), level/math.Sqrt2; math.Abs(20*math.Log10(rms/want)) > 0.1 {
 		t.Errorf("recorded RMS %.4f, want %.4f (level %g)", rms, want, level)
 	}
-	if hz := ToneFrequency(got[1:], 2, rate); math.Abs(hz-440) > 1 {
+	if hz := testutil.ToneFrequency(got[1:], 2, rate); math.Abs(hz-440) > 1 {
 		t.Errorf("right channel: tone at %.2f Hz, want 440", hz)
 	}
 

@@ -12,35 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golive/golive/internal/testutil"
 )
-
-func TestParseRate(t *testing.T) {
-	for in, want := range map[string]float64{
-		"30/1": 30, "30000/1001": 29.97, "0/0": 0, "25": 25, "": 0, "x/1": 0, "1/x": 0,
-	} {
-		if got := ParseRate(in); math.Abs(got-want) > 0.005 {
-			t.Errorf("ParseRate(%q) = %v, want %v", in, got, want)
-		}
-	}
-}
-
-func TestFreePortAndWaitFor(t *testing.T) {
-	p, err := FreePort()
-	if err != nil || p <= 0 || p > 65535 {
-		t.Fatalf("FreePort() = %d, %v", p, err)
-	}
-	n := 0
-	if !WaitFor(time.Second, time.Millisecond, func() bool { n++; return n == 3 }) {
-		t.Error("WaitFor: condition that becomes true reported false")
-	}
-	start := time.Now()
-	if WaitFor(50*time.Millisecond, 10*time.Millisecond, func() bool { return false }) {
-		t.Error("WaitFor: false condition reported true")
-	}
-	if d := time.Since(start); d < 50*time.Millisecond || d > time.Second {
-		t.Errorf("WaitFor with 50ms timeout took %v", d)
-	}
-}
 
 // publish pushes seconds of a test pattern (320x240 30 fps H.264 with a
 // keyframe every second, AAC sine) to url with ffmpeg in real time and
@@ -74,15 +48,15 @@ func (e *ffmpegError) Error() string { return "ffmpeg: " + e.err.Error() + ": " 
 
 func TestNginxRecordAndHLS(t *testing.T) {
 	t.Parallel()
-	RequireTool(t, "ffmpeg", "ffprobe")
-	n := StartNginxT(t, NginxConfig{Record: true, HLS: true})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := StartNginx(t, NginxConfig{Record: true, HLS: true})
 
 	done := make(chan error, 1)
 	go func() { done <- publish(t, n.URL("rec"), 3) }()
 
 	// The first 2 s fragment, and so the playlist, appears while publishing.
 	var playlist string
-	if !WaitFor(10*time.Second, 100*time.Millisecond, func() bool {
+	if !testutil.WaitFor(10*time.Second, 100*time.Millisecond, func() bool {
 		resp, err := http.Get(n.HLSURL("rec"))
 		if err != nil {
 			return false
@@ -97,11 +71,11 @@ func TestNginxRecordAndHLS(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if err := WaitRecordingDone(n.RecordPath("rec"), 10*time.Second); err != nil {
+	if err := testutil.WaitRecordingDone(n.RecordPath("rec"), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 
-	p, err := Probe(n.RecordPath("rec"))
+	p, err := testutil.Probe(n.RecordPath("rec"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +84,7 @@ func TestNginxRecordAndHLS(t *testing.T) {
 		t.Fatalf("probe: format %q, video %+v, audio %+v", p.FormatName, v, a)
 	}
 	if v.CodecName != "h264" || v.Width != 320 || v.Height != 240 || v.PixFmt != "yuv420p" ||
-		math.Abs(ParseRate(v.RFrameRate)-30) > 0.01 {
+		math.Abs(testutil.ParseRate(v.RFrameRate)-30) > 0.01 {
 		t.Errorf("video stream: %+v", *v)
 	}
 	if a.CodecName != "aac" || a.SampleRate != 44100 || a.Channels != 1 {
@@ -120,18 +94,18 @@ func TestNginxRecordAndHLS(t *testing.T) {
 		t.Errorf("format: duration %v s, bit rate %v", p.Duration, p.BitRate)
 	}
 
-	pkts, err := Packets(n.RecordPath("rec"), "v")
+	pkts, err := testutil.Packets(n.RecordPath("rec"), "v")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(pkts) < 80 || pkts[0].Size <= 0 {
 		t.Errorf("got %d video packets, want about 90", len(pkts))
 	}
-	if kf := KeyframeTimes(pkts); len(kf) != 3 || !pkts[0].Keyframe {
+	if kf := testutil.KeyframeTimes(pkts); len(kf) != 3 || !pkts[0].Keyframe {
 		t.Errorf("keyframes at %v, want 3, one a second, the first packet among them", kf)
 	}
 
-	hls, err := Probe(n.HLSURL("rec"))
+	hls, err := testutil.Probe(n.HLSURL("rec"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,8 +116,8 @@ func TestNginxRecordAndHLS(t *testing.T) {
 
 func TestNginxDenyPublish(t *testing.T) {
 	t.Parallel()
-	RequireTool(t, "ffmpeg")
-	n := StartNginxT(t, NginxConfig{DenyPublish: true, Record: true})
+	testutil.RequireTool(t, "ffmpeg")
+	n := StartNginx(t, NginxConfig{DenyPublish: true, Record: true})
 
 	err := publish(t, n.URL("denied"), 1)
 	if err == nil {
@@ -165,10 +139,10 @@ func TestNginxDenyPublish(t *testing.T) {
 func TestNginxStartError(t *testing.T) {
 	t.Parallel()
 	RequireNginxRTMP(t)
-	n, err := StartNginx(NginxConfig{App: "bad app"})
+	n, err := NewNginx(NginxConfig{App: "bad app"})
 	if err == nil {
 		n.Stop()
-		t.Fatal("StartNginx with an invalid application name succeeded")
+		t.Fatal("NewNginx with an invalid application name succeeded")
 	}
 	if !strings.Contains(err.Error(), "[emerg]") {
 		t.Errorf("error lacks nginx's log: %v", err)
@@ -177,17 +151,17 @@ func TestNginxStartError(t *testing.T) {
 
 func TestNginxRTMPS(t *testing.T) {
 	t.Parallel()
-	RequireTool(t, "ffmpeg", "ffprobe")
-	n := StartNginxT(t, NginxConfig{RTMPS: true, Record: true})
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
+	n := StartNginx(t, NginxConfig{RTMPS: true, Record: true})
 
 	// Verify the certificate against CAFile: proves it is valid for 127.0.0.1.
 	if err := publish(t, n.RTMPSURL("tls"), 1, "-tls_verify", "1", "-ca_file", n.CAFile()); err != nil {
 		t.Fatal(err)
 	}
-	if err := WaitRecordingDone(n.RecordPath("tls"), 10*time.Second); err != nil {
+	if err := testutil.WaitRecordingDone(n.RecordPath("tls"), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	p, err := Probe(n.RecordPath("tls"))
+	p, err := testutil.Probe(n.RecordPath("tls"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +173,7 @@ func TestNginxRTMPS(t *testing.T) {
 func TestNginxStop(t *testing.T) {
 	t.Parallel()
 	RequireNginxRTMP(t)
-	n, err := StartNginx(NginxConfig{App: "other"})
+	n, err := NewNginx(NginxConfig{App: "other"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive/golive/internal/testutil"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp/codecs"
@@ -36,7 +37,7 @@ const (
 
 // WHEP viewer settings.
 const (
-	// whepStartTimeout bounds StartWHEP: the example server answers only
+	// whepStartTimeout bounds NewWHEP: the example server answers only
 	// once its ICE gathering is complete, which can wait seconds for its
 	// unreachable STUN server.
 	whepStartTimeout = 15 * time.Second
@@ -96,7 +97,7 @@ var whipWHEPBuild struct {
 // test at a time, in all packages, can have it).
 func StartWHIPWHEP(t testing.TB) *WHIPWHEP {
 	t.Helper()
-	RequireTool(t, "go")
+	testutil.RequireTool(t, "go")
 	bin, err := buildWHIPWHEP()
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +105,7 @@ func StartWHIPWHEP(t testing.TB) *WHIPWHEP {
 	// The example's port is fixed: tests of other packages running at the
 	// same time (go test ./...) take turns.
 	var perr error
-	if !WaitFor(90*time.Second, 100*time.Millisecond, func() bool { perr = portAvailable(whipWHEPPort); return perr == nil }) {
+	if !testutil.WaitFor(90*time.Second, 100*time.Millisecond, func() bool { perr = portAvailable(whipWHEPPort); return perr == nil }) {
 		t.Fatalf("testpeer: start whip-whep: port %d is taken (another whip-whep, or a test using it, still running?) "+
 			"and the example cannot listen elsewhere: %v", whipWHEPPort, perr)
 	}
@@ -364,11 +365,24 @@ type WHEPReceiver struct {
 	err    error // the first error writing a file, for Close
 }
 
-// StartWHEP starts a viewer of the WHEP endpoint url that records into dir
+// StartWHEP starts a viewer for a test (NewWHEP): it fails the test if the
+// viewer does not connect, and closes it in t.Cleanup (Close may also be
+// called earlier, to read the recordings).
+func StartWHEP(t testing.TB, url, dir string) *WHEPReceiver {
+	t.Helper()
+	r, err := NewWHEP(url, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+// NewWHEP starts a viewer of the WHEP endpoint url that records into dir
 // (created if needed). It offers receive-only H.264 and Opus after its ICE
 // gathering is complete (no trickle), and returns once the connection is
 // up: 15 s at most, most of it the server's answer (see WHIPWHEP).
-func StartWHEP(url string, dir string) (r *WHEPReceiver, err error) {
+func NewWHEP(url string, dir string) (r *WHEPReceiver, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), whepStartTimeout)
 	defer cancel()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -731,39 +745,6 @@ func splitAnnexB(b []byte) [][]byte {
 		nals = append(nals, b[start:])
 	}
 	return nals
-}
-
-// DecodeFrames decodes the first video ("v") or audio ("a") stream of path
-// with ffmpeg and returns how many frames came out. Anything the decoder
-// reports (a corrupt or missing slice, a bad packet) is an error, with
-// ffmpeg's messages: a clean recording decodes silently.
-func DecodeFrames(path string, stream string) (int, error) {
-	if stream != "v" && stream != "a" {
-		return 0, fmt.Errorf("testpeer: decode %s: stream %q: want \"v\" or \"a\"", path, stream)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	// passthrough: one line per decoded frame, none duplicated or dropped
-	// to fit a frame rate (raw H.264 has no timestamps).
-	cmd := exec.CommandContext(ctx, "ffmpeg", "-nostdin", "-nostats", "-v", "error", "-i", path,
-		"-map", "0:"+stream+":0", "-fps_mode", "passthrough", "-f", "framecrc", "-")
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	msg := strings.TrimSpace(stderr.String())
-	switch {
-	case err != nil:
-		return 0, fmt.Errorf("testpeer: decode %s: ffmpeg: %w: %s", path, err, msg)
-	case msg != "":
-		return 0, fmt.Errorf("testpeer: decode %s: ffmpeg reports errors: %s", path, msg)
-	}
-	frames := 0
-	for _, line := range strings.Split(stdout.String(), "\n") {
-		if line != "" && !strings.HasPrefix(line, "#") {
-			frames++
-		}
-	}
-	return frames, nil
 }
 
 // modVersion names the dependencies' versions: a hash of go.sum.

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive/golive/internal/testutil"
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
@@ -34,7 +35,7 @@ const (
 
 func TestWHIPWHEPPeers(t *testing.T) {
 	t.Parallel()
-	RequireTool(t, "ffmpeg", "ffprobe")
+	testutil.RequireTool(t, "ffmpeg", "ffprobe")
 	dir := t.TempDir()
 	frames, packets := makeClip(t, dir)
 	if len(frames) != clipSeconds*clipFPS || len(packets) < clipSeconds*49 {
@@ -44,11 +45,7 @@ func TestWHIPWHEPPeers(t *testing.T) {
 
 	s := StartWHIPWHEP(t)
 	start := time.Now()
-	r, err := StartWHEP(s.WHEPURL(), filepath.Join(dir, "whep"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	r := StartWHEP(t, s.WHEPURL(), filepath.Join(dir, "whep"))
 	t.Logf("WHEP viewer connected after %v", time.Since(start).Round(time.Millisecond))
 	logCodecs(t, "WHEP answer", r.pc.RemoteDescription().SDP)
 
@@ -65,13 +62,13 @@ func TestWHIPWHEPPeers(t *testing.T) {
 	})
 	go func() {
 		defer close(lateStarted)
-		WaitFor(20*time.Second, 10*time.Millisecond, func() bool { return r.Stats().VideoFrames >= 2*clipFPS+clipFPS/2 })
-		late, lateErr = StartWHEP(s.WHEPURL(), filepath.Join(dir, "late"))
+		testutil.WaitFor(20*time.Second, 10*time.Millisecond, func() bool { return r.Stats().VideoFrames >= 2*clipFPS+clipFPS/2 })
+		late, lateErr = NewWHEP(s.WHEPURL(), filepath.Join(dir, "late"))
 	}()
 
 	pub := publishWHIP(t, s.WHIPURL(), frames, packets)
 	// Wait for the last frame, and for a lost one's retransmission.
-	WaitFor(5*time.Second, 50*time.Millisecond, func() bool {
+	testutil.WaitFor(5*time.Second, 50*time.Millisecond, func() bool {
 		st := r.Stats()
 		return st.VideoFrames >= len(frames) && st.AudioPackets >= len(packets)
 	})
@@ -87,7 +84,7 @@ func TestWHIPWHEPPeers(t *testing.T) {
 	if err := late.Close(); err != nil {
 		t.Fatal(err)
 	}
-	lateDecoded, err := DecodeFrames(late.H264Path(), "v")
+	lateDecoded, err := testutil.DecodeFrames(late.H264Path(), "v")
 	if err != nil {
 		t.Errorf("late viewer: %v", err)
 	}
@@ -114,14 +111,14 @@ func TestWHIPWHEPPeers(t *testing.T) {
 		t.Errorf("viewer got %d audio packets, sent %d", st.AudioPackets, len(packets))
 	}
 
-	p, err := Probe(r.H264Path())
+	p, err := testutil.Probe(r.H264Path())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if v := p.Video(); v == nil || v.CodecName != "h264" || v.Width != 640 || v.Height != 360 {
 		t.Errorf("probe of %s: %+v", r.H264Path(), p)
 	}
-	n, err := DecodeFrames(r.H264Path(), "v")
+	n, err := testutil.DecodeFrames(r.H264Path(), "v")
 	if err != nil {
 		t.Error(err)
 	}
@@ -130,14 +127,14 @@ func TestWHIPWHEPPeers(t *testing.T) {
 		t.Errorf("received.h264 decodes to %d frames; sent %d", n, len(frames))
 	}
 
-	p, err = Probe(r.OggPath())
+	p, err = testutil.Probe(r.OggPath())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if a := p.Audio(); a == nil || a.CodecName != "opus" || a.SampleRate != 48000 || a.Channels != 2 {
 		t.Errorf("probe of %s: %+v", r.OggPath(), p)
 	}
-	n, err = DecodeFrames(r.OggPath(), "a")
+	n, err = testutil.DecodeFrames(r.OggPath(), "a")
 	if err != nil {
 		t.Error(err)
 	}
@@ -374,7 +371,7 @@ func logCodecs(t *testing.T, what, sdp string) {
 	t.Logf("%s codecs: %s", what, strings.Join(lines, " | "))
 }
 
-func TestWHIPStartWHEPErrors(t *testing.T) {
+func TestWHIPNewWHEPErrors(t *testing.T) {
 	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ct := r.Header.Get("Content-Type"); ct != "application/sdp" {
@@ -389,10 +386,10 @@ func TestWHIPStartWHEPErrors(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			start := time.Now()
-			r, err := StartWHEP(tc.url, t.TempDir())
+			r, err := NewWHEP(tc.url, t.TempDir())
 			if err == nil {
 				r.Close()
-				t.Fatal("StartWHEP succeeded")
+				t.Fatal("NewWHEP succeeded")
 			}
 			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.url) {
 				t.Errorf("error %q, want it to name %s and say %q", err, tc.url, tc.want)

@@ -90,10 +90,11 @@ type EndpointRequest struct {
 	Body                            string
 }
 
-// StartWHIPEndpoint starts the endpoint; it stops with the test.
+// StartWHIPEndpoint starts the endpoint for a test (NewWHIPEndpoint): it
+// fails the test if the endpoint cannot listen, and stops it with the test.
 func StartWHIPEndpoint(t testing.TB, opt EndpointOptions) *WHIPEndpoint {
 	t.Helper()
-	e, err := startWHIPEndpoint(opt)
+	e, err := NewWHIPEndpoint(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,17 +103,7 @@ func StartWHIPEndpoint(t testing.TB, opt EndpointOptions) *WHIPEndpoint {
 }
 
 // NewWHIPEndpoint starts the endpoint (for benchmarks; Close stops it).
-// It panics if it cannot listen (loopback always works where the tests
-// run).
-func NewWHIPEndpoint(opt EndpointOptions) *WHIPEndpoint {
-	e, err := startWHIPEndpoint(opt)
-	if err != nil {
-		panic(err)
-	}
-	return e
-}
-
-func startWHIPEndpoint(opt EndpointOptions) (*WHIPEndpoint, error) {
+func NewWHIPEndpoint(opt EndpointOptions) (*WHIPEndpoint, error) {
 	if opt.LocationPrefix == "" {
 		opt.LocationPrefix = "sessions/"
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive/golive/internal/testutil"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -19,7 +20,7 @@ import (
 // namespace's 127.0.0.1, free on the host's — and a publisher inside the
 // namespace gets media to it: every frame counted, whole.
 func TestWHIPEndpointNetns(t *testing.T) {
-	ns := NewNetns(t)
+	ns := StartNetns(t)
 	ep := StartWHIPEndpoint(t, EndpointOptions{Netns: ns})
 	u, err := url.Parse(ep.URL)
 	if err != nil {
@@ -92,7 +93,7 @@ func TestWHIPEndpointNetns(t *testing.T) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
 		t.Fatal(err)
 	}
-	if !WaitFor(10*time.Second, 10*time.Millisecond, func() bool { return pc.ConnectionState() == webrtc.PeerConnectionStateConnected }) {
+	if !testutil.WaitFor(10*time.Second, 10*time.Millisecond, func() bool { return pc.ConnectionState() == webrtc.PeerConnectionStateConnected }) {
 		t.Fatalf("not connected: %s", pc.ConnectionState())
 	}
 
@@ -111,7 +112,7 @@ func TestWHIPEndpointNetns(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond) // the pace of a fast stream, not a synchronisation
 	}
-	if !WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return ep.Frames() == frames }) {
+	if !testutil.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return ep.Frames() == frames }) {
 		t.Fatalf("%d frames arrived, want %d", ep.Frames(), frames)
 	}
 	// The first frame's start cannot be told: no frame before it.

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/golive/golive/internal/stats"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/publish"
 )
@@ -53,7 +52,7 @@ type Publisher struct {
 	bytes, packets atomic.Int64
 	sessions       atomic.Int64
 	lastTS         uint32 // FLV time of the last packet sent (Run's goroutine)
-	latency        stats.Latency
+	latency        publish.Latency
 }
 
 // Dial connects to cfg.URL and starts publishing; it fails fast (within

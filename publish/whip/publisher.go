@@ -27,7 +27,6 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
-	"github.com/golive/golive/internal/stats"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/media/h264"
 	"github.com/golive/golive/publish"
@@ -100,7 +99,7 @@ type Publisher struct {
 	linkServers []webrtc.ICEServer
 
 	bytes, packets atomic.Int64
-	latency        stats.Latency
+	latency        publish.Latency
 	estimate       atomic.Int64
 	pace           pacer // Run's goroutine
 	lossPPM        atomic.Int64

@@ -19,6 +19,7 @@ import (
 
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/publish"
 )
@@ -48,12 +49,12 @@ type rig struct {
 	out   atomic.Pointer[Publisher]
 	sent  atomic.Int64 // video packets handed to the publisher
 	log   *slog.Logger
-	logs  *testpeer.LogBuffer
+	logs  *testutil.LogBuffer
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
-	r := &rig{clock: media.NewClock(), keys: &keys{}, logs: &testpeer.LogBuffer{}}
+	r := &rig{clock: media.NewClock(), keys: &keys{}, logs: &testutil.LogBuffer{}}
 	r.log = slog.New(slog.NewTextHandler(r.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w := media.PacketWriterFunc(func(p *media.Packet) error {
 		if pub := r.out.Load(); pub != nil {
@@ -333,7 +334,7 @@ func TestTrickle(t *testing.T) {
 		t.Fatalf("the offer waited for the STUN server:\n%s", offer)
 	}
 	var patches []testpeer.EndpointRequest
-	if !testpeer.WaitFor(5*time.Second, 10*time.Millisecond, func() bool {
+	if !testutil.WaitFor(5*time.Second, 10*time.Millisecond, func() bool {
 		patches = nil
 		for _, q := range ep.Requests() {
 			if q.Method == "PATCH" {
@@ -422,7 +423,7 @@ func TestRefusals(t *testing.T) {
 		})
 	}
 	t.Run("unreachable", func(t *testing.T) {
-		port, err := testpeer.FreePort()
+		port, err := testutil.FreePort()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,4 @@
-// Package stats holds measurements shared by the stages: latency
-// histograms and rate meters. Cheap enough for every packet.
-package stats
+package publish
 
 import (
 	"sync"

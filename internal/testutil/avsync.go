@@ -1,4 +1,4 @@
-package testpeer
+package testutil
 
 import (
 	"bufio"
@@ -22,7 +22,7 @@ func LumaMeans(path string) ([]Luma, error) {
 		"-vf", "signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-", "-f", "null", "-")
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("testpeer: ffmpeg signalstats %s: %w", path, err)
+		return nil, fmt.Errorf("testutil: ffmpeg signalstats %s: %w", path, err)
 	}
 	var frames []Luma
 	var t float64
@@ -67,14 +67,14 @@ func Flashes(path string, threshold float64) ([]float64, error) {
 func BeepOnsets(path string, level, minGap float64) ([]float64, error) {
 	pk, err := Packets(path, "a")
 	if err != nil || len(pk) == 0 {
-		return nil, fmt.Errorf("testpeer: audio packets of %s: %v", path, err)
+		return nil, fmt.Errorf("testutil: audio packets of %s: %v", path, err)
 	}
 	start := pk[0].PTS
 	const rate = 48000
 	out, err := exec.Command("ffmpeg", "-v", "error", "-i", path, "-map", "0:a:0",
 		"-ac", "1", "-ar", strconv.Itoa(rate), "-f", "s16le", "-").Output()
 	if err != nil {
-		return nil, fmt.Errorf("testpeer: decode audio of %s: %w", path, err)
+		return nil, fmt.Errorf("testutil: decode audio of %s: %w", path, err)
 	}
 	n := len(out) / 2
 	thr := level * math.MaxInt16
@@ -114,7 +114,7 @@ func AVOffsets(path string) ([]AVPair, error) {
 	}
 	apk, err := Packets(path, "a")
 	if err != nil || len(apk) == 0 {
-		return nil, fmt.Errorf("testpeer: no audio in %s: %v", path, err)
+		return nil, fmt.Errorf("testutil: no audio in %s: %v", path, err)
 	}
 	var pairs []AVPair
 	for _, f := range flashes {

@@ -1,4 +1,4 @@
-package testpeer
+package testutil
 
 import (
 	"bytes"
@@ -103,7 +103,7 @@ func Probe(path string) (ProbeResult, error) {
 		} `json:"format"`
 	}
 	if err := ffprobe(&out, "-show_streams", "-show_format", path); err != nil {
-		return ProbeResult{}, fmt.Errorf("testpeer: probe %s: %w", path, err)
+		return ProbeResult{}, fmt.Errorf("testutil: probe %s: %w", path, err)
 	}
 	r := ProbeResult{
 		FormatName: out.Format.FormatName,
@@ -133,7 +133,7 @@ type PacketInfo struct {
 // (stream "a") stream of path, in file order.
 func Packets(path string, stream string) ([]PacketInfo, error) {
 	if stream != "v" && stream != "a" {
-		return nil, fmt.Errorf("testpeer: packets %s: stream %q: want \"v\" or \"a\"", path, stream)
+		return nil, fmt.Errorf("testutil: packets %s: stream %q: want \"v\" or \"a\"", path, stream)
 	}
 	var out struct {
 		Packets []struct {
@@ -145,7 +145,7 @@ func Packets(path string, stream string) ([]PacketInfo, error) {
 	}
 	if err := ffprobe(&out, "-select_streams", stream+":0",
 		"-show_entries", "packet=pts_time,dts_time,flags,size", path); err != nil {
-		return nil, fmt.Errorf("testpeer: packets %s: %w", path, err)
+		return nil, fmt.Errorf("testutil: packets %s: %w", path, err)
 	}
 	pkts := make([]PacketInfo, 0, len(out.Packets))
 	for _, p := range out.Packets {

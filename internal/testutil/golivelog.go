@@ -1,4 +1,4 @@
-package testpeer
+package testutil
 
 import (
 	"encoding/json"
