@@ -291,9 +291,16 @@ type Link struct {
 	LossPercent float64
 	// Delay holds every packet this long (needs the kernel's netem qdisc).
 	Delay time.Duration
+	// Port, with RateKbit, limits only the packets sent to this TCP or
+	// UDP port (a server's), not the others: one of several destinations
+	// on a slow link. The loss and the delay still apply to everything.
+	Port int
 }
 
 func (l Link) String() string {
+	if l.Port != 0 {
+		return fmt.Sprintf("rate %d kbit/s to port %d, loss %g%%, delay %v", l.RateKbit, l.Port, l.LossPercent, l.Delay)
+	}
 	return fmt.Sprintf("rate %d kbit/s, loss %g%%, delay %v", l.RateKbit, l.LossPercent, l.Delay)
 }
 
@@ -320,7 +327,8 @@ func (l Link) String() string {
 // errors.ErrUnsupported (ShapeT turns it into testutil.Missing). After an error the
 // shaping is whatever the commands before the failing one left.
 func (n *Netns) Shape(l Link) error {
-	if l.RateKbit < 0 || l.Delay < 0 || l.LossPercent < 0 || l.LossPercent > 100 || math.IsNaN(l.LossPercent) {
+	if l.RateKbit < 0 || l.Delay < 0 || l.LossPercent < 0 || l.LossPercent > 100 || math.IsNaN(l.LossPercent) ||
+		l.Port < 0 || l.Port > 65535 || l.Port != 0 && (l.RateKbit == 0 || l.Delay != 0) {
 		return fmt.Errorf("testpeer: netns %s: shape: invalid link (%v)", n.Name, l)
 	}
 	n.mu.Lock()
@@ -360,6 +368,23 @@ func (n *Netns) shapeRoot(l Link) error {
 		return []string{"netem", "delay", strconv.FormatInt(l.Delay.Microseconds(), 10) + "us", "limit", "100000"}
 	}
 	root := []string{"qdisc", "replace", "dev", "lo", "root"}
+	if l.Port != 0 {
+		// htb: the port's packets to class 1:1 at the rate (through tbf,
+		// for the same queue as without a port), the rest to 1:2, unshaped.
+		for _, args := range [][]string{
+			append(root, "handle", "4:", "htb", "default", "2", "r2q", "1000"),
+			{"class", "replace", "dev", "lo", "parent", "4:", "classid", "4:1", "htb", "rate", strconv.Itoa(l.RateKbit) + "kbit"},
+			{"class", "replace", "dev", "lo", "parent", "4:", "classid", "4:2", "htb", "rate", "10gbit"},
+			append([]string{"qdisc", "replace", "dev", "lo", "parent", "4:1", "handle", "40:"}, tbf(l.RateKbit)...),
+			{"filter", "replace", "dev", "lo", "parent", "4:", "protocol", "ip", "prio", "1", "handle", "800::800", "u32",
+				"match", "ip", "dport", strconv.Itoa(l.Port), "0xffff", "flowid", "4:1"},
+		} {
+			if err := n.tc(args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	switch {
 	case l.Delay == 0 && l.RateKbit == 0:
 		// Loopback's own default: no queue at all.

@@ -32,7 +32,7 @@ func TestLossBytecode(t *testing.T) {
 
 func TestShapeInvalid(t *testing.T) {
 	n := &Netns{Name: "golive-none"} // never reaches tc
-	for _, l := range []Link{{RateKbit: -1}, {LossPercent: -1}, {LossPercent: 101}, {Delay: -time.Millisecond}} {
+	for _, l := range []Link{{RateKbit: -1}, {LossPercent: -1}, {LossPercent: 101}, {Delay: -time.Millisecond}, {Port: 1935}, {Port: 1935, RateKbit: 1000, Delay: time.Millisecond}, {Port: -1, RateKbit: 1}} {
 		if err := n.Shape(l); err == nil || !strings.Contains(err.Error(), "invalid link") {
 			t.Errorf("Shape(%v) = %v, want an invalid link error", l, err)
 		}
@@ -128,6 +128,61 @@ func TestNetnsShapeRate(t *testing.T) {
 	t.Logf("unshaped: received at %.0f kbit/s", free)
 	if free < 50000 {
 		t.Errorf("unshaped, received %.0f kbit/s, want > 50000", free)
+	}
+}
+
+// TestNetnsShapePort shapes only the packets to one server's port to
+// 1000 kbit/s: a connection to it carries 900–1100 kbit/s while another,
+// to another port, keeps loopback speed.
+func TestNetnsShapePort(t *testing.T) {
+	t.Parallel()
+	n := StartNetns(t)
+	slowW, slowR := netnsPipe(t, n)
+	fastW, fastR := netnsPipe(t, n)
+	n.ShapeT(t, Link{RateKbit: 1000, Port: slowR.LocalAddr().(*net.TCPAddr).Port})
+	var stop atomic.Bool
+	wrote := make(chan error, 2)
+	for _, w := range []net.Conn{slowW, fastW} {
+		go func() {
+			buf := make([]byte, 64<<10)
+			for !stop.Load() {
+				if _, err := w.Write(buf); err != nil {
+					wrote <- err
+					return
+				}
+			}
+			wrote <- nil
+		}()
+	}
+	defer func() {
+		stop.Store(true)
+		slowW.SetWriteDeadline(time.Now())
+		fastW.SetWriteDeadline(time.Now())
+		<-wrote
+		<-wrote
+	}()
+	fast := make(chan float64, 1)
+	go func() {
+		buf := make([]byte, 256<<10)
+		start := time.Now()
+		var got int64
+		for time.Since(start) < 2500*time.Millisecond {
+			k, err := fastR.Read(buf)
+			if err != nil {
+				break
+			}
+			got += int64(k)
+		}
+		fast <- float64(got) * 8 / 1000 / time.Since(start).Seconds()
+	}()
+	shaped := receiveRate(t, slowR, time.Second, 1500*time.Millisecond)
+	free := <-fast
+	t.Logf("port shaped to 1000 kbit/s: %.0f kbit/s; the other port: %.0f kbit/s", shaped, free)
+	if shaped < 900 || shaped > 1100 {
+		t.Errorf("shaped port: received %.0f kbit/s, want 900–1100", shaped)
+	}
+	if free < 50000 {
+		t.Errorf("the other port: received %.0f kbit/s, want > 50000", free)
 	}
 }
 
