@@ -4,6 +4,7 @@ go 1.26
 
 require (
 	github.com/asticode/go-astiav v0.16.0
+	github.com/datarhei/gosrt v0.9.0
 	github.com/gen2brain/malgo v0.11.24
 	github.com/go-gl/gl v0.0.0-20231021071112-07e5d0ea2e71
 	github.com/pion/dtls/v3 v3.1.5
@@ -25,6 +26,7 @@ require (
 
 require (
 	github.com/asticode/go-astikit v0.42.0 // indirect
+	github.com/benburkert/openpgp v0.0.0-20160410205803-c2471f86866c // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/google/uuid v1.6.0 // indirect
 	github.com/pion/datachannel v1.6.2 // indirect
