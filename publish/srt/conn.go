@@ -327,20 +327,33 @@ func (c *conn) pause() error {
 	}
 }
 
-// drain waits until the receiver has acknowledged everything sent, at
-// most until deadline: gosrt's Close drops what is still buffered.
+// drain waits, at most until deadline, until the receiver has
+// acknowledged everything sent (gosrt's Close drops what is still
+// buffered), and then for the receiver's latency: it delivers what it
+// received only that long after it was sent, and a libsrt receiver
+// discards what it holds when the connection closes.
 func (c *conn) drain(deadline time.Time) {
 	var s gosrt.Statistics
-	for time.Now().Before(deadline) {
+	for {
 		c.c.Stats(&s)
 		if s.Instantaneous.ByteSendBuf == 0 {
+			break
+		}
+		if !time.Now().Before(deadline) {
+			c.log.Warn("stopping with data not yet acknowledged", "bytes", s.Instantaneous.ByteSendBuf)
 			return
 		}
 		if c.pause() != nil {
 			return
 		}
 	}
-	c.log.Warn("stopping with data not yet acknowledged", "bytes", s.Instantaneous.ByteSendBuf)
+	linger := time.Duration(s.Instantaneous.MsSendTsbPdDelay)*time.Millisecond + 2*time.Duration(s.Instantaneous.MsRTT*float64(time.Millisecond)) + 20*time.Millisecond
+	t := time.NewTimer(min(linger, time.Until(deadline)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-c.done:
+	}
 }
 
 // stats fills s with the connection's statistics.

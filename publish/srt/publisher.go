@@ -146,15 +146,14 @@ func (p *Publisher) session(ctx context.Context, c *conn) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if cerr := mx.Close(); err == nil && cerr != nil && ctx.Err() == nil {
-			err = c.lost(cerr)
-		}
-	}()
+	defer mx.Close() // after an error: frees it
 	for {
 		pkt, stop := p.queue.Next(p.cfg.DrainTimeout)
 		if stop {
-			if err := mx.Flush(); err != nil {
+			// The trailer pushes out what the muxer holds; then the
+			// receiver must acknowledge it all before the connection
+			// closes, as gosrt's Close drops what is unacknowledged.
+			if err := mx.Close(); err != nil {
 				return c.lost(err)
 			}
 			c.drain(time.Now().Add(p.cfg.DrainTimeout))
