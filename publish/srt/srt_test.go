@@ -18,6 +18,7 @@ import (
 
 	"github.com/asticode/go-astiav"
 
+	"github.com/golive/golive/internal/testpeer"
 	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/publish"
@@ -52,9 +53,10 @@ func freeUDPPort(t *testing.T) int {
 	return c.LocalAddr().(*net.UDPAddr).Port
 }
 
-// udpBound says whether a socket is bound to UDP port on this host.
-func udpBound(port int) bool {
-	b, err := os.ReadFile("/proc/net/udp")
+// udpBound says whether a socket is bound to UDP port in the network
+// namespace of process pid.
+func udpBound(pid, port int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", pid))
 	if err != nil {
 		return false
 	}
@@ -64,6 +66,11 @@ func udpBound(port int) bool {
 // startListener starts ffmpeg on port (a free one when 0) with the
 // passphrase (none when empty) and waits until it listens.
 func startListener(t *testing.T, port int, passphrase, name string) *listener {
+	return startListenerIn(t, nil, port, passphrase, name)
+}
+
+// startListenerIn is startListener inside ns (on the host when nil).
+func startListenerIn(t *testing.T, ns *testpeer.Netns, port int, passphrase, name string) *listener {
 	t.Helper()
 	testutil.RequireTool(t, "ffmpeg", "ffprobe")
 	if port == 0 {
@@ -75,7 +82,11 @@ func startListener(t *testing.T, port int, passphrase, name string) *listener {
 	if passphrase != "" {
 		url += "&passphrase=" + passphrase
 	}
-	l.cmd = exec.Command("ffmpeg", "-nostdin", "-nostats", "-v", "warning", "-y", "-i", url, "-c", "copy", "-f", "mpegts", l.out)
+	args := []string{"-nostdin", "-nostats", "-v", "warning", "-y", "-i", url, "-c", "copy", "-f", "mpegts", l.out}
+	l.cmd = exec.Command("ffmpeg", args...)
+	if ns != nil {
+		l.cmd = ns.Command("ffmpeg", args...) // ip netns exec execs ffmpeg: same pid
+	}
 	l.cmd.Stdout, l.cmd.Stderr = &l.log, &l.log
 	if err := l.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -85,7 +96,7 @@ func startListener(t *testing.T, port int, passphrase, name string) *listener {
 		l.cmd.Process.Kill()
 		<-l.done
 	})
-	if !testutil.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return udpBound(port) || l.exited() }) || l.exited() {
+	if !testutil.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return udpBound(l.cmd.Process.Pid, port) || l.exited() }) || l.exited() {
 		t.Fatalf("ffmpeg did not listen on %d: %s", port, l.log.String())
 	}
 	return l
