@@ -322,7 +322,8 @@ func (m *Muxer) writeHeader() error {
 	}
 	m.header = true
 	var unknown []string
-	for e := d.Get("", nil, astiav.NewDictionaryFlags(astiav.DictionaryFlagIgnoreSuffix)); e != nil; e = d.Get("", e, astiav.NewDictionaryFlags(astiav.DictionaryFlagIgnoreSuffix)) {
+	all := astiav.NewDictionaryFlags(astiav.DictionaryFlagIgnoreSuffix)
+	for e := d.Get("", nil, all); e != nil; e = d.Get("", e, all) {
 		unknown = append(unknown, e.Key())
 	}
 	if len(unknown) > 0 {

@@ -95,7 +95,8 @@ func checkFile(t *testing.T, path string, s *muxtest.Stream) {
 		return
 	}
 	a := pr.Audio()
-	if a == nil || a.CodecName != s.Audio.Codec.String() || a.SampleRate != s.Audio.SampleRate || a.Channels != s.Audio.Channels {
+	if a == nil || a.CodecName != s.Audio.Codec.String() ||
+		a.SampleRate != s.Audio.SampleRate || a.Channels != s.Audio.Channels {
 		t.Fatalf("audio stream %+v, want %s %d Hz %d channels", a, s.Audio.Codec, s.Audio.SampleRate, s.Audio.Channels)
 	}
 	ap, err := testutil.Packets(path, "a")
@@ -241,7 +242,9 @@ func TestConfigChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := muxtest.Generate(muxtest.Options{Width: 320, Height: 180, FPS: 30, Duration: 2 * time.Second, Start: 2 * time.Second})
+	b, err := muxtest.Generate(muxtest.Options{
+		Width: 320, Height: 180, FPS: 30, Duration: 2 * time.Second, Start: 2 * time.Second,
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +268,8 @@ func TestConfigChange(t *testing.T) {
 			}
 			widths := strings.Fields(string(out))
 			if len(widths) != 120 || widths[0] != "640" || widths[119] != "320" {
-				t.Fatalf("%d frames decoded, first %v last %v; want 120, 640 then 320", len(widths), widths[:1], widths[len(widths)-1:])
+				t.Fatalf("%d frames decoded, first %v last %v; want 120, 640 then 320",
+					len(widths), widths[:1], widths[len(widths)-1:])
 			}
 		})
 	}
@@ -322,6 +326,8 @@ func TestTimestamps(t *testing.T) {
 	}
 }
 
+func opt(k, v string) map[string]string { return map[string]string{k: v} }
+
 func TestConfigErrors(t *testing.T) {
 	aac := testStream(t, media.CodecAAC)
 	opus := testStream(t, media.CodecOpus)
@@ -332,8 +338,8 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"unknown format", Config{Format: "avi", Video: aac.Video}, ErrUnsupported},
 		{"opus in flv", Config{Format: "flv", Video: aac.Video, Audio: opus.Audio}, ErrUnsupported},
-		{"unknown option", Config{Format: "mp4", Video: aac.Video, Options: map[string]string{"no_such_option": "1"}}, ErrUnsupported},
-		{"bad movflags", Config{Format: "mp4", Video: aac.Video, Options: map[string]string{"movflags": "nonsense"}}, ErrUnsupported},
+		{"unknown option", Config{Format: "mp4", Video: aac.Video, Options: opt("no_such", "1")}, ErrUnsupported},
+		{"bad movflags", Config{Format: "mp4", Video: aac.Video, Options: opt("movflags", "no")}, ErrUnsupported},
 		{"no record", Config{Format: "mp4"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -405,8 +411,8 @@ func TestOpusHead(t *testing.T) {
 		delay    time.Duration
 		want     []byte
 	}{
-		{2, 6500 * time.Microsecond, []byte{'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 2, 0x38, 0x01, 0x80, 0xbb, 0, 0, 0, 0, 0}},
-		{1, 0, []byte{'O', 'p', 'u', 's', 'H', 'e', 'a', 'd', 1, 1, 0, 0, 0x80, 0xbb, 0, 0, 0, 0, 0}},
+		{2, 6500 * time.Microsecond, append([]byte("OpusHead"), 1, 2, 0x38, 0x01, 0x80, 0xbb, 0, 0, 0, 0, 0)},
+		{1, 0, append([]byte("OpusHead"), 1, 1, 0, 0, 0x80, 0xbb, 0, 0, 0, 0, 0)},
 	} {
 		if got := OpusHead(tc.channels, tc.delay); !bytes.Equal(got, tc.want) {
 			t.Errorf("OpusHead(%d, %v) = %x, want %x", tc.channels, tc.delay, got, tc.want)

@@ -27,12 +27,16 @@ import (
 const crashChildEnv = "GOLIVE_RECORD_CRASH_CHILD"
 
 func crashChild(path string) int {
-	s, err := muxtest.Generate(muxtest.Options{Width: 640, Height: 360, FPS: 30, Duration: 20 * time.Second, Audio: media.CodecAAC})
+	s, err := muxtest.Generate(muxtest.Options{
+		Width: 640, Height: 360, FPS: 30, Duration: 20 * time.Second, Audio: media.CodecAAC,
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	r, err := Open(Config{Path: path, Video: s.Video, Audio: s.Audio, TimeOffset: s.Audio.Delay, Logger: slog.New(slog.DiscardHandler)})
+	r, err := Open(Config{
+		Path: path, Video: s.Video, Audio: s.Audio, TimeOffset: s.Audio.Delay, Logger: slog.New(slog.DiscardHandler),
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -75,7 +79,9 @@ func TestCrash(t *testing.T) {
 			}
 		}
 	}()
-	ok := testutil.WaitFor(60*time.Second, 5*time.Millisecond, func() bool { return time.Duration(fed.Load()) >= 3200*time.Millisecond })
+	ok := testutil.WaitFor(60*time.Second, 5*time.Millisecond, func() bool {
+		return time.Duration(fed.Load()) >= 3200*time.Millisecond
+	})
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

@@ -218,8 +218,9 @@ func (r *Recorder) WritePacket(pkt *media.Packet) error {
 		}
 		if now := time.Now(); now.Sub(r.lastDropLog) >= time.Second {
 			r.lastDropLog = now
-			r.log.Warn("recording queue full (the disk is too slow): dropping", "queue", (pkt.DTS - r.queue[0].DTS).Round(time.Millisecond),
-				"queue_bytes", r.queueBytes, "video_total", r.videoDropped.Load(), "audio_total", r.audioDropped.Load())
+			r.log.Warn("recording queue full (the disk is too slow): dropping",
+				"queue", (pkt.DTS - r.queue[0].DTS).Round(time.Millisecond), "queue_bytes", r.queueBytes,
+				"video_total", r.videoDropped.Load(), "audio_total", r.audioDropped.Load())
 		}
 		r.mu.Unlock()
 		return nil

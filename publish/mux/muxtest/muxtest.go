@@ -106,7 +106,9 @@ func generate(opt Options) (*Stream, error) {
 	}
 	s := &Stream{Video: v.Config()}
 	if opt.Audio != 0 {
-		a, err := encode.OpenAudio(encode.AudioConfig{Codec: opt.Audio, SampleRate: 48000, Channels: 2, Bitrate: 128000, Logger: quiet}, &pkts)
+		a, err := encode.OpenAudio(encode.AudioConfig{
+			Codec: opt.Audio, SampleRate: 48000, Channels: 2, Bitrate: 128000, Logger: quiet,
+		}, &pkts)
 		if err != nil {
 			return nil, fmt.Errorf("muxtest: %w", err)
 		}
@@ -116,7 +118,8 @@ func generate(opt Options) (*Stream, error) {
 		total := uint64(opt.Duration * 48000 / time.Second)
 		for i := uint64(0); i < total; i += chunk {
 			src.FillAudio(buf, i)
-			f := &media.AudioFrame{SampleRate: 48000, Channels: 2, Samples: buf, PTS: opt.Start + time.Duration(i)*time.Second/48000}
+			pts := opt.Start + time.Duration(i)*time.Second/48000
+			f := &media.AudioFrame{SampleRate: 48000, Channels: 2, Samples: buf, PTS: pts}
 			if err := a.Encode(f); err != nil {
 				return nil, fmt.Errorf("muxtest: encode audio: %w", err)
 			}
