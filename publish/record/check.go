@@ -11,15 +11,22 @@ import (
 // extension, its strftime verbs, and that its directory exists and takes
 // a file (what Open checks, less the codecs). Errors wrap ErrBadPath.
 func CheckPath(path string) error {
-	if _, ok := formats[strings.ToLower(filepath.Ext(path))]; !ok {
-		return fmt.Errorf("record: %q: %w: the extension must be .mp4, .mkv, .flv or .ts", path, ErrBadPath)
+	_, err := checkPath(path, time.Now())
+	return err
+}
+
+// checkPath is CheckPath at now; it returns the container's muxer.
+func checkPath(path string, now time.Time) (format string, err error) {
+	format, ok := formats[strings.ToLower(filepath.Ext(path))]
+	if !ok {
+		return "", fmt.Errorf("record: %q: %w: the extension must be .mp4, .mkv, .flv or .ts", path, ErrBadPath)
 	}
-	name, err := Expand(path, time.Now())
+	name, err := Expand(path, now)
 	if err != nil {
-		return fmt.Errorf("record: %w: %w", ErrBadPath, err)
+		return "", fmt.Errorf("record: %w: %w", ErrBadPath, err)
 	}
 	if err := checkDir(filepath.Dir(name)); err != nil {
-		return fmt.Errorf("record: %s: %w: %w", path, ErrBadPath, err)
+		return "", fmt.Errorf("record: %s: %w: %w", path, ErrBadPath, err)
 	}
-	return nil
+	return format, nil
 }

@@ -142,20 +142,12 @@ func Open(cfg Config) (*Recorder, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	ext := strings.ToLower(filepath.Ext(cfg.Path))
-	format, ok := formats[ext]
-	if !ok {
-		return nil, fmt.Errorf("record: %q: %w: the extension must be .mp4, .mkv, .flv or .ts", cfg.Path, ErrBadPath)
-	}
 	if cfg.Segment < 0 {
 		return nil, fmt.Errorf("record: segment %v: %w: must not be negative", cfg.Segment, ErrBadPath)
 	}
-	name, err := Expand(cfg.Path, cfg.Now())
+	format, err := checkPath(cfg.Path, cfg.Now())
 	if err != nil {
-		return nil, fmt.Errorf("record: %w: %w", ErrBadPath, err)
-	}
-	if err := checkDir(filepath.Dir(name)); err != nil {
-		return nil, fmt.Errorf("record: %s: %w: %w", cfg.Path, ErrBadPath, err)
+		return nil, err
 	}
 	r := &Recorder{cfg: cfg, format: format, log: cfg.Logger.With("component", "publish.record"),
 		waitKey: true, wake: make(chan struct{}, 1), video: cfg.Video}

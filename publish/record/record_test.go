@@ -360,7 +360,14 @@ func TestOpenErrors(t *testing.T) {
 				t.Fatalf("error %v, want %v (and %v)", err, ErrBadPath, tc.also)
 			}
 			t.Log(err)
+			// CheckPath, for the flags, knows nothing of codecs or segments.
+			if cerr := CheckPath(tc.path); tc.audio == aac.Audio && tc.segment == 0 && !errors.Is(cerr, ErrBadPath) {
+				t.Fatalf("CheckPath: %v, want %v", cerr, ErrBadPath)
+			}
 		})
+	}
+	if err := CheckPath(filepath.Join(dir, "rec-%Y.mkv")); err != nil {
+		t.Fatalf("CheckPath of a good path: %v", err)
 	}
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("Open left files: %v", ents)
