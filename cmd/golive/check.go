@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -52,7 +53,14 @@ func runCheck(c *cli.Context, stdout, stderr io.Writer) error {
 	if f := c.String("config"); f != "" {
 		from = f
 	}
-	line(true, "config", fmt.Sprintf("%s: preset %s, source %s, to %s", from, o.preset.Name, o.Source, publish.Redact(o.URL)))
+	var to []string
+	for _, u := range o.URLs {
+		to = append(to, publish.Redact(u))
+	}
+	if o.Record != "" {
+		to = append(to, "record "+o.Record)
+	}
+	line(true, "config", fmt.Sprintf("%s: preset %s, source %s, to %s", from, o.preset.Name, o.Source, strings.Join(to, ", ")))
 	log, err := newLogger(stderr, o.LogFormat, o.LogLevel)
 	if err != nil {
 		return err
@@ -61,7 +69,8 @@ func runCheck(c *cli.Context, stdout, stderr io.Writer) error {
 	defer stop()
 	err = pipeline.Check(ctx, pipeline.Config{
 		Preset: o.preset, Source: o.Source, Camera: o.Camera, CameraControls: o.CameraControls,
-		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URL: o.URL, Protocol: o.Protocol, Token: o.Token, ICEServers: o.ice,
+		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URLs: o.URLs, Protocol: o.Protocol,
+		Record: o.Record, RecordSegment: o.RecordSegment, Token: o.Token, ICEServers: o.ice,
 		CAFile: o.CAFile, InsecureTLS: o.InsecureTLS, ConnectTimeout: o.ConnectTimeout, Version: version, Logger: log,
 		Filter: &o.filter, FilterBackend: o.FilterBackend, Encoder: o.Encoder,
 	}, func(s pipeline.Step) {

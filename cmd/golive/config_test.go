@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,15 +147,20 @@ func TestConfigPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.Preset != "360p" || o.FPS != 50 || o.ABR != "off" || o.URL != "rtmp://from-file/live/a" || o.ConnectTimeout.Seconds() != 10 {
+	if o.Preset != "360p" || o.FPS != 50 || o.ABR != "off" || !slices.Equal(o.URLs, []string{"rtmp://from-file/live/a"}) || o.ConnectTimeout.Seconds() != 10 {
 		t.Errorf("got %+v", o)
 	}
-	if o, _ := pushOpts(t, "--config", path, "rtmp://from-args/live/b"); o.URL != "rtmp://from-args/live/b" {
-		t.Errorf("URL %q, want the argument's", o.URL)
+	if o, _ := pushOpts(t, "--config", path, "rtmp://from-args/live/b"); !slices.Equal(o.URLs, []string{"rtmp://from-args/live/b"}) {
+		t.Errorf("URLs %q, want the argument's", o.URLs)
 	}
-	two := writeConfig(t, "urls: [rtmp://a/live/1, rtmp://b/live/2]\n")
-	if _, err := pushOpts(t, "--config", two); err == nil || !strings.Contains(err.Error(), "exactly one URL") {
-		t.Errorf("two urls: %v", err)
+	two := writeConfig(t, "urls:\n  - rtmp://a/live/1\n  - whip://b/whip\n  - \"srt://c:9000?streamid=x\"\nrecord: /tmp/show.mkv\n")
+	o, err = pushOpts(t, "--config", two)
+	if err != nil || !slices.Equal(o.URLs, []string{"rtmp://a/live/1", "whip://b/whip", "srt://c:9000?streamid=x"}) || o.Record != "/tmp/show.mkv" {
+		t.Errorf("three urls and a recording: %q %q, %v", o.URLs, o.Record, err)
+	}
+	none := writeConfig(t, "preset: 360p\n")
+	if _, err := pushOpts(t, "--config", none); err == nil || !strings.Contains(err.Error(), "want a URL") {
+		t.Errorf("no url: %v", err)
 	}
 }
 
@@ -199,7 +205,7 @@ func TestConfigExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the example does not load: %v", err)
 	}
-	if o.URL != "rtmp://live.example.com/live/STREAMKEY" || o.Source != "camera" || len(o.CameraControls) != 2 ||
+	if !slices.Equal(o.URLs, []string{"rtmp://live.example.com/live/STREAMKEY"}) || o.Source != "camera" || len(o.CameraControls) != 2 ||
 		o.Encoder != "auto" || !o.WaitForServer || o.ABR != "on" || o.Status != "off" {
 		t.Errorf("loaded %+v", o)
 	}

@@ -290,8 +290,9 @@ func TestDevicesEncoders(t *testing.T) {
 	}
 }
 
-// TestStatusLineEncoder: the status line names the encoder, and says when
-// libx264 stands in for a failed hardware encoder.
+// TestStatusLineEncoder: the status line names the encoder, says when
+// libx264 stands in for a failed hardware encoder, and counts the outputs
+// by state when there are several.
 func TestStatusLineEncoder(t *testing.T) {
 	for _, tc := range []struct {
 		st   pipeline.Status
@@ -299,6 +300,9 @@ func TestStatusLineEncoder(t *testing.T) {
 	}{
 		{pipeline.Status{Encoder: "vaapi"}, "  vaapi"},
 		{pipeline.Status{Encoder: "x264", EncoderFallbacks: 1}, "  x264 (fallback ×1)"},
+		{pipeline.Status{Destinations: []pipeline.DestinationStatus{
+			{State: pipeline.StateLive}, {State: pipeline.StateReconnecting, Lagging: true}, {State: pipeline.StateLive},
+		}}, "  outputs: 2 live, 1 reconnecting, 1 lagging"},
 	} {
 		if line := formatStatus(tc.st); !strings.Contains(line, tc.want) {
 			t.Errorf("%q lacks %q", line, tc.want)

@@ -13,10 +13,11 @@ import (
 	"github.com/asticode/go-astiav"
 	"github.com/urfave/cli/v2"
 
+	"github.com/golive/golive/capture"
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/filter/spec"
-	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/publish"
+	"github.com/golive/golive/publish/record"
 )
 
 // version is set at build time (-ldflags "-X main.version=…").
@@ -51,8 +52,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue), errors.Is(err, publish.ErrBadURL), errors.Is(err, pipeline.ErrSource),
-		errors.Is(err, spec.ErrBadOption), errors.Is(err, encode.ErrUnavailable):
+	case errors.As(err, &ue), errors.Is(err, publish.ErrBadURL), errors.Is(err, capture.ErrSource),
+		errors.Is(err, spec.ErrBadOption), errors.Is(err, encode.ErrUnavailable), errors.Is(err, record.ErrBadPath):
 		return exitUsage
 	case errors.Is(err, publish.ErrUnauthorized):
 		return exitUnauthorized

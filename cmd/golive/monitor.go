@@ -33,11 +33,15 @@ type monitor struct {
 }
 
 func newMonitor(o pushOptions) *monitor {
-	m := &monitor{started: time.Now(), streamID: status.StreamID(o.URL), protocol: "rtmp", target: o.preset.Video.Bitrate}
-	m.source, _, _ = strings.Cut(o.Source, ":")
-	if o.Protocol == "whip" {
-		m.protocol = "whip"
+	// The stream is known by its first destination (the recording's path
+	// when there is no URL).
+	m := &monitor{started: time.Now(), protocol: pipeline.KindRecord, target: o.preset.Video.Bitrate}
+	if len(o.URLs) > 0 {
+		m.streamID, m.protocol = status.StreamID(o.URLs[0]), pipeline.URLKind(o.URLs[0], o.Protocol)
+	} else {
+		m.streamID = status.StreamID("file://" + o.Record)
 	}
+	m.source, _, _ = strings.Cut(o.Source, ":")
 	m.host, _ = os.Hostname()
 	m.state.Store(pipeline.StateStarting)
 	return m
@@ -105,6 +109,13 @@ func (m *monitor) snapshot() status.Document {
 		d.DroppedFrames, d.QueueDelayMS = st.Dropped, float64(st.QueueDelay)/1e6
 		d.RTTMS, d.Reconnects, d.BitrateChanges = float64(st.Sent.RTT)/1e6, st.Reconnects, st.BitrateChanges
 		d.Source, d.Encoder, d.EncoderFallbacks = st.Source, st.Encoder, st.EncoderFallbacks
+		for _, x := range st.Destinations {
+			d.Destinations = append(d.Destinations, status.Destination{
+				Name: x.Name, Protocol: x.Kind, State: x.State, ActualBitrate: x.Bitrate,
+				QueueDelayMS: float64(x.QueueDelay) / 1e6, RTTMS: float64(x.Sent.RTT) / 1e6, Reconnects: x.Reconnects,
+				DroppedFrames: x.Sent.VideoDropped, Lagging: x.Lagging, Error: x.Error,
+			})
+		}
 	}
 	return d
 }

@@ -15,20 +15,27 @@ import (
 	"github.com/pion/webrtc/v4"
 	"github.com/urfave/cli/v2"
 
+	"github.com/golive/golive/capture"
 	"github.com/golive/golive/encode"
 	"github.com/golive/golive/filter"
 	"github.com/golive/golive/filter/spec"
+	"github.com/golive/golive/internal/abr"
 	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/internal/status"
 	"github.com/golive/golive/publish"
+	"github.com/golive/golive/publish/record"
 	"github.com/golive/golive/publish/rtmp"
+	"github.com/golive/golive/publish/srt"
 	"github.com/golive/golive/publish/whip"
 )
 
 // pushOptions is what `golive push` takes.
 type pushOptions struct {
-	URL            string
+	URLs           []string // the destinations
+	Record         string   // --record PATH
+	RecordSegment  time.Duration
+	ABRFollow      string // fastest|slowest
 	Preset         string
 	Bitrate        string
 	FPS            int
@@ -78,6 +85,7 @@ type pushOptions struct {
 	preset preset.Preset      // filled by check
 	filter spec.Options       // filled by check
 	ice    []webrtc.ICEServer // filled by check
+	follow abr.Follow         // filled by check
 }
 
 // filterFlags are the filter stage's options (filter/spec).
@@ -105,7 +113,7 @@ func pushCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "push",
 		Usage:     "capture, encode and publish a live stream",
-		ArgsUsage: "URL   (rtmp://host[:port]/app[/instance]/key, rtmps://…, whip://host[:port]/path or whips://…)",
+		ArgsUsage: "URL...   (one or more of rtmp://host[:port]/app[/instance]/key, rtmps://…, whip://host[:port]/path, whips://…, srt://host:port?streamid=…; none with --record)",
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usagef("push: %v (see golive push --help)", err)
 		},
@@ -130,6 +138,9 @@ func pushCommand() *cli.Command {
 			&cli.StringFlag{Name: "token-file", Usage: "WHIP: read the bearer token from this file (when --token and GOLIVE_TOKEN are not given)"},
 			&cli.StringSliceFlag{Name: "ice-server", Usage: "WHIP: STUN/TURN server, stun:host[:port] or turn:user:password@host[:port][?transport=tcp] (repeatable)"},
 			&cli.StringFlag{Name: "abr", Category: "Network", Value: "on", Usage: "adaptive bitrate: on (follow the link, between the preset's minimum and target) or off"},
+			&cli.StringFlag{Name: "abr-follow", Category: "Network", Value: "fastest", Usage: "with several destinations, whose link the one video encoder follows: fastest (those that keep up; a slower one drops video to keyframes in its own queue) or slowest (protect the weakest)"},
+			&cli.StringFlag{Name: "record", Category: "Recording", Usage: "record locally too (or only, without a URL): PATH ending in .mp4 (fragmented: safe against kill -9 and power cuts), .mkv, .flv or .ts; strftime verbs allowed, e.g. /var/lib/golive/show-%Y%m%d-%H%M%S.mp4"},
+			&cli.DurationFlag{Name: "record-segment", Category: "Recording", Usage: "start a new recording file at the first keyframe after this long, e.g. 10m (0: one file); timestamps run on across files"},
 			&cli.StringFlag{Name: "abr-scale", Category: "Network", Value: "off", Usage: "on: when the bitrate has been at the minimum for 10 s, encode a smaller picture (the presets below: 720p → 480p → 360p); back up when the link recovers"},
 			&cli.IntFlag{Name: "reconnect-max", Category: "Network", Usage: "attempts per outage before giving up once live (0: forever; -1: never reconnect)"},
 			&cli.BoolFlag{Name: "wait-for-server", Category: "Network", Usage: "retry the first connection too, as after an outage (kiosks that boot before their network), instead of failing fast"},
@@ -174,12 +185,12 @@ func pushOptionsFrom(c *cli.Context) (pushOptions, error) {
 	if c.NArg() > 0 {
 		urls = c.Args().Slice() // the command line wins
 	}
-	if len(urls) != 1 {
-		return pushOptions{}, usagef("push: want exactly one URL (an argument, or urls: in --config), got %d (golive push [flags] rtmp://host/app/key)", len(urls))
+	if len(urls) == 0 && c.String("record") == "" {
+		return pushOptions{}, usagef("push: want a URL (an argument, or urls: in --config), or --record PATH (golive push [flags] rtmp://host/app/key)")
 	}
-	url := urls[0]
 	o := pushOptions{
-		URL: url, Preset: c.String("preset"), Bitrate: c.String("bitrate"),
+		URLs: urls, Record: c.String("record"), RecordSegment: c.Duration("record-segment"), ABRFollow: c.String("abr-follow"),
+		Preset: c.String("preset"), Bitrate: c.String("bitrate"),
 		FPS: c.Int("fps"), Size: c.String("size"), Source: c.String("source"),
 		Camera: c.String("camera"), CameraControls: c.StringSlice("camera-control"), Mic: c.String("mic"),
 		Slate: c.String("slate"), Loop: c.Bool("loop"),
@@ -231,13 +242,13 @@ func (o *pushOptions) check() error {
 			return usageError{err}
 		}
 	}
-	if err := pipeline.CheckSource(o.Source); err != nil {
+	if err := capture.CheckSource(o.Source); err != nil {
 		return usageError{err}
 	}
 	if o.Loop && !strings.HasPrefix(o.Source, "file:") {
 		return usagef("--loop: only with --source file:PATH")
 	}
-	if o.Camera != "" && o.Source != pipeline.SourceCamera {
+	if o.Camera != "" && o.Source != capture.SourceCamera {
 		return usagef("--camera: only with --source camera")
 	}
 	for _, kv := range o.CameraControls {
@@ -275,6 +286,20 @@ func (o *pushOptions) check() error {
 	if o.ABRScale != "on" && o.ABRScale != "off" {
 		return usagef("--abr-scale %q: want on or off", o.ABRScale)
 	}
+	if o.follow, err = abr.ParseFollow(o.ABRFollow); err != nil {
+		return usagef("--abr-follow %v", err)
+	}
+	if o.RecordSegment < 0 {
+		return usagef("--record-segment %v: must not be negative", o.RecordSegment)
+	}
+	if o.RecordSegment > 0 && o.Record == "" {
+		return usagef("--record-segment: only with --record")
+	}
+	if o.Record != "" {
+		if err := record.CheckPath(o.Record); err != nil {
+			return usageError{err}
+		}
+	}
 	if o.ABRScale == "on" && o.ABR == "off" {
 		return usagef("--abr-scale on: needs --abr on")
 	}
@@ -293,22 +318,42 @@ func (o *pushOptions) check() error {
 	return o.checkFilter()
 }
 
-// checkDestination validates the URL for its protocol and the WHIP options.
+// checkDestination validates each URL for its protocol, and the WHIP
+// options.
 func (o *pushOptions) checkDestination() error {
 	switch o.Protocol {
 	case "auto", "rtmp", "whip":
 	default:
 		return usagef("--protocol %q: want auto, rtmp or whip", o.Protocol)
 	}
-	if o.Protocol == "rtmp" || !whip.IsWHIP(o.URL, o.Protocol) {
+	anyWHIP := false
+	seen := map[string]bool{}
+	for _, u := range o.URLs {
+		if seen[u] {
+			return usagef("push: %s given twice", publish.Redact(u))
+		}
+		seen[u] = true
+		switch pipeline.URLKind(u, o.Protocol) {
+		case pipeline.KindWHIP:
+			if _, err := whip.Endpoint(u, true); err != nil {
+				return err
+			}
+			anyWHIP = true
+		case pipeline.KindSRT:
+			if _, err := srt.ParseURL(u); err != nil {
+				return err
+			}
+		default:
+			if _, err := rtmp.ParseURL(u); err != nil {
+				return err
+			}
+		}
+	}
+	if !anyWHIP {
 		if len(o.ICEServers) > 0 {
 			return usagef("--ice-server: only for WHIP")
 		}
-		_, err := rtmp.ParseURL(o.URL)
-		return err
-	}
-	if _, err := whip.Endpoint(o.URL, true); err != nil {
-		return err
+		return nil
 	}
 	for _, s := range o.ICEServers {
 		srv, err := whip.ParseICEServer(s)
@@ -317,7 +362,6 @@ func (o *pushOptions) checkDestination() error {
 		}
 		o.ice = append(o.ice, srv)
 	}
-	o.Protocol = "whip"
 	return nil
 }
 
@@ -353,10 +397,16 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("starting", "component", "push", "preset", o.preset.String(), "url", publish.Redact(o.URL), "source", o.Source)
+	dests := make([]string, len(o.URLs))
+	for i, u := range o.URLs {
+		dests[i] = publish.Redact(u)
+	}
+	log.Info("starting", "component", "push", "preset", o.preset.String(), "urls", strings.Join(dests, " "),
+		"record", o.Record, "source", o.Source)
 	cfg := pipeline.Config{
 		Preset: o.preset, Source: o.Source, Camera: o.Camera, CameraControls: o.CameraControls,
-		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URL: o.URL, Protocol: o.Protocol, Token: o.Token, ICEServers: o.ice,
+		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URLs: o.URLs, Protocol: o.Protocol,
+		Record: o.Record, RecordSegment: o.RecordSegment, ABRFollow: o.follow, Token: o.Token, ICEServers: o.ice,
 		CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
 		ConnectTimeout: o.ConnectTimeout, Duration: o.Duration, Version: version, Logger: log,
 		Filter: &o.filter, FilterBackend: o.FilterBackend, Encoder: o.Encoder,
@@ -417,6 +467,27 @@ func formatStatus(s pipeline.Status) string {
 		if s.EncoderFallbacks > 0 {
 			line += fmt.Sprintf(" (fallback ×%d)", s.EncoderFallbacks)
 		}
+	}
+	if len(s.Destinations) > 1 {
+		// Several outputs: how many in each state, and those that lag.
+		count := map[string]int{}
+		lagging := 0
+		for _, d := range s.Destinations {
+			count[d.State]++
+			if d.Lagging {
+				lagging++
+			}
+		}
+		var parts []string
+		for _, st := range []string{pipeline.StateLive, pipeline.StateReconnecting, pipeline.StateStarting, pipeline.StateStopped} {
+			if count[st] > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", count[st], st))
+			}
+		}
+		if lagging > 0 {
+			parts = append(parts, fmt.Sprintf("%d lagging", lagging))
+		}
+		line += "  outputs: " + strings.Join(parts, ", ")
 	}
 	if st := s.Sent; st.EstimateBitrate > 0 || st.RTT > 0 { // WebRTC: what the path reports
 		line += fmt.Sprintf("  est %d kbit/s  loss %.1f%%  rtt %.1f ms", st.EstimateBitrate/1000, st.Loss*100, float64(st.RTT)/1e6)

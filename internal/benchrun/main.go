@@ -44,8 +44,22 @@ func main() {
 	out := flag.String("out", "docs/BENCHMARKS.md", "report file")
 	dur := flag.Duration("duration", 20*time.Second, "push length")
 	rounds := flag.Int("rounds", 3, "alternating rounds of golive and ffmpeg")
-	only := flag.String("only", "", "encoders: only the encoder benchmarks, printed (not written)")
+	only := flag.String("only", "", "encoders or outputs: only those benchmarks, printed (not written)")
 	flag.Parse()
+	if *only == "outputs" {
+		n, err := testpeer.NewNginx(testpeer.NginxConfig{Record: true})
+		if err == nil {
+			var sec string
+			sec, err = outputRounds(*bin, n, *dur, *rounds)
+			n.Stop()
+			fmt.Print(sec)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *only == "encoders" {
 		sec, err := encoderRounds(*rounds)
 		if err != nil {
@@ -115,12 +129,17 @@ func run(bin, out string, dur time.Duration, rounds int) error {
 	if err != nil {
 		return err
 	}
+	fmt.Println("== Several outputs")
+	outputs, err := outputRounds(bin, n, dur, rounds)
+	if err != nil {
+		return err
+	}
 	fmt.Println("== Network: bandwidth cut, outage, server restart")
 	network, err := networkRounds(bin)
 	if err != nil {
 		return err
 	}
-	return report(out, string(micro), whip.String()+network+"\n"+encoders+"\n", g, f, same, fileG, fileF, filterG, filterF, dur)
+	return report(out, string(micro), whip.String()+outputs+network+"\n"+encoders+"\n", g, f, same, fileG, fileF, filterG, filterF, dur)
 }
 
 func pushGolive(bin string, n *testpeer.Nginx, key string, dur time.Duration) (result, error) {

@@ -9,11 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/golive/golive/encode"
+	"github.com/golive/golive/capture"
 	"github.com/golive/golive/filter"
 	"github.com/golive/golive/media"
-	"github.com/golive/golive/publish"
+	"github.com/golive/golive/publish/record"
 	"github.com/golive/golive/publish/rtmp"
+	"github.com/golive/golive/publish/srt"
 	"github.com/golive/golive/publish/whip"
 )
 
@@ -47,13 +48,15 @@ func Check(ctx context.Context, cfg Config, report func(Step)) error {
 		}
 		report(s)
 	}
-	p := cfg.Preset
-	isWHIP := whip.IsWHIP(cfg.URL, cfg.Protocol)
-	acodec := media.CodecAAC
-	if isWHIP {
-		acodec, p.Audio.SampleRate = media.CodecOpus, 48000
-		cfg.Preset = p
+	outs, err := planOutputs(cfg)
+	if err != nil {
+		step(Step{Name: "destination", Err: err})
+		return first
 	}
+	if hasCodec(outs, media.CodecOpus) {
+		cfg.Preset.Audio.SampleRate = 48000 // as Run does
+	}
+	p := cfg.Preset
 
 	frame, detail, err := firstFrame(ctx, cfg, log)
 	step(Step{Name: "source", Detail: detail, Err: err})
@@ -63,33 +66,22 @@ func Check(ctx context.Context, cfg Config, report func(Step)) error {
 		}
 	}()
 
-	encoder := cfg.Encoder
-	if encoder == "" {
-		encoder = p.Video.Encoder
-	}
-	venc, err := encode.OpenVideo(encode.VideoConfig{
-		Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS, Bitrate: p.Video.Bitrate,
-		KeyframeInterval: p.Video.KeyframeInterval, Preset: p.Video.X264Preset, Profile: p.Video.Profile,
-		Encoder: encoder, Logger: log,
-	}, media.PacketWriterFunc(func(*media.Packet) error { return nil }))
+	// The encoders the push would open; their outputs, not connected,
+	// ignore what they make.
 	format := media.PixelFormatI420
-	var vconf media.VideoConfig
+	var (
+		vconf media.VideoConfig
+		aconf map[media.Codec]media.AudioConfig
+	)
+	enc, err := openEncoders(cfg, outs, log)
 	if err == nil {
-		format, vconf = venc.Format(), venc.Config()
-		detail = fmt.Sprintf("%s (%s in), %dx%d@%d %dk", venc.Encoder(), format, p.Video.Width, p.Video.Height,
+		format, vconf, aconf = enc.video.Format(), enc.video.Config(), enc.audioConfigs()
+		detail = fmt.Sprintf("%s (%s in), %dx%d@%d %dk", enc.video.Encoder(), format, p.Video.Width, p.Video.Height,
 			p.Video.FPS, p.Video.Bitrate/1000)
-		venc.Close()
-	}
-	var acfg media.AudioConfig
-	if err == nil {
-		var aenc *encode.Audio
-		aenc, err = encode.OpenAudio(encode.AudioConfig{Codec: acodec, SampleRate: p.Audio.SampleRate,
-			Channels: p.Audio.Channels, Bitrate: p.Audio.Bitrate, Logger: log}, media.PacketWriterFunc(func(*media.Packet) error { return nil }))
-		if err == nil {
-			acfg = aenc.Config()
-			detail += fmt.Sprintf("; audio %s %dk", acodec, p.Audio.Bitrate/1000)
-			aenc.Close()
+		for c := range aconf {
+			detail += fmt.Sprintf("; audio %s %dk", c, p.Audio.Bitrate/1000)
 		}
+		enc.close()
 	}
 	step(Step{Name: "encoder", Detail: detail, Err: err})
 
@@ -98,8 +90,10 @@ func Check(ctx context.Context, cfg Config, report func(Step)) error {
 		frame = nil // the filter stage took it
 	}
 
-	detail, err = checkDestination(ctx, cfg, vconf, acfg, log)
-	step(Step{Name: "destination", Detail: detail, Err: err})
+	for _, o := range outs {
+		detail, err = checkDestination(ctx, cfg, o, vconf, aconf[o.acodec], log)
+		step(Step{Name: "destination", Detail: detail, Err: err})
+	}
 	return first
 }
 
@@ -109,11 +103,11 @@ func firstFrame(ctx context.Context, cfg Config, log *slog.Logger) (*media.Video
 		once  sync.Once
 		frame *media.VideoFrame
 		got   = make(chan struct{})
-		srcs  *sources
+		srcs  *capture.Sources
 		slate atomic.Bool
 	)
 	vw := media.VideoWriterFunc(func(f *media.VideoFrame) error {
-		if srcs.status(cfg.Source) == "slate" {
+		if srcs.Status() == "slate" {
 			// The failover's filler, while a slow device starts (a camera,
 			// rpicam-vid): not the source's frame.
 			slate.Store(true)
@@ -134,13 +128,11 @@ func firstFrame(ctx context.Context, cfg Config, log *slog.Logger) (*media.Video
 	if err != nil {
 		return nil, "", err
 	}
-	defer srcs.close()
+	defer srcs.Close()
 	ctx, stop := context.WithTimeout(ctx, firstFrameTimeout)
 	defer stop()
 	var wg sync.WaitGroup
-	for _, run := range srcs.runs {
-		wg.Go(func() { _ = run(ctx) })
-	}
+	wg.Go(func() { _ = srcs.Run(ctx) })
 	select {
 	case <-got:
 	case <-ctx.Done():
@@ -149,9 +141,9 @@ func firstFrame(ctx context.Context, cfg Config, log *slog.Logger) (*media.Video
 	wg.Wait()
 	switch {
 	case frame == nil && slate.Load():
-		return nil, "", fmt.Errorf("%w: %s: only the slate came within %v (the device gives no frames)", ErrSource, cfg.Source, firstFrameTimeout)
+		return nil, "", fmt.Errorf("%w: %s: only the slate came within %v (the device gives no frames)", capture.ErrSource, cfg.Source, firstFrameTimeout)
 	case frame == nil:
-		return nil, "", fmt.Errorf("%w: %s: no frame within %v", ErrSource, cfg.Source, firstFrameTimeout)
+		return nil, "", fmt.Errorf("%w: %s: no frame within %v", capture.ErrSource, cfg.Source, firstFrameTimeout)
 	}
 	return frame, fmt.Sprintf("%s, %dx%d, first frame after %v", cfg.Source, frame.Width, frame.Height,
 		time.Since(start).Round(time.Millisecond)), nil
@@ -196,19 +188,29 @@ func checkFilters(cfg Config, format media.PixelFormat, frame *media.VideoFrame,
 
 var filterErr = errors.New("filters")
 
-// checkDestination asks the destination for a publish and releases it.
-func checkDestination(ctx context.Context, cfg Config, v media.VideoConfig, a media.AudioConfig, log *slog.Logger) (string, error) {
-	target := publish.Redact(cfg.URL)
-	if whip.IsWHIP(cfg.URL, cfg.Protocol) {
-		if len(v.Record) < 4 {
-			return target, errors.New("whip: no H.264 configuration to offer (the encoder did not open)")
+// checkDestination asks the destination for a publish and releases it
+// (the recording: makes sure its directory takes a file).
+func checkDestination(ctx context.Context, cfg Config, o *output, v media.VideoConfig, a media.AudioConfig, log *slog.Logger) (string, error) {
+	switch o.kind {
+	case KindRecord:
+		r, err := record.Open(record.Config{Path: o.url, Video: v, Audio: &a, Logger: log})
+		if err == nil {
+			r.Close()
 		}
-		err := whip.Check(ctx, whip.Config{URL: cfg.URL, AsWHIP: true, Token: cfg.Token, ICEServers: cfg.ICEServers,
+		return "record " + o.url + ": the directory takes a file, the container the codecs", err
+	case KindWHIP:
+		if len(v.Record) < 4 {
+			return o.name, errors.New("whip: no H.264 configuration to offer (the encoder did not open)")
+		}
+		err := whip.Check(ctx, whip.Config{URL: o.url, AsWHIP: true, Token: cfg.Token, ICEServers: cfg.ICEServers,
 			Timeout: cfg.ConnectTimeout, Video: v, Audio: &a, Clock: media.NewClock(), Logger: log,
 			UserAgent: "golive/" + cfg.Version})
-		return target + ": offer answered, session deleted (nothing sent)", err
+		return o.name + ": offer answered, session deleted (nothing sent)", err
+	case KindSRT:
+		err := srt.Check(ctx, srt.DialConfig{URL: o.url, Timeout: cfg.ConnectTimeout, Logger: log})
+		return o.name + ": connection accepted, then closed (nothing sent)", err
 	}
-	err := rtmp.Check(ctx, rtmp.DialConfig{URL: cfg.URL, CAFile: cfg.CAFile, InsecureTLS: cfg.InsecureTLS,
+	err := rtmp.Check(ctx, rtmp.DialConfig{URL: o.url, CAFile: cfg.CAFile, InsecureTLS: cfg.InsecureTLS,
 		Timeout: cfg.ConnectTimeout, Logger: log})
-	return target + ": publish accepted, then released (nothing sent)", err
+	return o.name + ": publish accepted, then released (nothing sent)", err
 }

@@ -1,8 +1,7 @@
-// Package pipeline wires the stages: a source, the encoders and the
-// destinations, with a bounded queue at every thread boundary.
-//
-//	source goroutine(s) ─▶ video queue ─▶ [filter goroutine ─▶ queue ─▶] video encoder goroutine ─┐
-//	                    └▶ audio queue ─▶ audio encoder goroutine ────────────────────────────────┴▶ publisher queue ─▶ sender goroutine
+// Package pipeline wires the stages: the sources, the filter, the
+// encoders and the outputs, with a bounded queue at every thread boundary.
+// The stages own their policy; the pipeline opens them, connects them,
+// starts them and waits for them (docs/ARCHITECTURE.md draws it).
 package pipeline
 
 import (
@@ -16,15 +15,12 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/golive/golive/encode"
 	"github.com/golive/golive/filter"
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/abr"
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/publish"
-	"github.com/golive/golive/publish/rtmp"
-	"github.com/golive/golive/publish/whip"
 )
 
 // Config is everything a push needs.
@@ -49,9 +45,16 @@ type Config struct {
 	// Encoder overrides the preset's video.encoder: auto, x264, v4l2m2m,
 	// vaapi, nvenc or qsv ("": the preset's; see encode.Candidates).
 	Encoder string
-	// Destination. Protocol: "" (from the URL's scheme), rtmp or whip.
+	// Destinations: URL, then URLs, any mix of rtmp(s)://, whip(s):// and
+	// srt://. Protocol: "" (from each URL's scheme), rtmp or whip.
 	URL      string
+	URLs     []string
 	Protocol string
+	// Record: a local recording (.mp4, .mkv, .flv or .ts; strftime verbs
+	// in the name), alone or beside the destinations; RecordSegment starts
+	// a new file at the first keyframe after that long (0: one file).
+	Record        string
+	RecordSegment time.Duration
 	// WHIP: the bearer token and the ICE servers (--ice-server).
 	Token          string
 	ICEServers     []webrtc.ICEServer
@@ -64,6 +67,10 @@ type Config struct {
 	// minimum makes the picture smaller (the built-in presets below it),
 	// and bigger again when the link recovers.
 	ABRScale bool
+	// ABRFollow: with several destinations, whose link the shared video
+	// encoder follows (abr.FollowFastest: those that keep up; a slower one
+	// sheds video to keyframes in its own queue).
+	ABRFollow abr.Follow
 	// Reconnect: what the sender does when the destination drops.
 	Reconnect publish.Reconnect
 	// Duration stops the push cleanly after this long (0: until ctx ends).
@@ -98,13 +105,32 @@ type Status struct {
 	// EncoderFallbacks: hardware encoders replaced by libx264 mid-stream.
 	Encoder          string
 	EncoderFallbacks int64
+	// Destinations: each output on its own (the fields above add them up:
+	// Bitrate is the sum, QueueDelay the longest of the network's, State
+	// live while any is).
+	Destinations []DestinationStatus
+}
+
+// DestinationStatus is one output's part of Status.
+type DestinationStatus struct {
+	Name       string // safe to show: never the stream key
+	Kind       string // KindRTMP, KindWHIP, KindSRT or KindRecord
+	State      string
+	Bitrate    int           // bit/s sent (written, for a recording) over the last interval
+	QueueDelay time.Duration // what waits to be sent, in time
+	Reconnects int
+	// Lagging: the link does not keep up with the shared encoder (which
+	// follows faster ones): its queue sheds video to keyframes.
+	Lagging bool
+	Sent    publish.Stats
+	Error   string // why it stopped, once it has
 }
 
 // Control steers a running push: the platform's orders, from the
 // heartbeat's replies. The zero value is ready; safe for concurrent use.
 type Control struct {
 	mu  sync.Mutex
-	ad  *adapter
+	ad  *abr.Adapter
 	max int
 }
 
@@ -116,11 +142,11 @@ func (c *Control) SetMaxBitrate(bps int) {
 	ad := c.ad
 	c.mu.Unlock()
 	if ad != nil {
-		ad.setMax(bps)
+		ad.SetMax(bps)
 	}
 }
 
-func (c *Control) attach(ad *adapter) {
+func (c *Control) attach(ad *abr.Adapter) {
 	if c == nil {
 		return
 	}
@@ -129,7 +155,7 @@ func (c *Control) attach(ad *adapter) {
 	m := c.max
 	c.mu.Unlock()
 	if m > 0 {
-		ad.setMax(m)
+		ad.SetMax(m)
 	}
 }
 
@@ -141,69 +167,37 @@ const (
 	StateStopped      = "stopped"
 )
 
-// sender is a destination: RTMP or WHIP.
-type sender interface {
-	media.PacketWriter
-	Run(ctx context.Context) error
-	Finish()
-	Stats() publish.Stats
-	Shed()
-	Close()
-}
-
 // videoQueueLen: raw frames waiting for the encoder (~0.25 s at 30 fps).
 const videoQueueLen = 8
 
-// Run pushes until ctx is done or cfg.Duration has passed, or a stage
-// fails. Both ends are clean stops (nil): the source stops, the encoders
-// flush, and what is queued is sent (within the sender's drain timeout)
-// before the publish is ended politely.
+// Run pushes until ctx is done or cfg.Duration has passed, a stage fails,
+// or every output has stopped. The ends are clean stops (nil): the source
+// stops, the encoders flush, and what is queued is sent (within each
+// sender's drain timeout) before each publish is ended politely. An
+// output that fails does not stop the others; Run returns the outputs'
+// errors only when all of them failed.
 func Run(ctx context.Context, cfg Config) error {
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	p := cfg.Preset
+	outs, err := planOutputs(cfg)
+	if err != nil {
+		return err
+	}
+	if hasCodec(outs, media.CodecOpus) {
+		// WebRTC takes Opus at 48 kHz; one capture feeds every audio
+		// encoder, so AAC gets 48 kHz too.
+		cfg.Preset.Audio.SampleRate = 48000
+	}
 	clock := media.NewClock()
-	isWHIP := whip.IsWHIP(cfg.URL, cfg.Protocol)
-	acodec := media.CodecAAC
-	if isWHIP {
-		// WebRTC takes Opus, at 48 kHz; one capture feeds it as it would AAC.
-		acodec = media.CodecOpus
-		p.Audio.SampleRate = 48000
-		cfg.Preset = p // the sources capture at that rate
-	}
 
-	// Encoders first: cheap, and the publisher needs their configuration.
-	// Over WebRTC the video starts where GCC's first estimate says (the
-	// first keyframe must cross the link too); the ABR climbs from there.
-	vstart, est := p.Video.Bitrate, whip.StartEstimate(p.Video.Bitrate, p.Video.MinBitrate)
-	if isWHIP && cfg.ABR {
-		vstart = abr.Config{Target: p.Video.Bitrate, Min: p.Video.MinBitrate, Audio: p.Audio.Bitrate}.ForEstimate(est)
-	}
-	fan := &fanOut{}
-	encoder := cfg.Encoder
-	if encoder == "" {
-		encoder = p.Video.Encoder
-	}
-	venc, err := encode.OpenVideo(encode.VideoConfig{
-		Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS,
-		Bitrate: vstart, KeyframeInterval: p.Video.KeyframeInterval,
-		Preset: p.Video.X264Preset, Profile: p.Video.Profile, Logger: log,
-		VBV: vbvFor(isWHIP), Encoder: encoder,
-	}, fan)
+	// Encoders first: cheap, and the outputs need their configuration.
+	enc, err := openEncoders(cfg, outs, log)
 	if err != nil {
 		return err
 	}
-	defer venc.Close()
-	aenc, err := encode.OpenAudio(encode.AudioConfig{
-		Codec: acodec, SampleRate: p.Audio.SampleRate, Channels: p.Audio.Channels, Bitrate: p.Audio.Bitrate, Logger: log,
-	}, fan)
-	if err != nil {
-		return err
-	}
-	defer aenc.Close()
-	acfg := aenc.Config()
+	defer enc.close()
 
 	// The filter stage, when a filter is asked for: a missing logo or LUT
 	// fails here, before anything goes live.
@@ -212,11 +206,12 @@ func Run(ctx context.Context, cfg Config) error {
 	var fstage spec.Backend
 	if cfg.Filter != nil && cfg.Filter.Active() {
 		encQ = newFrameQueue(videoQueueLen)
+		p := cfg.Preset.Video
 		fstage, err = filter.Open(filter.Config{
-			Options: *cfg.Filter, Backend: cfg.FilterBackend, Width: p.Video.Width, Height: p.Video.Height, Logger: log,
+			Options: *cfg.Filter, Backend: cfg.FilterBackend, Width: p.Width, Height: p.Height, Logger: log,
 			// The encoder's own format (NV12 for hardware): its last pass
 			// writes it, so nothing converts in between.
-			Format: venc.Format(),
+			Format: enc.video.Format(),
 		}, media.VideoWriterFunc(func(f *media.VideoFrame) error { encQ.push(f); return nil }))
 		if err != nil {
 			return err
@@ -226,85 +221,88 @@ func Run(ctx context.Context, cfg Config) error {
 
 	// Sources next: a missing camera or an unreadable file fails here,
 	// before anything goes live.
-	aq := make(chan *media.AudioFrame, 64)
-	apool := sync.Pool{}
-	toAudioQueue := media.AudioWriterFunc(func(f *media.AudioFrame) error {
-		// Sources reuse their buffers: copy into a pooled frame.
-		c, _ := apool.Get().(*media.AudioFrame)
-		if c == nil {
-			c = &media.AudioFrame{}
-		}
-		c.SampleRate, c.Channels, c.PTS = f.SampleRate, f.Channels, f.PTS
-		c.Samples = append(c.Samples[:0], f.Samples...)
-		select {
-		case aq <- c:
-		default: // the audio encoder is hopelessly behind
-			apool.Put(c)
-		}
-		return nil
-	})
-	srcs, err := openSources(cfg, clock, media.VideoWriterFunc(func(f *media.VideoFrame) error { vq.push(f); return nil }), toAudioQueue, log)
+	aq := newAudioQueue(64)
+	srcs, err := openSources(cfg, clock, media.VideoWriterFunc(func(f *media.VideoFrame) error { vq.push(f); return nil }), aq, log)
 	if err != nil {
 		return err
 	}
-	defer srcs.close()
+	defer srcs.Close()
 
+	// The outputs, then the adaptive bitrate that follows them.
 	var (
-		pub   sender
-		ad    *adapter
-		state atomic.Value
+		state   atomic.Value
+		stateMu sync.Mutex
 	)
-	setState := func(st string) {
+	setState := func() {
+		stateMu.Lock()
+		defer stateMu.Unlock()
+		st := aggregateState(outs)
 		if old, _ := state.Swap(st).(string); old != st && cfg.OnState != nil {
 			cfg.OnState(st)
 		}
 	}
-	setState(StateStarting)
-	onLive := func(live bool) {
-		if live {
-			setState(StateLive)
-		} else {
-			setState(StateReconnecting)
-		}
-		if ad != nil {
-			ad.setLive(live)
-		}
-	}
-	if isWHIP {
-		pub, err = whip.Dial(ctx, whip.Config{
-			URL: cfg.URL, AsWHIP: true, Token: cfg.Token, ICEServers: cfg.ICEServers,
-			Timeout: cfg.ConnectTimeout, Video: venc.Config(), Audio: &acfg,
-			MinBitrate: p.Video.MinBitrate, MaxBitrate: p.Video.MaxBitrate, InitialEstimate: est,
-			Clock: clock, Keyframes: venc, Logger: log, UserAgent: "golive/" + cfg.Version,
-			Reconnect: cfg.Reconnect, OnLive: onLive,
-		})
-	} else {
-		pub, err = rtmp.Dial(ctx, rtmp.Config{
-			DialConfig: rtmp.DialConfig{
-				URL: cfg.URL, CAFile: cfg.CAFile, InsecureTLS: cfg.InsecureTLS,
-				Timeout: cfg.ConnectTimeout, Bitrate: p.Video.Bitrate + acfg.Bitrate, Logger: log,
-			},
-			Video: venc.Config(), Audio: &acfg, TimeOffset: acfg.Delay,
-			Clock: clock, Keyframes: venc, Encoder: "golive " + cfg.Version,
-			Reconnect: cfg.Reconnect, OnLive: onLive,
-		})
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil // stopped (Ctrl-C) while connecting: nothing went live
-		}
-		return err
-	}
-	defer pub.Close()
-	fan.add(pub)
-	ad = newAdapter(p.Video.Bitrate, p.Video.MinBitrate, acfg.Bitrate, vstart, venc, pub, log)
+	setState()
+	p := cfg.Preset
+	var rungs []abr.Rung
 	if cfg.ABRScale {
-		ad.rungs = ladder(p)
-		log.Info("resolution ladder", "component", "abr", "rungs", fmt.Sprint(ad.rungs))
+		rungs = abr.Ladder(p)
+		log.Info("resolution ladder", "component", "abr", "rungs", fmt.Sprint(rungs))
 	}
+	ad := abr.NewAdapter(abr.AdapterConfig{
+		Target: p.Video.Bitrate, Min: p.Video.MinBitrate, Audio: p.Audio.Bitrate, Start: enc.start,
+		Encoder: enc.video, Follow: cfg.ABRFollow, Rungs: rungs, Logger: log,
+	})
+	env := &outputEnv{
+		cfg: cfg, video: enc.video.Config(), audio: enc.audioConfigs(), est: enc.est, clock: clock,
+		log: log,
+		onLive: func(o *output, live bool) {
+			if live {
+				o.state.Store(StateLive)
+			} else {
+				o.state.Store(StateReconnecting)
+			}
+			if o.link != nil {
+				o.link.SetLive(live)
+			}
+			setState()
+		},
+	}
+	for _, o := range outs {
+		o.keyframes = enc.video
+		if len(outs) > 1 {
+			o.keyframes = &keyframeGate{to: enc.video, gap: time.Second}
+		}
+		if o.network {
+			o.link = ad.AddLink(o.name, o)
+			o.link.SetLive(false)
+		}
+	}
+	// One output alone, and a recording always, opens now: a refused key
+	// or an unwritable path fails before anything goes live.
+	for _, o := range outs {
+		if len(outs) > 1 && o.network {
+			continue
+		}
+		if err := env.connect(ctx, o, true); err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped (Ctrl-C) while connecting: nothing went live
+			}
+			return err
+		}
+		if o.link != nil {
+			o.link.SetLive(true)
+		}
+		defer o.close()
+	}
+	setState()
+	log.Info("outputs", "component", "pipeline", "destinations", destinationNames(outs))
 	cfg.Control.attach(ad)
-	setState(StateLive)
-	defer setState(StateStopped)
+	defer func() {
+		for _, o := range outs {
+			o.state.Store(StateStopped)
+		}
+		setState()
+	}()
 
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -313,9 +311,7 @@ func Run(ctx context.Context, cfg Config) error {
 		runCtx, cancelT = context.WithTimeout(runCtx, cfg.Duration)
 		defer cancelT()
 	}
-
 	var (
-		wg      sync.WaitGroup
 		errOnce sync.Once
 		first   error
 	)
@@ -325,133 +321,164 @@ func Run(ctx context.Context, cfg Config) error {
 			stop()
 		}
 	}
-	// Sources. When the one that ends the stream (a file) ends, all stop.
+
+	// The stages, each until its input is done and its queue empty: the
+	// sources until runCtx ends (or a file ends), the filter, the
+	// encoders, then each output until it has sent what they flushed.
+	var stages sync.WaitGroup
 	srcDone := make(chan struct{})
-	var srcWG sync.WaitGroup
-	for i, run := range srcs.runs {
-		srcWG.Go(func() {
-			err := run(runCtx)
+	stages.Go(func() {
+		defer close(srcDone)
+		if err := srcs.Run(runCtx); err != nil {
 			fail(err)
-			if i == srcs.ends && err == nil {
-				log.Info("end of the source: stopping", "component", "pipeline")
-				stop()
-			}
-		})
-	}
-	wg.Go(func() {
-		srcWG.Wait()
-		close(srcDone)
+		}
+		stop()
 	})
-	// The filter stage runs until the source has stopped and its queue is
-	// empty; the video encoder then until its own queue is empty.
 	encIn := srcDone
-	var encWG sync.WaitGroup
 	if fstage != nil {
 		filterDone := make(chan struct{})
 		encIn = filterDone
-		encWG.Go(func() {
+		stages.Go(func() {
 			defer close(filterDone)
 			runFilter(fstage, vq, encQ, srcDone, clock, log)
 		})
 	}
-	// Encoders: they run until their input has stopped and their queue is
-	// empty, then flush.
-	encWG.Add(2)
-	go func() {
-		defer encWG.Done()
-		for f := range encQ.frames(encIn) {
-			err := venc.Encode(f)
-			f.Release()
-			if err != nil {
-				fail(err)
-			}
-		}
-		fail(venc.Flush())
-	}()
-	go func() {
-		defer encWG.Done()
-		for {
-			select {
-			case f := <-aq:
-				fail(aenc.Encode(f))
-				apool.Put(f)
-				continue
-			case <-srcDone:
-			}
-			for len(aq) > 0 {
-				f := <-aq
-				fail(aenc.Encode(f))
-				apool.Put(f)
-			}
-			fail(aenc.Flush())
-			return
-		}
-	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	encDone := make(chan struct{})
+	stages.Go(func() {
+		defer close(encDone)
+		var encWG sync.WaitGroup
+		encWG.Go(func() { enc.runVideo(encQ, encIn, fail) })
+		encWG.Go(func() { enc.runAudio(aq, srcDone, fail) })
 		encWG.Wait()
-		pub.Finish()
-	}()
-	// Sender. It outlives ctx: on a stop it drains what the encoders flushed
-	// (bounded by its drain and write timeouts) and returns nil.
-	pubErr := make(chan error, 1)
-	go func() { pubErr <- pub.Run(context.WithoutCancel(ctx)) }()
+	})
+	// Outputs. A sender outlives ctx: on a stop it drains what the encoders
+	// flushed (bounded by its drain and write timeouts) and returns nil.
+	var outWG sync.WaitGroup
+	for _, o := range outs {
+		outWG.Go(func() {
+			defer close(o.done)
+			err := runOutput(ctx, runCtx, env, o, len(outs))
+			o.mu.Lock()
+			o.err = err
+			o.mu.Unlock()
+			o.state.Store(StateStopped)
+			if o.link != nil {
+				o.link.Remove()
+			}
+			setState()
+			if err != nil && len(outs) > 1 {
+				log.Error("output failed: the others go on", "component", "pipeline", "dest", o.name, "error", err)
+			}
+		})
+	}
+	outsDone := make(chan struct{})
+	go func() { outWG.Wait(); close(outsDone) }()
+	stages.Go(func() {
+		// The encoders have flushed: the outputs send what is left.
+		<-encDone
+		for _, o := range outs {
+			o.finish()
+		}
+	})
 
 	// Status and the adaptive bitrate.
 	statusStop := make(chan struct{})
 	var statusWG sync.WaitGroup
 	if cfg.ABR {
-		statusWG.Go(func() { ad.run(statusStop) })
+		statusWG.Go(func() { ad.Run(statusStop) })
 	}
 	if cfg.OnStatus != nil && cfg.StatusEvery > 0 {
+		r := &reporter{clock: clock, enc: enc, qs: []*frameQueue{vq, encQ}, outs: outs, ad: ad}
 		statusWG.Go(func() {
-			reportStatus(clock, cfg.StatusEvery, statusStop, venc, []*frameQueue{vq, encQ}, pub, func(st Status) {
-				st.QueueDelay = sendDelay(st.Sent, ad.rate())
+			r.run(cfg.StatusEvery, statusStop, func(st Status) {
 				st.State, _ = state.Load().(string)
-				st.Reconnects = max(st.Sent.Sessions-1, 0)
-				st.BitrateChanges = ad.Changes()
-				st.Source = srcs.status(cfg.Source)
+				st.Source = srcs.Status()
 				cfg.OnStatus(st)
 			})
 		})
 	}
 
-	var sendErr error
 	select {
-	case sendErr = <-pubErr:
-		stop() // the destination is gone: stop the stages
+	case <-outsDone:
+		stop() // every output has stopped: nothing to push to
 	case <-runCtx.Done():
-		sendErr = <-pubErr
 	}
-	wg.Wait()
-	encWG.Wait()
+	stages.Wait()
+	<-outsDone
 	close(statusStop)
 	statusWG.Wait()
 
-	st := pub.Stats()
-	frames, keys, _ := venc.Stats()
-	log.Info("stopped", "elapsed", clock.Now().Round(time.Millisecond), "frames", frames, "keyframes", keys,
-		"encoder", venc.Encoder(), "encoder_fallbacks", venc.Fallbacks(), "encoder_switches", venc.Switches(),
-		"reconnects", max(st.Sessions-1, 0), "bitrate_changes", ad.Changes(),
-		"dropped_before_encoder", dropped(vq, encQ), "dropped_sending", st.VideoDropped,
-		"bytes", st.Bytes, "latency_p50_ms", st.LatencyP50.Milliseconds(), "latency_p99_ms", st.LatencyP99.Milliseconds())
-
+	enc.logStopped(log, clock, ad, dropped(vq, encQ), outs)
 	if first != nil {
 		return first
 	}
-	return sendErr
+	var errs []error
+	for _, o := range outs {
+		if o.err == nil {
+			return nil // one output at least got through
+		}
+		errs = append(errs, o.err)
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	return errors.Join(errs...)
 }
 
-// vbvFor: over WebRTC (UDP, no send buffer, a bottleneck queue of a few
-// hundred milliseconds) half a second of rate-control buffer: keyframes
-// half as big, and a bitrate cut that takes effect twice as fast. RTMP
-// keeps the platforms' one second.
-func vbvFor(whip bool) time.Duration {
-	if whip {
-		return 500 * time.Millisecond
+// runOutput connects o if it is not yet (in the background, as after an
+// outage) and sends until its stream is finished or it gives up.
+func runOutput(ctx, runCtx context.Context, env *outputEnv, o *output, n int) error {
+	if o.sender() == nil {
+		// Dialing ends with the run (a stop, the duration): an output that
+		// never connected has nothing to send.
+		err := env.connect(runCtx, o, n == 1)
+		if err != nil {
+			if runCtx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		env.onLive(o, true)
+		defer o.close()
+		// Its queue waits for a keyframe: ask for one rather than wait for
+		// the next on the clock.
+		o.keyframes.RequestKeyframe()
+		select {
+		case <-o.finishing:
+			o.sender().Finish() // finish came while it connected
+		default:
+		}
 	}
-	return time.Second
+	return o.sender().Run(context.WithoutCancel(ctx))
+}
+
+// hasCodec says whether an output takes audio in codec c.
+func hasCodec(outs []*output, c media.Codec) bool {
+	for _, o := range outs {
+		if o.acodec == c {
+			return true
+		}
+	}
+	return false
+}
+
+// aggregateState is the push's state from its outputs': live while one
+// is, reconnecting while one that was live tries again, starting while
+// they connect, stopped when all have stopped.
+func aggregateState(outs []*output) string {
+	seen := map[string]bool{}
+	for _, o := range outs {
+		seen[o.State()] = true
+	}
+	switch {
+	case seen[StateLive]:
+		return StateLive
+	case seen[StateReconnecting]:
+		return StateReconnecting
+	case seen[StateStarting]:
+		return StateStarting
+	}
+	return StateStopped
 }
 
 // runFilter feeds the filter stage until the source is done and its queue
@@ -494,51 +521,4 @@ func dropped(qs ...*frameQueue) int64 {
 		n += q.dropped.Load()
 	}
 	return n
-}
-
-func reportStatus(clock *media.Clock, every time.Duration, done <-chan struct{}, venc *encode.Video, qs []*frameQueue, pub sender, fn func(Status)) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	var lastFrames, lastBytes int64
-	last := clock.Now()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-		}
-		now := clock.Now()
-		frames, _, _ := venc.Stats()
-		st := pub.Stats()
-		dt := (now - last).Seconds()
-		fn(Status{
-			Elapsed: now, FPS: float64(frames-lastFrames) / dt, Bitrate: int(float64(st.Bytes-lastBytes) * 8 / dt),
-			TargetBitrate: venc.Bitrate(), Frames: frames, Dropped: dropped(qs...) + st.VideoDropped,
-			QueueDelay: st.QueueDelay, Sent: st, Encoder: venc.Encoder(), EncoderFallbacks: venc.Fallbacks(),
-		})
-		lastFrames, lastBytes, last = frames, st.Bytes, now
-	}
-}
-
-// fanOut hands every packet to each destination.
-type fanOut struct {
-	mu   sync.RWMutex
-	dsts []media.PacketWriter
-}
-
-func (f *fanOut) add(w media.PacketWriter) { f.mu.Lock(); f.dsts = append(f.dsts, w); f.mu.Unlock() }
-
-func (f *fanOut) WritePacket(p *media.Packet) error {
-	f.mu.RLock()
-	defer f.mu.RUnlock()
-	var errs []error
-	for _, d := range f.dsts {
-		if err := d.WritePacket(p); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("pipeline: %w", errors.Join(errs...))
-	}
-	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive/golive/capture"
+
 	"github.com/golive/golive/capture/failover"
 	"github.com/golive/golive/capture/v4l2"
 	"github.com/golive/golive/internal/preset"
@@ -84,7 +86,7 @@ func TestCameraFailoverEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Run(context.Background(), Config{Preset: p, Source: SourceCamera, Mic: MicNone, URL: n.URL("cam"),
+	err = Run(context.Background(), Config{Preset: p, Source: capture.SourceCamera, Mic: capture.MicNone, URL: n.URL("cam"),
 		Duration: 6 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +153,7 @@ func TestAVSyncWithDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Video.Bitrate, p.Video.MinBitrate = 300_000, 300_000 // the picture is all but static
-	err = Run(context.Background(), Config{Preset: p, Source: SourceTestSync, SimulateAudioDrift: drift,
+	err = Run(context.Background(), Config{Preset: p, Source: capture.SourceTestSync, SimulateAudioDrift: drift,
 		URL: n.URL("drift"), Duration: dur, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,8 @@
 package pipeline
 
 import (
+	"sync"
+
 	"github.com/golive/golive/media"
 )
 
@@ -32,11 +34,16 @@ func (q *frameQueue) push(f *media.VideoFrame) {
 
 // frames yields queued frames until done is closed and the queue is empty.
 func (q *frameQueue) frames(done <-chan struct{}) func(yield func(*media.VideoFrame) bool) {
-	return func(yield func(*media.VideoFrame) bool) {
+	return drain(q.ch, done)
+}
+
+// drain yields what ch holds until done is closed and ch is empty.
+func drain[T any](ch chan T, done <-chan struct{}) func(yield func(T) bool) {
+	return func(yield func(T) bool) {
 		for {
 			select {
-			case f := <-q.ch:
-				if !yield(f) {
+			case v := <-ch:
+				if !yield(v) {
 					return
 				}
 				continue
@@ -44,8 +51,8 @@ func (q *frameQueue) frames(done <-chan struct{}) func(yield func(*media.VideoFr
 			}
 			for {
 				select {
-				case f := <-q.ch:
-					if !yield(f) {
+				case v := <-ch:
+					if !yield(v) {
 						return
 					}
 				default:
@@ -54,4 +61,46 @@ func (q *frameQueue) frames(done <-chan struct{}) func(yield func(*media.VideoFr
 			}
 		}
 	}
+}
+
+// audioQueue is the bounded queue between the sources and the audio
+// encoders. Sources reuse their buffers, so WriteAudio copies into a
+// pooled frame. It never blocks: when the encoders are hopelessly behind,
+// the oldest frame is dropped (and counted), as in frameQueue.
+type audioQueue struct {
+	ch      chan *media.AudioFrame
+	pool    sync.Pool
+	dropped media.Counter
+}
+
+func newAudioQueue(n int) *audioQueue { return &audioQueue{ch: make(chan *media.AudioFrame, n)} }
+
+func (q *audioQueue) WriteAudio(f *media.AudioFrame) error {
+	c, _ := q.pool.Get().(*media.AudioFrame)
+	if c == nil {
+		c = &media.AudioFrame{}
+	}
+	c.SampleRate, c.Channels, c.PTS = f.SampleRate, f.Channels, f.PTS
+	c.Samples = append(c.Samples[:0], f.Samples...)
+	for {
+		select {
+		case q.ch <- c:
+			return nil
+		default:
+		}
+		select {
+		case old := <-q.ch:
+			q.pool.Put(old)
+			q.dropped.Add(1)
+		default:
+		}
+	}
+}
+
+// release gives a frame from frames back to the pool.
+func (q *audioQueue) release(f *media.AudioFrame) { q.pool.Put(f) }
+
+// frames yields queued frames until done is closed and the queue is empty.
+func (q *audioQueue) frames(done <-chan struct{}) func(yield func(*media.AudioFrame) bool) {
+	return drain(q.ch, done)
 }

@@ -137,6 +137,32 @@ func metrics(d Document, h *Heartbeat) []byte {
 	metric("golive_reconnects_total", "counter", "Reconnections to the server.", float64(d.Reconnects))
 	metric("golive_bitrate_changes_total", "counter", "Changes of the encoder's bitrate.", float64(d.BitrateChanges))
 	metric("golive_encoder_fallbacks_total", "counter", "Hardware encoders that failed mid-stream and were replaced by libx264.", float64(d.EncoderFallbacks))
+	if len(d.Destinations) > 0 {
+		each := func(name, typ, help string, v func(Destination) float64) {
+			family(name, typ, help)
+			for _, x := range d.Destinations {
+				fmt.Fprintf(&b, "%s{dest=\"%s\",protocol=\"%s\"} %s\n", name, label(x.Name), label(x.Protocol),
+					strconv.FormatFloat(v(x), 'f', -1, 64))
+			}
+		}
+		each("golive_destination_up", "gauge", "1 while the destination is live (connected, or the recording writing).", func(x Destination) float64 {
+			if x.State == Live {
+				return 1
+			}
+			return 0
+		})
+		each("golive_destination_bitrate_bps", "gauge", "Bitrate sent to the destination over the last interval, in bit/s.", func(x Destination) float64 { return float64(x.ActualBitrate) })
+		each("golive_destination_queue_delay_seconds", "gauge", "Media time waiting to be sent to the destination.", func(x Destination) float64 { return x.QueueDelayMS / 1000 })
+		each("golive_destination_rtt_seconds", "gauge", "Round-trip time to the destination (0: unknown).", func(x Destination) float64 { return x.RTTMS / 1000 })
+		each("golive_destination_reconnects_total", "counter", "Reconnections to the destination.", func(x Destination) float64 { return float64(x.Reconnects) })
+		each("golive_destination_dropped_frames_total", "counter", "Video frames dropped in the destination's send queue.", func(x Destination) float64 { return float64(x.DroppedFrames) })
+		each("golive_destination_lagging", "gauge", "1 while the destination cannot keep up with the shared encoder and sheds video.", func(x Destination) float64 {
+			if x.Lagging {
+				return 1
+			}
+			return 0
+		})
+	}
 	if h != nil {
 		sent, failed := h.Counts()
 		metric("golive_heartbeats_sent_total", "counter", "Heartbeats the platform accepted.", float64(sent))

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -48,6 +49,23 @@ type Document struct {
 	Host             string    `json:"host"`
 	Version          string    `json:"version"`
 	Time             time.Time `json:"time"` // when the snapshot was taken (UTC)
+	// Destinations: each output on its own (the fields above add them up).
+	Destinations []Destination `json:"destinations,omitempty"`
+}
+
+// Destination is one output's part of a Document: a server the stream
+// goes to, or the local recording.
+type Destination struct {
+	Name          string  `json:"name"`     // e.g. rtmp://live.example.com/app/3f2a9c1e (see StreamID): never the key
+	Protocol      string  `json:"protocol"` // rtmp|whip|srt|record
+	State         string  `json:"state"`    // Starting, Live, Reconnecting or Stopped
+	ActualBitrate int     `json:"actual_bitrate"`
+	QueueDelayMS  float64 `json:"queue_delay_ms"`
+	RTTMS         float64 `json:"rtt_ms"`
+	Reconnects    int     `json:"reconnects"`
+	DroppedFrames int64   `json:"dropped_frames"` // video dropped in its own send queue
+	Lagging       bool    `json:"lagging"`        // it cannot keep up with the shared encoder: it sheds video to keyframes
+	Error         string  `json:"error,omitempty"`
 }
 
 // take calls snapshot and makes the result safe to encode: Time set (UTC,
@@ -59,7 +77,12 @@ func take(snapshot func() Document) Document {
 		d.Time = time.Now()
 	}
 	d.Time = d.Time.UTC().Truncate(time.Millisecond)
-	for _, f := range []*float64{&d.UptimeSeconds, &d.FPS, &d.QueueDelayMS, &d.RTTMS} {
+	d.Destinations = slices.Clone(d.Destinations)
+	fs := []*float64{&d.UptimeSeconds, &d.FPS, &d.QueueDelayMS, &d.RTTMS}
+	for i := range d.Destinations {
+		fs = append(fs, &d.Destinations[i].QueueDelayMS, &d.Destinations[i].RTTMS)
+	}
+	for _, f := range fs {
 		if math.IsNaN(*f) || math.IsInf(*f, 0) {
 			*f = 0
 		}

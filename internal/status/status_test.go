@@ -33,6 +33,11 @@ func testDoc(state string) Document {
 		DroppedFrames: 7, QueueDelayMS: 250, RTTMS: 40, Reconnects: 2, BitrateChanges: 5,
 		Encoder: "x264", EncoderFallbacks: 1, Source: "camera", Protocol: "rtmp", Host: "kiosk-1", Version: "1.2.3",
 		Time: time.Date(2025, 1, 2, 3, 4, 5, 6e6, time.UTC),
+		Destinations: []Destination{
+			{Name: "rtmp://live.example.com/app/0badc0de", Protocol: "rtmp", State: state, ActualBitrate: 2_400_000,
+				QueueDelayMS: 250, RTTMS: 40, Reconnects: 2, DroppedFrames: 7},
+			{Name: "record", Protocol: "record", State: state, ActualBitrate: 2_450_000, Lagging: true, Error: "disk full"},
+		},
 	}
 }
 
@@ -181,7 +186,7 @@ func TestHeartbeatInterval(t *testing.T) {
 		if err := json.Unmarshal(r.body, &d); err != nil {
 			t.Fatal(err)
 		}
-		if want := testDoc(d.State); d != want {
+		if want := testDoc(d.State); !reflect.DeepEqual(d, want) {
 			t.Errorf("post %d: got %+v, want %+v", i, d, want)
 		}
 		if d.State == Live {
@@ -516,7 +521,7 @@ func TestServer(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &got); err != nil || code != http.StatusOK || ctype != "application/json" {
 		t.Fatalf("/status: %d %q %v: %s", code, ctype, err, body)
 	}
-	if got != doc {
+	if !reflect.DeepEqual(got, doc) {
 		t.Errorf("/status: got %+v, want %+v", got, doc)
 	}
 
@@ -543,6 +548,16 @@ func TestServer(t *testing.T) {
 		"golive_bitrate_changes_total 5",
 		"# TYPE golive_encoder_fallbacks_total counter",
 		"golive_encoder_fallbacks_total 1",
+		`golive_destination_up{dest="rtmp://live.example.com/app/0badc0de",protocol="rtmp"} 1`,
+		`golive_destination_up{dest="record",protocol="record"} 1`,
+		`golive_destination_bitrate_bps{dest="record",protocol="record"} 2450000`,
+		`golive_destination_queue_delay_seconds{dest="rtmp://live.example.com/app/0badc0de",protocol="rtmp"} 0.25`,
+		`golive_destination_rtt_seconds{dest="rtmp://live.example.com/app/0badc0de",protocol="rtmp"} 0.04`,
+		"# TYPE golive_destination_reconnects_total counter",
+		`golive_destination_reconnects_total{dest="rtmp://live.example.com/app/0badc0de",protocol="rtmp"} 2`,
+		`golive_destination_dropped_frames_total{dest="rtmp://live.example.com/app/0badc0de",protocol="rtmp"} 7`,
+		`golive_destination_lagging{dest="record",protocol="record"} 1`,
+		`golive_destination_lagging{dest="rtmp://live.example.com/app/0badc0de",protocol="rtmp"} 0`,
 	} {
 		if !strings.Contains(body, "\n"+want+"\n") {
 			t.Errorf("/metrics has no line %s", want)

@@ -179,7 +179,7 @@ func (n *Netns) CommandContext(ctx context.Context, name string, args ...string)
 // example). See net.Listen.
 func (n *Netns) Listen(network, addr string) (net.Listener, error) {
 	var l net.Listener
-	err := n.do(func() (err error) {
+	err := n.Do(func() (err error) {
 		l, err = net.Listen(network, addr)
 		return err
 	})
@@ -193,7 +193,7 @@ func (n *Netns) Listen(network, addr string) (net.Listener, error) {
 // net.ListenPacket.
 func (n *Netns) ListenPacket(network, addr string) (net.PacketConn, error) {
 	var c net.PacketConn
-	err := n.do(func() (err error) {
+	err := n.Do(func() (err error) {
 		c, err = net.ListenPacket(network, addr)
 		return err
 	})
@@ -219,7 +219,7 @@ func (n *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn
 	// their own, outside the namespace.
 	d := net.Dialer{FallbackDelay: -1}
 	var c net.Conn
-	err := n.do(func() (err error) {
+	err := n.Do(func() (err error) {
 		c, err = d.DialContext(ctx, network, addr)
 		return err
 	})
@@ -229,13 +229,13 @@ func (n *Netns) DialContext(ctx context.Context, network, addr string) (net.Conn
 	return c, nil
 }
 
-// do runs f on a new goroutine locked to its OS thread, with the thread
+// Do runs f on a new goroutine locked to its OS thread, with the thread
 // inside the namespace: a socket belongs to the namespace its thread was in
 // when it was created, and stays there. The thread goes back to its
 // namespace afterwards; if that fails, the goroutine ends still locked and
 // the runtime throws the thread away rather than reuse it in the wrong
 // namespace.
-func (n *Netns) do(f func() error) error {
+func (n *Netns) Do(f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

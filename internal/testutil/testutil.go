@@ -96,3 +96,13 @@ func (l *LogBuffer) Write(p []byte) (int, error) {
 }
 
 func (l *LogBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+// FreeUDPPort returns a UDP port on 127.0.0.1 that was free when asked for.
+func FreeUDPPort() (int, error) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("testutil: free UDP port: %w", err)
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).Port, nil
+}

@@ -3,53 +3,12 @@ package srt
 import (
 	"context"
 	"fmt"
-	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/golive/golive/internal/testpeer"
 	"github.com/golive/golive/media"
 )
-
-// inNetns runs f on a thread inside ns: gosrt makes its UDP socket in
-// Dial, and a socket stays in the namespace it was made in. (testpeer's
-// Netns.do does the same but is not exported.)
-func inNetns(t *testing.T, ns *testpeer.Netns, f func()) {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // not unlocked on failure: the thread is dropped
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer unix.Close(orig)
-		target, err := unix.Open(filepath.Join("/var/run/netns", ns.Name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			done <- err
-			return
-		}
-		defer unix.Close(target)
-		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		f()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			done <- err
-			return
-		}
-		runtime.UnlockOSThread()
-		done <- nil
-	}()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestShapedLink: on a link narrower than the stream (tbf, 600 kbit/s for
 // about 1.4 Mbit/s of TS), what waits to be sent (the queue's media time,
@@ -66,13 +25,18 @@ func TestShapedLink(t *testing.T) {
 				ns.ShapeT(t, testpeer.Link{RateKbit: rate})
 				defer ns.Shape(testpeer.Link{})
 			}
-			l := startListenerIn(t, ns, 0, "", "out.ts")
+			l := testpeer.StartSRTListener(t, testpeer.SRTListenerConfig{Netns: ns})
 			clock := media.NewClock()
 			var pub *Publisher
 			var err error
-			inNetns(t, ns, func() {
-				pub, err = Dial(context.Background(), config(s, fmt.Sprintf("srt://127.0.0.1:%d", l.port), clock))
-			})
+			// gosrt makes its UDP socket in Dial; it stays in the namespace
+			// it was made in.
+			if derr := ns.Do(func() error {
+				pub, err = Dial(context.Background(), config(s, fmt.Sprintf("srt://127.0.0.1:%d", l.Port), clock))
+				return nil
+			}); derr != nil {
+				t.Fatal(derr)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

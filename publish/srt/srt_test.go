@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -31,103 +29,6 @@ func TestMain(m *testing.M) {
 }
 
 const pass = "correct horse battery"
-
-// listener is ffmpeg receiving SRT (libsrt, mode=listener) and recording
-// the TS as it comes (-c copy).
-type listener struct {
-	port int
-	out  string
-	cmd  *exec.Cmd
-	log  testutil.LogBuffer
-	done chan struct{}
-}
-
-// freeUDPPort is a UDP port on 127.0.0.1 that was free when asked for.
-func freeUDPPort(t *testing.T) int {
-	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-// udpBound says whether a socket is bound to UDP port in the network
-// namespace of process pid.
-func udpBound(pid, port int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/udp", pid))
-	if err != nil {
-		return false
-	}
-	return strings.Contains(string(b), fmt.Sprintf(":%04X ", port))
-}
-
-// startListener starts ffmpeg on port (a free one when 0) with the
-// passphrase (none when empty) and waits until it listens.
-func startListener(t *testing.T, port int, passphrase, name string) *listener {
-	return startListenerIn(t, nil, port, passphrase, name)
-}
-
-// startListenerIn is startListener inside ns (on the host when nil).
-func startListenerIn(t *testing.T, ns *testpeer.Netns, port int, passphrase, name string) *listener {
-	t.Helper()
-	testutil.RequireTool(t, "ffmpeg", "ffprobe")
-	if port == 0 {
-		port = freeUDPPort(t)
-	}
-	l := &listener{port: port, out: filepath.Join(t.TempDir(), name), done: make(chan struct{})}
-	// ffmpeg's latency is in microseconds.
-	url := fmt.Sprintf("srt://127.0.0.1:%d?mode=listener&latency=200000", port)
-	if passphrase != "" {
-		url += "&passphrase=" + passphrase
-	}
-	args := []string{"-nostdin", "-nostats", "-v", "warning", "-y", "-i", url, "-c", "copy", "-f", "mpegts", l.out}
-	l.cmd = exec.Command("ffmpeg", args...)
-	if ns != nil {
-		l.cmd = ns.Command("ffmpeg", args...) // ip netns exec execs ffmpeg: same pid
-	}
-	l.cmd.Stdout, l.cmd.Stderr = &l.log, &l.log
-	if err := l.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { l.cmd.Wait(); close(l.done) }()
-	t.Cleanup(func() {
-		l.cmd.Process.Kill()
-		<-l.done
-	})
-	if !testutil.WaitFor(5*time.Second, 10*time.Millisecond, func() bool { return udpBound(l.cmd.Process.Pid, port) || l.exited() }) || l.exited() {
-		t.Fatalf("ffmpeg did not listen on %d: %s", port, l.log.String())
-	}
-	return l
-}
-
-func (l *listener) exited() bool {
-	select {
-	case <-l.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// wait waits for ffmpeg to end (the sender closed the connection) and
-// says whether it ended cleanly.
-func (l *listener) wait(t *testing.T) {
-	t.Helper()
-	select {
-	case <-l.done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("ffmpeg still running 10 s after the end: %s", l.log.String())
-	}
-	// ffmpeg 5.1 reports the sender's close (libsrt's "connection lost"
-	// on the next read) as an I/O error on its input: the end of input.
-	for _, line := range strings.Split(strings.TrimSpace(l.log.String()), "\n") {
-		if line != "" && !(strings.HasPrefix(line, "srt://") && strings.HasSuffix(line, ": Input/output error")) {
-			t.Errorf("ffmpeg (listener) says: %s", line)
-		}
-	}
-}
 
 // stream is 12 s of 320x180 at 30 fps with AAC, made by the project's
 // encoders (x264, AAC) from the test source.
@@ -205,10 +106,10 @@ func checkRecording(t *testing.T, path string, wantFrames int) {
 // move; a clean stop ends ffmpeg's input.
 func TestPublish(t *testing.T) {
 	s := stream(t)
-	l := startListener(t, 0, pass, "out.ts")
+	l := testpeer.StartSRTListener(t, testpeer.SRTListenerConfig{Passphrase: pass, Name: "out.ts"})
 	clock := media.NewClock()
 	start := time.Now()
-	pub, err := Dial(context.Background(), config(s, fmt.Sprintf("srt://127.0.0.1:%d?streamid=live/KEYKEY&passphrase=%s&latency=200", l.port, pass), clock))
+	pub, err := Dial(context.Background(), config(s, fmt.Sprintf("srt://127.0.0.1:%d?streamid=live/KEYKEY&passphrase=%s&latency=200", l.Port, pass), clock))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,23 +131,23 @@ func TestPublish(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	l.wait(t)
+	l.Wait(t)
 	t.Logf("stats at 2 s: %d B, rtt %v, unsent %d B; at 4 s: %d B, %d packets, rtt %v, loss %.3f, latency p50 %v",
 		mid.Bytes, mid.RTT, mid.Unsent, end.Bytes, end.Packets, end.RTT, end.Loss, end.LatencyP50)
 	if mid.Bytes <= 0 || end.Bytes <= mid.Bytes || end.RTT <= 0 || end.RTT > 100*time.Millisecond || end.Sessions != 1 {
 		t.Errorf("stats %+v after %+v: want bytes growing, a loopback RTT, one session", end, mid)
 	}
-	if fi, err := os.Stat(l.out); err != nil || fi.Size() > end.Bytes || fi.Size() < end.Bytes*9/10 {
+	if fi, err := os.Stat(l.Out); err != nil || fi.Size() > end.Bytes || fi.Size() < end.Bytes*9/10 {
 		t.Errorf("recorded %v bytes of %d sent (%v)", fi.Size(), end.Bytes, err)
 	}
-	checkRecording(t, l.out, 120)
+	checkRecording(t, l.Out, 120)
 }
 
 // TestRefused: a wrong or missing passphrase is ErrUnauthorized at once,
 // saying why and showing no secret; nobody listening is ErrConnect within
 // the timeout; a bad URL is ErrBadURL.
 func TestRefused(t *testing.T) {
-	l := startListener(t, 0, pass, "out.ts")
+	l := testpeer.StartSRTListener(t, testpeer.SRTListenerConfig{Passphrase: pass, Name: "out.ts"})
 	for _, tc := range []struct {
 		name, query string
 		want        error
@@ -256,7 +157,7 @@ func TestRefused(t *testing.T) {
 		{"no passphrase", "?streamid=live/KEYKEY", publish.ErrUnauthorized, "encryption mismatch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			url := fmt.Sprintf("srt://127.0.0.1:%d%s", l.port, tc.query)
+			url := fmt.Sprintf("srt://127.0.0.1:%d%s", l.Port, tc.query)
 			start := time.Now()
 			err := Check(context.Background(), DialConfig{URL: url, Timeout: 3 * time.Second})
 			took := time.Since(start)
@@ -273,13 +174,13 @@ func TestRefused(t *testing.T) {
 		})
 	}
 	t.Run("right passphrase", func(t *testing.T) {
-		if err := Check(context.Background(), DialConfig{URL: fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", l.port, pass)}); err != nil {
+		if err := Check(context.Background(), DialConfig{URL: fmt.Sprintf("srt://127.0.0.1:%d?passphrase=%s", l.Port, pass)}); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("nobody listening", func(t *testing.T) {
 		start := time.Now()
-		err := Check(context.Background(), DialConfig{URL: fmt.Sprintf("srt://127.0.0.1:%d", freeUDPPort(t)), Timeout: 1500 * time.Millisecond})
+		err := Check(context.Background(), DialConfig{URL: fmt.Sprintf("srt://127.0.0.1:%d", freePort(t)), Timeout: 1500 * time.Millisecond})
 		if !errors.Is(err, publish.ErrConnect) || time.Since(start) > 2*time.Second {
 			t.Fatalf("Check = %v after %v, want ErrConnect within the 1.5 s timeout", err, time.Since(start))
 		}
@@ -299,9 +200,9 @@ func TestRefused(t *testing.T) {
 // keyframe.
 func TestReconnect(t *testing.T) {
 	s := stream(t)
-	l1 := startListener(t, 0, "", "first.ts")
+	l1 := testpeer.StartSRTListener(t, testpeer.SRTListenerConfig{Name: "first.ts"})
 	clock := media.NewClock()
-	cfg := config(s, fmt.Sprintf("srt://127.0.0.1:%d?streamid=live/KEYKEY", l1.port), clock)
+	cfg := config(s, fmt.Sprintf("srt://127.0.0.1:%d?streamid=live/KEYKEY", l1.Port), clock)
 	var lost, back atomic.Int64 // clock times of OnLive(false), OnLive(true)
 	cfg.OnLive = func(live bool) {
 		if live {
@@ -327,7 +228,7 @@ func TestReconnect(t *testing.T) {
 	}
 	// Stopped, the listener keeps its socket but answers nothing, as
 	// when the network goes: only the peer idle timeout (3 s) can tell.
-	l1.cmd.Process.Signal(syscall.SIGSTOP)
+	l1.Pause()
 	stopped := clock.Now()
 	if !testutil.WaitFor(6*time.Second, 10*time.Millisecond, func() bool { return lost.Load() != 0 }) {
 		t.Fatal("the sender did not notice the silent listener within 6 s")
@@ -337,10 +238,9 @@ func TestReconnect(t *testing.T) {
 	if noticed < 2*time.Second || noticed > 4*time.Second {
 		t.Errorf("noticed after %v, want the 3 s peer idle timeout", noticed)
 	}
-	l1.cmd.Process.Signal(syscall.SIGKILL)
-	<-l1.done
+	l1.Kill()
 
-	l2 := startListener(t, l1.port, "", "second.ts")
+	l2 := testpeer.StartSRTListener(t, testpeer.SRTListenerConfig{Port: l1.Port, Name: "second.ts"})
 	restarted := clock.Now()
 	if !testutil.WaitFor(8*time.Second, 10*time.Millisecond, func() bool { return back.Load() != 0 }) {
 		t.Fatal("the sender did not reconnect within 8 s of the restart")
@@ -351,7 +251,7 @@ func TestReconnect(t *testing.T) {
 	if err := <-errc; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	l2.wait(t)
+	l2.Wait(t)
 	if st := pub.Stats(); st.Sessions != 2 {
 		t.Errorf("%d sessions, want 2", st.Sessions)
 	}
@@ -360,5 +260,15 @@ func TestReconnect(t *testing.T) {
 	firstKey := time.Duration(back.Load())
 	firstKey = (firstKey + 2*time.Second - 1) / (2 * time.Second) * (2 * time.Second)
 	want := int((s.Packets[sent-1].DTS - firstKey) * 30 / time.Second)
-	checkRecording(t, l2.out, want+1)
+	checkRecording(t, l2.Out, want+1)
+}
+
+// freePort is a UDP port nobody listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	p, err := testutil.FreeUDPPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -1,4 +1,4 @@
-package pipeline
+package capture
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golive/golive/capture/audio"
@@ -54,22 +55,46 @@ func CheckSource(s string) error {
 	return fmt.Errorf("--source %q: want test, test:sync, camera, file:PATH or pipe:FORMAT:WxH@FPS", s)
 }
 
-// openCamera opens a camera: the seam where tests put a camera that can be
-// unplugged on demand (there is none on a CI machine).
-var openCamera = func(c v4l2.Config) (failover.Device, error) {
+// Config says what to capture and where the frames go.
+type Config struct {
+	// Source: test, test:sync, camera, file:PATH or pipe:FORMAT:WxH@FPS
+	// (see CheckSource).
+	Source         string
+	Camera         string   // camera device; "" = the first one
+	CameraControls []string // "name=value" V4L2 controls
+	Mic            string   // MicAuto, MicDefault, MicNone or a microphone's name
+	Slate          string   // image shown while the camera is gone; "" = a generated card
+	Loop           bool     // file: play it again and again
+	// SimulateAudioDrift: test sources only — the audio comes from a
+	// simulated sound card this far off (0.001: 0.1% fast) through the
+	// microphone's drift correction. For A/V sync tests.
+	SimulateAudioDrift float64
+	// The picture and sound every source delivers (a file is converted).
+	Width, Height, FPS   int
+	SampleRate, Channels int
+	Clock                *media.Clock
+	Video                media.VideoWriter
+	Audio                media.AudioWriter
+	Logger               *slog.Logger
+	// OpenCamera opens a camera (nil: v4l2.Open) and OpenStdin standard
+	// input for a pipe (nil: pipe.Stdin): the seams where tests put a
+	// camera that can be unplugged on demand and a pipe of their own.
+	OpenCamera func(v4l2.Config) (failover.Device, error)
+	OpenStdin  func() (io.ReadCloser, error)
+}
+
+func openCamera(c v4l2.Config) (failover.Device, error) {
 	cam, err := v4l2.Open(c)
 	if err != nil {
-		return nil, err
+		return nil, err // not a typed nil in the interface
 	}
 	return cam, nil
 }
 
-// openStdin opens standard input for a pipe source: the seam where tests
-// put a pipe of their own.
-var openStdin = func() (io.ReadCloser, error) { return pipe.Stdin() }
-
-// sources are the running capture devices of a push.
-type sources struct {
+// Sources are the running capture devices of a push, opened together by
+// Open: the source, and what stands in for what it lacks (the slate,
+// silence, the microphone).
+type Sources struct {
 	runs   []func(context.Context) error
 	closes []func()
 	// ends: the run whose normal end (a file played to its end, a pipe
@@ -78,48 +103,91 @@ type sources struct {
 	// filler is the video failover, where there is one: while it fills in
 	// frames the source's status is "slate".
 	filler *failover.Video
+	source string
+	log    *slog.Logger
 }
 
-// status is what the heartbeat reports: camera, test, file or pipe, or
+// Status is what the heartbeat reports: camera, test, file or pipe, or
 // slate while the picture is filled in (the camera or the pipe is gone, a
 // file has no video).
-func (s *sources) status(source string) string {
+func (s *Sources) Status() string {
 	if s.filler != nil && s.filler.Filling() {
 		return "slate"
 	}
-	kind, _, _ := strings.Cut(source, ":")
+	kind, _, _ := strings.Cut(s.source, ":")
 	return kind
 }
 
-func (s *sources) add(run func(context.Context) error, close func()) {
+// Run runs every source until ctx is done, one fails (its error), or the
+// one that ends the stream ends (nil); the others are then stopped.
+func (s *Sources) Run(ctx context.Context) error {
+	log := s.log
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	errs := make(chan error, len(s.runs))
+	var wg sync.WaitGroup
+	for i, run := range s.runs {
+		wg.Go(func() {
+			err := run(ctx)
+			if err == nil && i == s.ends && ctx.Err() == nil {
+				log.Info("end of the source: stopping", "component", "capture")
+			}
+			if err != nil || i == s.ends {
+				stop()
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Sources) add(run func(context.Context) error, close func()) {
 	s.runs = append(s.runs, run)
 	if close != nil {
 		s.closes = append(s.closes, close)
 	}
 }
 
-func (s *sources) close() {
+// Close closes the devices and files. Call it after Run has returned.
+func (s *Sources) Close() {
 	for _, c := range s.closes {
 		c()
 	}
 }
 
-// openSources opens what cfg asks for, writing video to vw and audio to
-// aw. Everything that can be wrong with a device or file fails here,
-// before going live.
-func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.AudioWriter, log *slog.Logger) (_ *sources, err error) {
+// Open opens what cfg asks for: the one entry point that decides the
+// sources (--source, --mic auto/default/none, the slate, a file's own
+// audio). Everything that can be wrong with a device or file fails here
+// (ErrSource), before going live.
+func Open(cfg Config) (_ *Sources, err error) {
 	defer func() {
 		if err != nil {
 			err = fmt.Errorf("%w: %w", ErrSource, err)
 		}
 	}()
-	p := cfg.Preset
-	w, h, fps := p.Video.Width, p.Video.Height, p.Video.FPS
-	rate, ch := p.Audio.SampleRate, p.Audio.Channels
-	s := &sources{ends: -1}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.OpenCamera == nil {
+		cfg.OpenCamera = openCamera
+	}
+	if cfg.OpenStdin == nil {
+		cfg.OpenStdin = func() (io.ReadCloser, error) { return pipe.Stdin() }
+	}
+	clock, vw, aw, log := cfg.Clock, cfg.Video, cfg.Audio, cfg.Logger
+	w, h, fps := cfg.Width, cfg.Height, cfg.FPS
+	rate, ch := cfg.SampleRate, cfg.Channels
+	s := &Sources{ends: -1, source: cfg.Source, log: log}
 	defer func() {
 		if err != nil {
-			s.close()
+			s.Close()
 		}
 	}()
 	// The slate, made only for the sources that can show it.
@@ -176,7 +244,7 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		open := func(out media.VideoWriter) (failover.Device, error) {
 			c := camCfg
 			c.Video = out
-			cam, err := openCamera(c)
+			cam, err := cfg.OpenCamera(c)
 			if err != nil {
 				return nil, err // not a typed nil in the interface
 			}
@@ -220,7 +288,7 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 		if err := needSlate(); err != nil {
 			return nil, err
 		}
-		if err := openPipe(cfg, clock, vw, slate, s, log); err != nil {
+		if err := openPipe(cfg, slate, s); err != nil {
 			return nil, err
 		}
 		// A pipe carries no sound: silence unless --mic names one.
@@ -263,14 +331,14 @@ func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.
 // openPipe opens the pipe source on standard input behind a video
 // failover, as a camera: a pipe that stalls is a lost camera (the slate,
 // until frames come again); its end ends the push.
-func openPipe(cfg Config, clock *media.Clock, vw media.VideoWriter, slate *media.VideoFrame, s *sources,
-	log *slog.Logger) error {
+func openPipe(cfg Config, slate *media.VideoFrame, s *Sources) error {
+	clock, vw, log := cfg.Clock, cfg.Video, cfg.Logger
 	spec, err := pipe.ParseSpec(strings.TrimPrefix(cfg.Source, pipePrefix))
 	if err != nil {
 		return CheckSource(cfg.Source)
 	}
-	p := cfg.Preset.Video
-	in, err := openStdin()
+	p := struct{ Width, Height, FPS int }{cfg.Width, cfg.Height, cfg.FPS}
+	in, err := cfg.OpenStdin()
 	if err != nil {
 		return err
 	}
