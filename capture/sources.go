@@ -55,8 +55,8 @@ func CheckSource(s string) error {
 	return fmt.Errorf("--source %q: want test, test:sync, camera, file:PATH or pipe:FORMAT:WxH@FPS", s)
 }
 
-// Config says what to capture and where the frames go.
-type Config struct {
+// Options are what the user chooses to capture (the push's flags).
+type Options struct {
 	// Source: test, test:sync, camera, file:PATH or pipe:FORMAT:WxH@FPS
 	// (see CheckSource).
 	Source         string
@@ -69,6 +69,11 @@ type Config struct {
 	// simulated sound card this far off (0.001: 0.1% fast) through the
 	// microphone's drift correction. For A/V sync tests.
 	SimulateAudioDrift float64
+}
+
+// Config says what to capture and where the frames go.
+type Config struct {
+	Options
 	// The picture and sound every source delivers (a file is converted).
 	Width, Height, FPS   int
 	SampleRate, Channels int

@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/golive/golive/capture"
 	"github.com/golive/golive/internal/pipeline"
 	"github.com/golive/golive/publish"
 )
@@ -68,8 +69,8 @@ func runCheck(c *cli.Context, stdout, stderr io.Writer) error {
 	ctx, stop := signalContext(c.Context, stderr)
 	defer stop()
 	err = pipeline.Check(ctx, pipeline.Config{
-		Preset: o.preset, Source: o.Source, Camera: o.Camera, CameraControls: o.CameraControls,
-		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URLs: o.URLs, Protocol: o.Protocol,
+		Preset: o.preset, Capture: capture.Options{Source: o.Source, Camera: o.Camera, CameraControls: o.CameraControls,
+			Mic: o.Mic, Slate: o.Slate, Loop: o.Loop}, URLs: o.URLs, Protocol: o.Protocol,
 		Record: o.Record, RecordSegment: o.RecordSegment, Token: o.Token, ICEServers: o.ice,
 		CAFile: o.CAFile, InsecureTLS: o.InsecureTLS, ConnectTimeout: o.ConnectTimeout, Version: version, Logger: log,
 		Filter: &o.filter, FilterBackend: o.FilterBackend, Encoder: o.Encoder,

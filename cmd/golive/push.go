@@ -404,8 +404,8 @@ func runPush(ctx context.Context, o pushOptions, stderr io.Writer) error {
 	log.Info("starting", "component", "push", "preset", o.preset.String(), "urls", strings.Join(dests, " "),
 		"record", o.Record, "source", o.Source)
 	cfg := pipeline.Config{
-		Preset: o.preset, Source: o.Source, Camera: o.Camera, CameraControls: o.CameraControls,
-		Mic: o.Mic, Slate: o.Slate, Loop: o.Loop, URLs: o.URLs, Protocol: o.Protocol,
+		Preset: o.preset, Capture: capture.Options{Source: o.Source, Camera: o.Camera, CameraControls: o.CameraControls,
+			Mic: o.Mic, Slate: o.Slate, Loop: o.Loop}, URLs: o.URLs, Protocol: o.Protocol,
 		Record: o.Record, RecordSegment: o.RecordSegment, ABRFollow: o.follow, Token: o.Token, ICEServers: o.ice,
 		CAFile: o.CAFile, InsecureTLS: o.InsecureTLS,
 		ConnectTimeout: o.ConnectTimeout, Duration: o.Duration, Version: version, Logger: log,

@@ -29,9 +29,7 @@ var (
 func openSources(cfg Config, clock *media.Clock, vw media.VideoWriter, aw media.AudioWriter, log *slog.Logger) (*capture.Sources, error) {
 	p := cfg.Preset
 	return capture.Open(capture.Config{
-		Source: cfg.Source, Camera: cfg.Camera, CameraControls: cfg.CameraControls, Mic: cfg.Mic, Slate: cfg.Slate,
-		Loop: cfg.Loop, SimulateAudioDrift: cfg.SimulateAudioDrift,
-		Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS,
+		Options: cfg.Capture, Width: p.Video.Width, Height: p.Video.Height, FPS: p.Video.FPS,
 		SampleRate: p.Audio.SampleRate, Channels: p.Audio.Channels,
 		Clock: clock, Video: vw, Audio: aw, Logger: log, OpenCamera: openCamera, OpenStdin: openStdin,
 	})

@@ -40,7 +40,7 @@ func TestPipeSize(t *testing.T) {
 	}
 	vw := media.VideoWriterFunc(func(f *media.VideoFrame) error { f.Release(); return nil })
 	aw := media.AudioWriterFunc(func(*media.AudioFrame) error { return nil })
-	_, err = openSources(Config{Preset: p, Source: "pipe:yuv420p:1280x720@30"}, media.NewClock(), vw, aw, slog.New(slog.DiscardHandler))
+	_, err = openSources(Config{Preset: p, Capture: capture.Options{Source: "pipe:yuv420p:1280x720@30"}}, media.NewClock(), vw, aw, slog.New(slog.DiscardHandler))
 	if !errors.Is(err, capture.ErrSource) || !strings.Contains(err.Error(), "the pipe's 1280x720 is not the preset's 640x360") {
 		t.Fatalf("openSources: %v; want ErrSource about the size", err)
 	}
@@ -88,7 +88,7 @@ func TestPipeEndToEnd(t *testing.T) {
 	}()
 
 	start := time.Now()
-	err = Run(context.Background(), Config{Preset: p, Source: "pipe:yuv420p:640x360@30", URL: n.URL("pipe"),
+	err = Run(context.Background(), Config{Preset: p, Capture: capture.Options{Source: "pipe:yuv420p:640x360@30"}, URL: n.URL("pipe"),
 		Duration: 30 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

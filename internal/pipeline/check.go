@@ -141,11 +141,11 @@ func firstFrame(ctx context.Context, cfg Config, log *slog.Logger) (*media.Video
 	wg.Wait()
 	switch {
 	case frame == nil && slate.Load():
-		return nil, "", fmt.Errorf("%w: %s: only the slate came within %v (the device gives no frames)", capture.ErrSource, cfg.Source, firstFrameTimeout)
+		return nil, "", fmt.Errorf("%w: %s: only the slate came within %v (the device gives no frames)", capture.ErrSource, cfg.Capture.Source, firstFrameTimeout)
 	case frame == nil:
-		return nil, "", fmt.Errorf("%w: %s: no frame within %v", capture.ErrSource, cfg.Source, firstFrameTimeout)
+		return nil, "", fmt.Errorf("%w: %s: no frame within %v", capture.ErrSource, cfg.Capture.Source, firstFrameTimeout)
 	}
-	return frame, fmt.Sprintf("%s, %dx%d, first frame after %v", cfg.Source, frame.Width, frame.Height,
+	return frame, fmt.Sprintf("%s, %dx%d, first frame after %v", cfg.Capture.Source, frame.Width, frame.Height,
 		time.Since(start).Round(time.Millisecond)), nil
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
+	"github.com/golive/golive/capture"
 	"github.com/golive/golive/filter"
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/abr"
@@ -26,18 +27,8 @@ import (
 // Config is everything a push needs.
 type Config struct {
 	Preset preset.Preset
-	// Source: test, test:sync, camera, file:PATH or pipe:FORMAT:WxH@FPS
-	// (see CheckSource).
-	Source         string
-	Camera         string   // camera device; "" = the first one
-	CameraControls []string // "name=value" V4L2 controls
-	Mic            string   // MicAuto, MicDefault, MicNone or a microphone's name
-	Slate          string   // image shown while the camera is gone; "" = a generated card
-	Loop           bool     // file: play it again and again
-	// SimulateAudioDrift: test sources only — the audio comes from a
-	// simulated sound card this far off (0.001: 0.1% fast) through the
-	// microphone's drift correction. For A/V sync tests.
-	SimulateAudioDrift float64
+	// Capture: the source, the microphone, the slate (see capture.Open).
+	Capture capture.Options
 	// Filters (nil or spec.Defaults(): none) and the backend that runs
 	// them (auto, gl or cpu; "": auto).
 	Filter        *spec.Options

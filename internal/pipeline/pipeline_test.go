@@ -86,7 +86,7 @@ func TestCameraFailoverEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Run(context.Background(), Config{Preset: p, Source: capture.SourceCamera, Mic: capture.MicNone, URL: n.URL("cam"),
+	err = Run(context.Background(), Config{Preset: p, Capture: capture.Options{Source: capture.SourceCamera, Mic: capture.MicNone}, URL: n.URL("cam"),
 		Duration: 6 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +153,7 @@ func TestAVSyncWithDrift(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Video.Bitrate, p.Video.MinBitrate = 300_000, 300_000 // the picture is all but static
-	err = Run(context.Background(), Config{Preset: p, Source: capture.SourceTestSync, SimulateAudioDrift: drift,
+	err = Run(context.Background(), Config{Preset: p, Capture: capture.Options{Source: capture.SourceTestSync, SimulateAudioDrift: drift},
 		URL: n.URL("drift"), Duration: dur, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive/golive/capture"
 	"github.com/golive/golive/internal/preset"
 	"github.com/golive/golive/internal/testpeer"
 	"github.com/golive/golive/internal/testutil"
@@ -88,7 +89,7 @@ func TestRecordOnlyLeavesNothing(t *testing.T) {
 	}
 	before := runtime.NumGoroutine()
 	rec := filepath.Join(t.TempDir(), "only.mkv")
-	if err := Run(context.Background(), Config{Preset: p, Source: "test", Record: rec, Duration: 3 * time.Second,
+	if err := Run(context.Background(), Config{Preset: p, Capture: capture.Options{Source: "test"}, Record: rec, Duration: 3 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)}); err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestFailedOutputStopsTheStages(t *testing.T) {
 	done := make(chan error, 1)
 	states := make(chan string, 16)
 	go func() {
-		done <- Run(context.Background(), Config{Preset: p, Source: "test", URL: n.URL("dies"), Duration: time.Minute,
+		done <- Run(context.Background(), Config{Preset: p, Capture: capture.Options{Source: "test"}, URL: n.URL("dies"), Duration: time.Minute,
 			Reconnect: publish.Reconnect{Max: -1}, Logger: slog.New(slog.DiscardHandler),
 			OnState: func(s string) { states <- s }})
 	}()
@@ -153,7 +154,7 @@ func TestOneOfTwoFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log testutil.LogBuffer
-	err = Run(context.Background(), Config{Preset: p, Source: "test", URLs: []string{bad.URL("no"), good.URL("yes")},
+	err = Run(context.Background(), Config{Preset: p, Capture: capture.Options{Source: "test"}, URLs: []string{bad.URL("no"), good.URL("yes")},
 		Duration: 3 * time.Second, Logger: slog.New(slog.NewJSONHandler(&log, nil))})
 	if err != nil {
 		t.Fatalf("Run: %v, want nil (one destination got through)", err)
@@ -168,7 +169,7 @@ func TestOneOfTwoFails(t *testing.T) {
 	}
 
 	// Both refuse: the refusal is the error.
-	err = Run(context.Background(), Config{Preset: p, Source: "test", URLs: []string{bad.URL("a"), bad.URL("b")},
+	err = Run(context.Background(), Config{Preset: p, Capture: capture.Options{Source: "test"}, URLs: []string{bad.URL("a"), bad.URL("b")},
 		Duration: 3 * time.Second, Logger: slog.New(slog.DiscardHandler)})
 	if !errors.Is(err, publish.ErrUnauthorized) {
 		t.Errorf("both refused: Run = %v, want ErrUnauthorized", err)

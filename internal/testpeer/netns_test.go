@@ -62,6 +62,27 @@ func netnsPipe(t *testing.T, n *Netns) (dialed, accepted net.Conn) {
 	return dialed, accepted
 }
 
+// writeFlat writes to w as fast as it takes it until the returned stop is
+// called.
+func writeFlat(w net.Conn) (stop func()) {
+	var stopped atomic.Bool
+	wrote := make(chan struct{})
+	go func() {
+		defer close(wrote)
+		buf := make([]byte, 64<<10)
+		for !stopped.Load() {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	return func() {
+		stopped.Store(true)
+		w.SetWriteDeadline(time.Now()) // unblock a write waiting for the link
+		<-wrote
+	}
+}
+
 // receiveRate reads from r, discards what arrives during skip, then returns
 // the rate at which bytes arrive during the following window, in kbit/s.
 func receiveRate(t *testing.T, r net.Conn, skip, window time.Duration) float64 {
@@ -97,23 +118,7 @@ func TestNetnsShapeRate(t *testing.T) {
 	n := StartNetns(t)
 	n.ShapeT(t, Link{RateKbit: 1000})
 	w, r := netnsPipe(t, n)
-	var stop atomic.Bool
-	wrote := make(chan error, 1)
-	go func() {
-		buf := make([]byte, 64<<10)
-		for !stop.Load() {
-			if _, err := w.Write(buf); err != nil {
-				wrote <- err
-				return
-			}
-		}
-		wrote <- nil
-	}()
-	defer func() {
-		stop.Store(true)
-		w.SetWriteDeadline(time.Now()) // unblock a write waiting for the link
-		<-wrote
-	}()
+	defer writeFlat(w)()
 
 	shaped := receiveRate(t, r, time.Second, 2*time.Second)
 	t.Logf("shaped to 1000 kbit/s: TCP payload received at %.0f kbit/s", shaped)
@@ -140,27 +145,8 @@ func TestNetnsShapePort(t *testing.T) {
 	slowW, slowR := netnsPipe(t, n)
 	fastW, fastR := netnsPipe(t, n)
 	n.ShapeT(t, Link{RateKbit: 1000, Port: slowR.LocalAddr().(*net.TCPAddr).Port})
-	var stop atomic.Bool
-	wrote := make(chan error, 2)
-	for _, w := range []net.Conn{slowW, fastW} {
-		go func() {
-			buf := make([]byte, 64<<10)
-			for !stop.Load() {
-				if _, err := w.Write(buf); err != nil {
-					wrote <- err
-					return
-				}
-			}
-			wrote <- nil
-		}()
-	}
-	defer func() {
-		stop.Store(true)
-		slowW.SetWriteDeadline(time.Now())
-		fastW.SetWriteDeadline(time.Now())
-		<-wrote
-		<-wrote
-	}()
+	defer writeFlat(slowW)()
+	defer writeFlat(fastW)()
 	fast := make(chan float64, 1)
 	go func() {
 		buf := make([]byte, 256<<10)
