@@ -6,17 +6,13 @@ package pipeline
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"github.com/golive/golive/capture"
-	"github.com/golive/golive/filter"
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/internal/abr"
 	"github.com/golive/golive/internal/preset"
@@ -158,262 +154,24 @@ const (
 	StateStopped      = "stopped"
 )
 
-// videoQueueLen: raw frames waiting for the encoder (~0.25 s at 30 fps).
-const videoQueueLen = 8
-
 // Run pushes until ctx is done or cfg.Duration has passed, a stage fails,
 // or every output has stopped. The ends are clean stops (nil): the source
 // stops, the encoders flush, and what is queued is sent (within each
 // sender's drain timeout) before each publish is ended politely. An
 // output that fails does not stop the others; Run returns the outputs'
 // errors only when all of them failed.
+//
+// Every stage is opened first — the encoders, the filter, the sources, the
+// outputs — so that anything wrong with them fails before going live; then
+// they run, each in goroutines of its own, until the stop has gone through
+// them all.
 func Run(ctx context.Context, cfg Config) error {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
+	p, err := open(ctx, cfg)
+	if p == nil {
+		return err // nil: stopped (Ctrl-C) while connecting, nothing went live
 	}
-	outs, err := planOutputs(cfg)
-	if err != nil {
-		return err
-	}
-	if hasCodec(outs, media.CodecOpus) {
-		// WebRTC takes Opus at 48 kHz; one capture feeds every audio
-		// encoder, so AAC gets 48 kHz too.
-		cfg.Preset.Audio.SampleRate = 48000
-	}
-	clock := media.NewClock()
-
-	// Encoders first: cheap, and the outputs need their configuration.
-	enc, err := openEncoders(cfg, outs, log)
-	if err != nil {
-		return err
-	}
-	defer enc.close()
-
-	// The filter stage, when a filter is asked for: a missing logo or LUT
-	// fails here, before anything goes live.
-	vq := newFrameQueue(videoQueueLen) // source → filter or encoder
-	encQ := vq                         // → encoder
-	var fstage spec.Backend
-	if cfg.Filter != nil && cfg.Filter.Active() {
-		encQ = newFrameQueue(videoQueueLen)
-		p := cfg.Preset.Video
-		fstage, err = filter.Open(filter.Config{
-			Options: *cfg.Filter, Backend: cfg.FilterBackend, Width: p.Width, Height: p.Height, Logger: log,
-			// The encoder's own format (NV12 for hardware): its last pass
-			// writes it, so nothing converts in between.
-			Format: enc.video.Format(),
-		}, media.VideoWriterFunc(func(f *media.VideoFrame) error { encQ.push(f); return nil }))
-		if err != nil {
-			return err
-		}
-		defer fstage.Close()
-	}
-
-	// Sources next: a missing camera or an unreadable file fails here,
-	// before anything goes live.
-	aq := newAudioQueue(64)
-	srcs, err := openSources(cfg, clock, media.VideoWriterFunc(func(f *media.VideoFrame) error { vq.push(f); return nil }), aq, log)
-	if err != nil {
-		return err
-	}
-	defer srcs.Close()
-
-	// The outputs, then the adaptive bitrate that follows them.
-	var (
-		state   atomic.Value
-		stateMu sync.Mutex
-	)
-	setState := func() {
-		stateMu.Lock()
-		defer stateMu.Unlock()
-		st := aggregateState(outs)
-		if old, _ := state.Swap(st).(string); old != st && cfg.OnState != nil {
-			cfg.OnState(st)
-		}
-	}
-	setState()
-	p := cfg.Preset
-	var rungs []abr.Rung
-	if cfg.ABRScale {
-		rungs = abr.Ladder(p)
-		log.Info("resolution ladder", "component", "abr", "rungs", fmt.Sprint(rungs))
-	}
-	ad := abr.NewAdapter(abr.AdapterConfig{
-		Target: p.Video.Bitrate, Min: p.Video.MinBitrate, Audio: p.Audio.Bitrate, Start: enc.start,
-		Encoder: enc.video, Follow: cfg.ABRFollow, Rungs: rungs, Logger: log,
-	})
-	env := &outputEnv{
-		cfg: cfg, video: enc.video.Config(), audio: enc.audioConfigs(), est: enc.est, clock: clock,
-		log: log,
-		onLive: func(o *output, live bool) {
-			if live {
-				o.state.Store(StateLive)
-			} else {
-				o.state.Store(StateReconnecting)
-			}
-			if o.link != nil {
-				o.link.SetLive(live)
-			}
-			setState()
-		},
-	}
-	for _, o := range outs {
-		o.keyframes = enc.video
-		if len(outs) > 1 {
-			o.keyframes = &keyframeGate{to: enc.video, gap: time.Second}
-		}
-		if o.network {
-			o.link = ad.AddLink(o.name, o)
-			o.link.SetLive(false)
-		}
-	}
-	// One output alone, and a recording always, opens now: a refused key
-	// or an unwritable path fails before anything goes live.
-	for _, o := range outs {
-		if len(outs) > 1 && o.network {
-			continue
-		}
-		if err := env.connect(ctx, o, true); err != nil {
-			if ctx.Err() != nil {
-				return nil // stopped (Ctrl-C) while connecting: nothing went live
-			}
-			return err
-		}
-		if o.link != nil {
-			o.link.SetLive(true)
-		}
-		defer o.close()
-	}
-	setState()
-	log.Info("outputs", "component", "pipeline", "destinations", destinationNames(outs))
-	cfg.Control.attach(ad)
-	defer func() {
-		for _, o := range outs {
-			o.state.Store(StateStopped)
-		}
-		setState()
-	}()
-
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	if cfg.Duration > 0 {
-		var cancelT context.CancelFunc
-		runCtx, cancelT = context.WithTimeout(runCtx, cfg.Duration)
-		defer cancelT()
-	}
-	var (
-		errOnce sync.Once
-		first   error
-	)
-	fail := func(err error) {
-		if err != nil {
-			errOnce.Do(func() { first = err })
-			stop()
-		}
-	}
-
-	// The stages, each until its input is done and its queue empty: the
-	// sources until runCtx ends (or a file ends), the filter, the
-	// encoders, then each output until it has sent what they flushed.
-	var stages sync.WaitGroup
-	srcDone := make(chan struct{})
-	stages.Go(func() {
-		defer close(srcDone)
-		if err := srcs.Run(runCtx); err != nil {
-			fail(err)
-		}
-		stop()
-	})
-	encIn := srcDone
-	if fstage != nil {
-		filterDone := make(chan struct{})
-		encIn = filterDone
-		stages.Go(func() {
-			defer close(filterDone)
-			runFilter(fstage, vq, encQ, srcDone, clock, log)
-		})
-	}
-	encDone := make(chan struct{})
-	stages.Go(func() {
-		defer close(encDone)
-		var encWG sync.WaitGroup
-		encWG.Go(func() { enc.runVideo(encQ, encIn, fail) })
-		encWG.Go(func() { enc.runAudio(aq, srcDone, fail) })
-		encWG.Wait()
-	})
-	// Outputs. A sender outlives ctx: on a stop it drains what the encoders
-	// flushed (bounded by its drain and write timeouts) and returns nil.
-	var outWG sync.WaitGroup
-	for _, o := range outs {
-		outWG.Go(func() {
-			defer close(o.done)
-			err := runOutput(ctx, runCtx, env, o, len(outs))
-			o.mu.Lock()
-			o.err = err
-			o.mu.Unlock()
-			o.state.Store(StateStopped)
-			if o.link != nil {
-				o.link.Remove()
-			}
-			setState()
-			if err != nil && len(outs) > 1 {
-				log.Error("output failed: the others go on", "component", "pipeline", "dest", o.name, "error", err)
-			}
-		})
-	}
-	outsDone := make(chan struct{})
-	go func() { outWG.Wait(); close(outsDone) }()
-	stages.Go(func() {
-		// The encoders have flushed: the outputs send what is left.
-		<-encDone
-		for _, o := range outs {
-			o.finish()
-		}
-	})
-
-	// Status and the adaptive bitrate.
-	statusStop := make(chan struct{})
-	var statusWG sync.WaitGroup
-	if cfg.ABR {
-		statusWG.Go(func() { ad.Run(statusStop) })
-	}
-	if cfg.OnStatus != nil && cfg.StatusEvery > 0 {
-		r := &reporter{clock: clock, enc: enc, qs: []*frameQueue{vq, encQ}, outs: outs, ad: ad}
-		statusWG.Go(func() {
-			r.run(cfg.StatusEvery, statusStop, func(st Status) {
-				st.State, _ = state.Load().(string)
-				st.Source = srcs.Status()
-				cfg.OnStatus(st)
-			})
-		})
-	}
-
-	select {
-	case <-outsDone:
-		stop() // every output has stopped: nothing to push to
-	case <-runCtx.Done():
-	}
-	stages.Wait()
-	<-outsDone
-	close(statusStop)
-	statusWG.Wait()
-
-	enc.logStopped(log, clock, ad, dropped(vq, encQ), outs)
-	if first != nil {
-		return first
-	}
-	var errs []error
-	for _, o := range outs {
-		if o.err == nil {
-			return nil // one output at least got through
-		}
-		errs = append(errs, o.err)
-	}
-	if len(errs) == 1 {
-		return errs[0]
-	}
-	return errors.Join(errs...)
+	defer p.close()
+	return p.run(ctx)
 }
 
 // runOutput connects o if it is not yet (in the background, as after an
