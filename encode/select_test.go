@@ -366,7 +366,7 @@ func TestReopenSwitch(t *testing.T) {
 			at = append(at, n)
 		}
 		if n == 160 || n == 200 || (n >= 40 && len(at) == 0) {
-			time.Sleep(20 * time.Millisecond) // the reopen runs in the background
+			waitReopen(t, v) // the reopen runs in the background
 		}
 	}
 	if err := v.Flush(); err != nil {
@@ -404,6 +404,20 @@ func TestReopenSwitch(t *testing.T) {
 	}
 	if _, _, moves := v.Stats(); moves != 3 {
 		t.Errorf("%d bitrate changes counted, want 3", moves)
+	}
+}
+
+// waitReopen waits until the encoder v is opening in the background (if
+// any) is open: the switch is then due at the next frame that may take it,
+// however slow the machine (an emulated arm64).
+func waitReopen(t *testing.T, v *Video) {
+	t.Helper()
+	if n := v.next; n != nil {
+		select {
+		case <-n.done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the background reopen never finished")
+		}
 	}
 }
 
