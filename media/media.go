@@ -228,6 +228,24 @@ func (c *Clock) SleepUntil(ctx context.Context, t *time.Timer, due time.Duration
 	}
 }
 
+// OncePerSecond allows one event a second on the pipeline clock: for
+// warnings that would otherwise repeat at the frame rate (a counter in the
+// message says how many happened in between). The zero value is ready; not
+// safe for concurrent use.
+type OncePerSecond struct {
+	last    time.Duration
+	started bool
+}
+
+// Allow says whether an event at now (pipeline time) may go.
+func (r *OncePerSecond) Allow(now time.Duration) bool {
+	if r.started && now-r.last < time.Second {
+		return false
+	}
+	r.last, r.started = now, true
+	return true
+}
+
 // Counter is a lock-free counter, for statistics read by other goroutines.
 type Counter struct{ v atomic.Int64 }
 

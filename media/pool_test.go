@@ -1,6 +1,9 @@
 package media
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestFramePoolNV12(t *testing.T) {
 	f := NewFramePoolOf(PixelFormatNV12, 6, 4).Get()
@@ -21,5 +24,19 @@ func TestInterleaveUV(t *testing.T) {
 	want := []byte{1, 5, 2, 6, 0, 3, 7, 4, 8, 0}
 	if string(dst) != string(want) {
 		t.Fatalf("got %v, want %v", dst, want)
+	}
+}
+
+func TestOncePerSecond(t *testing.T) {
+	var r OncePerSecond
+	var allowed []time.Duration
+	for ms := 0; ms <= 2500; ms += 100 {
+		now := time.Duration(ms) * time.Millisecond
+		if r.Allow(now) {
+			allowed = append(allowed, now)
+		}
+	}
+	if len(allowed) != 3 || allowed[1] != time.Second || allowed[2] != 2*time.Second {
+		t.Errorf("allowed at %v, want 0s 1s 2s", allowed)
 	}
 }

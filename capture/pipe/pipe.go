@@ -209,7 +209,7 @@ func (s *Source) Run(ctx context.Context) error {
 		r       = s.cfg.Reader
 		seq     uint64
 		lastPTS time.Duration
-		warned  rateLimit
+		warned  media.OncePerSecond
 	)
 	for {
 		f := s.pool.Get()
@@ -229,7 +229,7 @@ func (s *Source) Run(ctx context.Context) error {
 		if !ok {
 			f.Release()
 			s.stats.Thinned.Add(1)
-			if s.cfg.Pipe.FPS <= s.cfg.FPS && warned.allow(now) {
+			if s.cfg.Pipe.FPS <= s.cfg.FPS && warned.Allow(now) {
 				s.log.Warn("frames come faster than the preset's rate (a backlog bursting in, or a pipe faster than it says): some are dropped",
 					"pipe_fps", s.cfg.Pipe.FPS, "fps", s.cfg.FPS, "thinned", s.stats.Thinned.Load())
 			}
@@ -413,18 +413,4 @@ func (p *stamper) stamp(t time.Duration) (time.Duration, bool) {
 	pts := slot + (t-slot)/8
 	p.next = pts + p.interval
 	return pts, true
-}
-
-// rateLimit allows one event a second (pipeline time).
-type rateLimit struct {
-	last    time.Duration
-	started bool
-}
-
-func (r *rateLimit) allow(now time.Duration) bool {
-	if r.started && now-r.last < time.Second {
-		return false
-	}
-	r.last, r.started = now, true
-	return true
 }

@@ -42,7 +42,7 @@ type capturer struct {
 	lastSeq uint32 // the driver's last sequence number
 	seq     uint64 // Seq of the last frame: the driver's count, extended to 64 bits
 
-	warnDrop, warnCorrupt rateLimit
+	warnDrop, warnCorrupt media.OncePerSecond
 }
 
 // frame handles one buffer: data (its bytesused), the driver's sequence
@@ -92,22 +92,8 @@ func (c *capturer) frame(data []byte, seq, flags uint32, ts, now time.Duration) 
 
 // warnf logs a warning if r allows it (once a second, pipeline time); the
 // counters in args say how many happened in between.
-func (c *capturer) warnf(r *rateLimit, now time.Duration, msg string, args ...any) {
-	if r.allow(now) {
+func (c *capturer) warnf(r *media.OncePerSecond, now time.Duration, msg string, args ...any) {
+	if r.Allow(now) {
 		c.log.Warn(msg, args...)
 	}
-}
-
-// rateLimit allows one event per second.
-type rateLimit struct {
-	last    time.Duration
-	started bool
-}
-
-func (r *rateLimit) allow(now time.Duration) bool {
-	if r.started && now-r.last < time.Second {
-		return false
-	}
-	r.last, r.started = now, true
-	return true
 }

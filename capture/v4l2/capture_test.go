@@ -115,17 +115,3 @@ func TestCapturerWriterError(t *testing.T) {
 		t.Errorf("got %v, want the writer's error", err)
 	}
 }
-
-func TestRateLimit(t *testing.T) {
-	var r rateLimit
-	var allowed []time.Duration
-	for ms := 0; ms <= 2500; ms += 100 {
-		now := time.Duration(ms) * time.Millisecond
-		if r.allow(now) {
-			allowed = append(allowed, now)
-		}
-	}
-	if len(allowed) != 3 || allowed[1] != time.Second || allowed[2] != 2*time.Second {
-		t.Errorf("allowed at %v, want 0s 1s 2s", allowed)
-	}
-}
