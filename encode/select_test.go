@@ -407,6 +407,20 @@ func TestReopenSwitch(t *testing.T) {
 	}
 }
 
+// openTest opens a Video on b at testConfig's settings, collecting its
+// packets, with a frame pool and a random picture source seeded with seed
+// for encodeNoisy; the Video is closed when the test ends.
+func openTest(t *testing.T, b Backend, seed uint64) (*Video, *collect, *media.FramePool, *rand.Rand) {
+	t.Helper()
+	out := &collect{}
+	v, err := OpenVideo(testConfig(b), out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(v.Close)
+	return v, out, media.NewFramePool(320, 180), rand.New(rand.NewPCG(seed, seed))
+}
+
 // waitReopen waits until the encoder v is opening in the background (if
 // any) is open: the switch is then due at the next frame that may take it,
 // however slow the machine (an emulated arm64).
@@ -534,14 +548,7 @@ func TestReopenFails(t *testing.T) {
 		}
 		return open(cfg)
 	}
-	var out collect
-	v, err := OpenVideo(testConfig(b), &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	pool := media.NewFramePool(320, 180)
-	rng := rand.New(rand.NewPCG(2, 2))
+	v, out, pool, rng := openTest(t, b, 2)
 	n := 0
 	for ; n < 150 && v.Switches() == 0; n++ {
 		if n == 10 {
@@ -553,7 +560,7 @@ func TestReopenFails(t *testing.T) {
 	if err := v.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	checkStream(t, out, n)
+	checkStream(t, *out, n)
 	t.Logf("switched at frame %d after %d opens", n-1, opens)
 	if v.Fallbacks() != 0 || v.Encoder() != "one-session" || v.Switches() != 1 || opens != 4 {
 		t.Fatalf("fallbacks %d, encoder %s, switches %d, opens %d", v.Fallbacks(), v.Encoder(), v.Switches(), opens)
@@ -682,14 +689,7 @@ func TestRateIDR(t *testing.T) {
 		}
 		return &idrOnRate{Codec: c}, nil
 	}
-	var out collect
-	v, err := OpenVideo(testConfig(b), &out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
-	pool := media.NewFramePool(320, 180)
-	rng := rand.New(rand.NewPCG(4, 4))
+	v, out, pool, rng := openTest(t, b, 4)
 	for n := range 150 {
 		switch n {
 		case 20:
@@ -703,9 +703,9 @@ func TestRateIDR(t *testing.T) {
 			time.Sleep(150 * time.Millisecond)
 		}
 	}
-	checkStream(t, out, 150)
+	checkStream(t, *out, 150)
 	var keys []int
-	for i, p := range out {
+	for i, p := range *out {
 		if p.Keyframe {
 			keys = append(keys, i)
 		}
