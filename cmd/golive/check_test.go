@@ -55,6 +55,8 @@ func TestCheck(t *testing.T) {
 		{"closed port", []string{fmt.Sprintf("rtmp://127.0.0.1:%d/live/k", closed)}, exitConnect, "destination"},
 		{"missing file", []string{"--source", "file:/nonexistent.mp4", n.URL("nofile")}, exitUsage, "source"},
 		{"bad config", []string{"--fps", "500", n.URL("badfps")}, exitUsage, "config"},
+		{"two and a recording", []string{"--record", t.TempDir() + "/r-%Y.mkv", n.URL("first"), n.URL("second")}, exitOK, ""},
+		{"one of two refused", []string{n.URL("third"), deny.URL("denied2")}, exitUnauthorized, "destination"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -71,12 +73,31 @@ func TestCheck(t *testing.T) {
 			if tc.failed == "config" {
 				want = []string{"config"}
 			}
+			switch tc.name {
+			case "two and a recording":
+				want = []string{"config", "source", "encoder", "destination", "destination", "destination"}
+			case "one of two refused":
+				want = []string{"config", "source", "encoder", "destination", "destination"}
+			}
 			if strings.Join(names, " ") != strings.Join(want, " ") {
 				t.Fatalf("steps %v, want %v", names, want)
 			}
 			for _, s := range names {
-				if ok[s] != (s != tc.failed) {
+				if s != "destination" && ok[s] != (s != tc.failed) {
 					t.Errorf("step %s: ok %v", s, ok[s])
+				}
+			}
+			// Each destination's line, in order: only the refused one fails.
+			var dests []string
+			for _, l := range strings.Split(out, "\n") {
+				if f := strings.Fields(l); len(f) >= 3 && f[1] == "destination" {
+					dests = append(dests, f[0]+" "+f[2])
+				}
+			}
+			for i, d := range dests {
+				refused := tc.failed == "destination" && (i == len(dests)-1)
+				if strings.HasPrefix(d, "✗") != refused {
+					t.Errorf("destination line %d: %q", i, d)
 				}
 			}
 		})
