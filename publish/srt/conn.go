@@ -48,9 +48,12 @@ type conn struct {
 	target Target
 	c      gosrt.Conn
 	log    *slog.Logger
-	// window: the most bytes that may wait in the send buffer,
-	// unacknowledged, before write waits (see write).
+	// window: the most bytes that may ever wait in the send buffer,
+	// unacknowledged, before write waits; flight (the sender's goroutine)
+	// the window now (see write).
 	window int
+	flight flight
+	sent   int64 // bytes written (the sender's goroutine)
 
 	failed   error         // the first failed Write (the sender's goroutine)
 	done     chan struct{} // closed when the connection has ended
@@ -140,14 +143,16 @@ func dial(ctx context.Context, cfg DialConfig) (*conn, error) {
 	return nil, dialError(t, last)
 }
 
-// inflightWindow is how many bytes may wait unacknowledged in SRT's send
-// buffer: half a second of the stream, at least 512 KiB (a keyframe and
-// the round trip of a long path). Past it the sender waits, and packets
-// wait in publish.Queue instead, where they count as queue delay and may
-// be dropped up to a keyframe — as a full TCP socket does for RTMP. SRT's
-// live mode alone never waits: on a link narrower than the stream it
-// sends everything, and what does not fit is lost and dropped after the
-// latency, with nothing upstream to slow down.
+// inflightWindow is the most bytes that may ever wait unacknowledged in
+// SRT's send buffer: half a second of the stream, at least 512 KiB (a
+// keyframe and the round trip of a long path). The window in use is
+// usually far smaller: what the path delivers in its round trip plus half
+// the receiver's latency (see flight). Past it the sender waits, and
+// packets wait in publish.Queue instead, where they count as queue delay
+// and may be dropped up to a keyframe — as a full TCP socket does for
+// RTMP. SRT's live mode alone never waits: on a link narrower than the
+// stream it sends everything, and what does not fit is lost and dropped
+// after the latency, with nothing upstream to slow down.
 func inflightWindow(bitrate int) int {
 	return max(512<<10, bitrate/8/2)
 }
@@ -292,7 +297,10 @@ func (c *conn) write(p []byte) (int, error) {
 		default:
 		}
 		c.c.Stats(&s)
-		if int(s.Instantaneous.ByteSendBuf) <= c.window {
+		unacked := int(s.Instantaneous.ByteSendBuf)
+		w := c.flight.window(time.Now(), c.sent-int64(unacked), time.Duration(s.Instantaneous.MsRTT*float64(time.Millisecond)),
+			time.Duration(s.Instantaneous.MsSendTsbPdDelay)*time.Millisecond, c.cfg.Bitrate, c.window)
+		if unacked <= w {
 			break
 		}
 		if err := c.pause(); err != nil {
@@ -302,6 +310,7 @@ func (c *conn) write(p []byte) (int, error) {
 	for {
 		n, err := c.c.Write(p)
 		if err == nil {
+			c.sent += int64(n)
 			return n, nil
 		}
 		// io.EOF: closed, or the write queue is full; done tells which.
@@ -316,8 +325,11 @@ func (c *conn) write(p []byte) (int, error) {
 
 // pause waits for gosrt's 10 ms send tick; an error if the connection
 // ends meanwhile.
-func (c *conn) pause() error {
-	t := time.NewTimer(5 * time.Millisecond)
+func (c *conn) pause() error { return c.sleep(5 * time.Millisecond) }
+
+// sleep waits for d; an error if the connection ends meanwhile.
+func (c *conn) sleep(d time.Duration) error {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-c.done:

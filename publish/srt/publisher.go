@@ -53,6 +53,10 @@ type Publisher struct {
 	bytes, packets atomic.Int64
 	sessions       atomic.Int64
 	latency        publish.Latency
+
+	// Run's goroutine: the stream's rate, and the pacing of a session.
+	input inputMeter
+	pace  pacer
 }
 
 // Dial connects to cfg.URL; it fails fast (within cfg.Timeout) with
@@ -62,6 +66,9 @@ type Publisher struct {
 func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	if cfg.DrainTimeout <= 0 {
 		cfg.DrainTimeout = 3 * time.Second
+	}
+	if cfg.Bitrate <= 0 {
+		cfg.Bitrate = defaultBitrate
 	}
 	if cfg.Clock == nil {
 		return nil, errors.New("srt: Config.Clock is required")
@@ -142,7 +149,8 @@ func (p *Publisher) Run(ctx context.Context) error {
 // session sends on c until Finish (nil) or an error. The muxer writes
 // straight to c: each 1316-byte chunk is one SRT message.
 func (p *Publisher) session(ctx context.Context, c *conn) (err error) {
-	mx, err := newMuxer(sink{c, &p.bytes}, p.cfg)
+	p.pace = pacer{}
+	mx, err := newMuxer(sink{c, p}, p.cfg)
 	if err != nil {
 		return err
 	}
@@ -178,6 +186,7 @@ func (p *Publisher) session(ctx context.Context, c *conn) (err error) {
 // send muxes pkt. A keyframe from an encoder reopened at another size
 // carries its parameter sets in band, as every keyframe does in TS.
 func (p *Publisher) send(mx muxer, pkt *media.Packet) error {
+	p.input.add(pkt.PTS, len(pkt.Data))
 	if err := mx.WritePacket(pkt); err != nil {
 		return err
 	}
@@ -188,16 +197,33 @@ func (p *Publisher) send(mx muxer, pkt *media.Packet) error {
 	return nil
 }
 
-// sink is what a session's muxer writes to: the connection, counted.
+// sink is what a session's muxer writes to: the connection, paced and
+// counted.
 type sink struct {
-	c     *conn
-	bytes *atomic.Int64
+	c *conn
+	p *Publisher
 }
 
 func (s sink) Write(b []byte) (int, error) {
+	if wait := s.p.pace.take(time.Now(), len(b), s.p.paceRate()); wait > 0 {
+		if err := s.c.sleep(wait); err != nil {
+			return 0, err
+		}
+	}
 	n, err := s.c.Write(b)
-	s.bytes.Add(int64(n))
+	s.p.bytes.Add(int64(n))
 	return n, err
+}
+
+// paceRate is the rate the pacer spreads a session's messages at: a
+// multiple of the stream's measured rate, or of its configured bitrate
+// until the rate is measured.
+func (p *Publisher) paceRate() int {
+	in := p.input.rate()
+	if in == 0 {
+		in = p.cfg.Bitrate
+	}
+	return paceRate(in)
 }
 
 // reconnect replaces the lost connection, with backoff, and restarts the
