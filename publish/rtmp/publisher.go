@@ -46,7 +46,7 @@ type Stats = publish.Stats
 type Publisher struct {
 	cfg   Config
 	log   *slog.Logger
-	conn  atomic.Pointer[conn]
+	sess  publish.Sessions[conn]
 	queue *publish.Queue
 
 	bytes, packets atomic.Int64
@@ -69,20 +69,22 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Logger = cfg.Logger.With("component", "publish.rtmp")
-	c, err := dial(ctx, cfg.DialConfig)
-	if err != nil && cfg.Reconnect.Wait && cfg.Reconnect.Retryable(err) && ctx.Err() == nil {
-		cfg.Logger.Warn("cannot publish yet: waiting for the server (--wait-for-server)", "error", err)
-		_, err = cfg.Reconnect.Retry(ctx, cfg.Logger, nil, func(ctx context.Context, timeout time.Duration) (err error) {
-			c, err = dial(ctx, cfg.withTimeout(timeout))
-			return err
-		})
+	p := &Publisher{cfg: cfg, log: cfg.Logger, queue: publish.NewQueue(cfg.QueueBudget, cfg.Keyframes, cfg.Logger)}
+	p.sess = publish.Sessions[conn]{
+		Reconnect: cfg.Reconnect, Queue: p.queue, Log: p.log, OnLive: cfg.OnLive,
+		Dial: func(ctx context.Context, timeout time.Duration) (*conn, error) {
+			if timeout == 0 {
+				return dial(ctx, cfg.DialConfig)
+			}
+			return dial(ctx, cfg.withTimeout(timeout))
+		},
+		Session: p.session,
+		Close:   func(c *conn, clean bool) { c.close(clean) },
 	}
-	if err != nil {
+	if err := p.sess.Open(ctx); err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, log: cfg.Logger, queue: publish.NewQueue(cfg.QueueBudget, cfg.Keyframes, cfg.Logger)}
-	p.conn.Store(c)
-	p.sessions.Store(1)
+	c := p.sess.Conn()
 	p.log.Info("publishing", "url", c.target.String(), "chunk_size", c.cfg.ChunkSize)
 	return p, nil
 }
@@ -114,21 +116,7 @@ func (p *Publisher) Finish() { p.queue.Finish() }
 // drops is reconnected under cfg.Reconnect (capture and encoding go on
 // meanwhile; the queue keeps the newest seconds); Run fails only when that
 // gives up, or the server refuses the new publish.
-func (p *Publisher) Run(ctx context.Context) (err error) {
-	defer func() { p.conn.Load().close(err == nil) }()
-	for {
-		err := p.session(ctx, p.conn.Load())
-		if err == nil || ctx.Err() != nil || p.cfg.Reconnect.Max < 0 || !p.cfg.Reconnect.Retryable(err) {
-			return err
-		}
-		if err := p.reconnect(ctx, err); err != nil {
-			if errors.Is(err, publish.ErrStopped) {
-				return nil
-			}
-			return err
-		}
-	}
-}
+func (p *Publisher) Run(ctx context.Context) error { return p.sess.Run(ctx) }
 
 // session publishes on c until Finish (nil) or an error.
 func (p *Publisher) session(ctx context.Context, c *conn) error {
@@ -154,35 +142,6 @@ func (p *Publisher) session(ctx context.Context, c *conn) error {
 			return p.netErr(c, err)
 		}
 	}
-}
-
-// reconnect replaces the lost connection, with backoff, and restarts the
-// queue on a keyframe. Timestamps go on from the pipeline clock.
-func (p *Publisher) reconnect(ctx context.Context, lost error) error {
-	old := p.conn.Load()
-	old.close(false)
-	p.log.Warn("connection lost: reconnecting", "error", lost)
-	if p.cfg.OnLive != nil {
-		p.cfg.OnLive(false)
-	}
-	start := time.Now()
-	attempts, err := p.cfg.Reconnect.Retry(ctx, p.log, p.queue.Finished, func(ctx context.Context, timeout time.Duration) error {
-		c, err := dial(ctx, p.cfg.withTimeout(timeout))
-		if err == nil {
-			p.conn.Store(c)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	p.sessions.Add(1)
-	p.queue.Restart() // viewers and recordings restart on a keyframe
-	p.log.Info("reconnected: publishing again", "after", time.Since(start).Round(time.Millisecond), "attempts", attempts)
-	if p.cfg.OnLive != nil {
-		p.cfg.OnLive(true)
-	}
-	return nil
 }
 
 func (p *Publisher) netErr(c *conn, err error) error {
@@ -273,8 +232,8 @@ func (p *Publisher) Shed() { p.queue.Restart() }
 // Stats returns a snapshot of the counters.
 func (p *Publisher) Stats() Stats {
 	s := Stats{
-		Bytes: p.bytes.Load(), Packets: p.packets.Load(), Sessions: int(p.sessions.Load()),
-		Unsent:     p.conn.Load().unsent(),
+		Bytes: p.bytes.Load(), Packets: p.packets.Load(), Sessions: p.sess.Count(),
+		Unsent:     p.sess.Conn().unsent(),
 		LatencyP50: p.latency.Quantile(0.5), LatencyP99: p.latency.Quantile(0.99), LatencyMax: p.latency.Max(),
 	}
 	p.queue.FillStats(&s)
@@ -283,4 +242,4 @@ func (p *Publisher) Stats() Stats {
 
 // Close drops the connection without ceremony (Run ends the publish
 // politely on a clean stop). Idempotent.
-func (p *Publisher) Close() { p.conn.Load().close(false) }
+func (p *Publisher) Close() { p.sess.Conn().close(false) }

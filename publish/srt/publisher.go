@@ -47,11 +47,10 @@ type Stats = publish.Stats
 type Publisher struct {
 	cfg   Config
 	log   *slog.Logger
-	conn  atomic.Pointer[conn]
+	sess  publish.Sessions[conn]
 	queue *publish.Queue
 
 	bytes, packets atomic.Int64
-	sessions       atomic.Int64
 	latency        publish.Latency
 
 	// Run's goroutine: the stream's rate, and the pacing of a session.
@@ -83,20 +82,22 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 		cfg.Logger = slog.Default()
 	}
 	cfg.Logger = cfg.Logger.With("component", "publish.srt")
-	c, err := dial(ctx, cfg.DialConfig)
-	if err != nil && cfg.Reconnect.Wait && cfg.Reconnect.Retryable(err) && ctx.Err() == nil {
-		cfg.Logger.Warn("cannot publish yet: waiting for the server (--wait-for-server)", "error", err)
-		_, err = cfg.Reconnect.Retry(ctx, cfg.Logger, nil, func(ctx context.Context, timeout time.Duration) (err error) {
-			c, err = dial(ctx, cfg.withTimeout(timeout))
-			return err
-		})
+	p := &Publisher{cfg: cfg, log: cfg.Logger, queue: publish.NewQueue(cfg.QueueBudget, cfg.Keyframes, cfg.Logger)}
+	p.sess = publish.Sessions[conn]{
+		Reconnect: cfg.Reconnect, Queue: p.queue, Log: p.log, OnLive: cfg.OnLive,
+		Dial: func(ctx context.Context, timeout time.Duration) (*conn, error) {
+			if timeout == 0 {
+				return dial(ctx, cfg.DialConfig)
+			}
+			return dial(ctx, cfg.withTimeout(timeout))
+		},
+		Session: p.session,
+		Close:   func(c *conn, _ bool) { c.close() },
 	}
-	if err != nil {
+	if err := p.sess.Open(ctx); err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, log: cfg.Logger, queue: publish.NewQueue(cfg.QueueBudget, cfg.Keyframes, cfg.Logger)}
-	p.conn.Store(c)
-	p.sessions.Store(1)
+	c := p.sess.Conn()
 	p.log.Info("publishing", "url", c.target.String(), "handshake", time.Since(c.started).Round(time.Millisecond))
 	return p, nil
 }
@@ -130,21 +131,7 @@ func (p *Publisher) Finish() { p.queue.Finish() }
 // newest seconds), and the new session starts a new TS (tables, parameter
 // sets) on a keyframe. Run fails only when that gives up, or the listener
 // rejects the new connection.
-func (p *Publisher) Run(ctx context.Context) error {
-	defer func() { p.conn.Load().close() }()
-	for {
-		err := p.session(ctx, p.conn.Load())
-		if err == nil || ctx.Err() != nil || p.cfg.Reconnect.Max < 0 || !p.cfg.Reconnect.Retryable(err) {
-			return err
-		}
-		if err := p.reconnect(ctx, err); err != nil {
-			if errors.Is(err, publish.ErrStopped) {
-				return nil
-			}
-			return err
-		}
-	}
-}
+func (p *Publisher) Run(ctx context.Context) error { return p.sess.Run(ctx) }
 
 // session sends on c until Finish (nil) or an error. The muxer writes
 // straight to c: each 1316-byte chunk is one SRT message.
@@ -226,34 +213,6 @@ func (p *Publisher) paceRate() int {
 	return paceRate(in)
 }
 
-// reconnect replaces the lost connection, with backoff, and restarts the
-// queue on a keyframe. Timestamps go on from the pipeline clock.
-func (p *Publisher) reconnect(ctx context.Context, lost error) error {
-	p.conn.Load().close()
-	p.log.Warn("connection lost: reconnecting", "error", lost)
-	if p.cfg.OnLive != nil {
-		p.cfg.OnLive(false)
-	}
-	start := time.Now()
-	attempts, err := p.cfg.Reconnect.Retry(ctx, p.log, p.queue.Finished, func(ctx context.Context, timeout time.Duration) error {
-		c, err := dial(ctx, p.cfg.withTimeout(timeout))
-		if err == nil {
-			p.conn.Store(c)
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	p.sessions.Add(1)
-	p.queue.Restart() // a new TS: receivers start on a keyframe
-	p.log.Info("reconnected: publishing again", "after", time.Since(start).Round(time.Millisecond), "attempts", attempts)
-	if p.cfg.OnLive != nil {
-		p.cfg.OnLive(true)
-	}
-	return nil
-}
-
 // Shed drops the queued video up to a new keyframe (which it requests):
 // for when the link cannot carry even the minimum bitrate.
 func (p *Publisher) Shed() { p.queue.Restart() }
@@ -267,10 +226,10 @@ func (p *Publisher) Shed() { p.queue.Restart() }
 // carries now, and abr would follow it instead of the queue.
 func (p *Publisher) Stats() Stats {
 	s := Stats{
-		Bytes: p.bytes.Load(), Packets: p.packets.Load(), Sessions: int(p.sessions.Load()),
+		Bytes: p.bytes.Load(), Packets: p.packets.Load(), Sessions: p.sess.Count(),
 		LatencyP50: p.latency.Quantile(0.5), LatencyP99: p.latency.Quantile(0.99), LatencyMax: p.latency.Max(),
 	}
-	if c := p.conn.Load(); c != nil {
+	if c := p.sess.Conn(); c != nil {
 		var st gosrt.Statistics
 		c.stats(&st)
 		s.Unsent = int(st.Instantaneous.ByteSendBuf)
@@ -285,10 +244,10 @@ func (p *Publisher) Stats() Stats {
 // packet pairs; 0 before the receiver reported one), for logs.
 func (p *Publisher) LinkCapacity() int {
 	var st gosrt.Statistics
-	p.conn.Load().stats(&st)
+	p.sess.Conn().stats(&st)
 	return int(st.Instantaneous.MbpsLinkCapacity * 1024 * 1024)
 }
 
 // Close drops the connection without waiting for what is unacknowledged
 // (Run drains it on a clean stop). Idempotent.
-func (p *Publisher) Close() { p.conn.Load().close() }
+func (p *Publisher) Close() { p.sess.Conn().close() }
