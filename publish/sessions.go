@@ -107,3 +107,13 @@ func (s *Sessions[T]) reconnect(ctx context.Context, lost error) error {
 	}
 	return nil
 }
+
+// AttemptTimeout is a dial's timeout: the configured one, cut to an
+// attempt's (a reconnection's backoff gives each attempt at most that;
+// 0: no cut).
+func AttemptTimeout(configured, attempt time.Duration) time.Duration {
+	if attempt > 0 && (configured <= 0 || configured > attempt) {
+		return attempt
+	}
+	return configured
+}

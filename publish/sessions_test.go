@@ -98,3 +98,17 @@ func TestSessions(t *testing.T) {
 		})
 	}
 }
+
+func TestAttemptTimeout(t *testing.T) {
+	for _, tc := range []struct{ configured, attempt, want time.Duration }{
+		{10 * time.Second, 0, 10 * time.Second}, // the first dial: the configured one
+		{10 * time.Second, 2 * time.Second, 2 * time.Second},
+		{time.Second, 2 * time.Second, time.Second},
+		{0, 2 * time.Second, 2 * time.Second},
+		{0, 0, 0},
+	} {
+		if got := AttemptTimeout(tc.configured, tc.attempt); got != tc.want {
+			t.Errorf("AttemptTimeout(%v, %v) = %v, want %v", tc.configured, tc.attempt, got, tc.want)
+		}
+	}
+}

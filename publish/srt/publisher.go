@@ -86,10 +86,9 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	p.sess = publish.Sessions[conn]{
 		Reconnect: cfg.Reconnect, Queue: p.queue, Log: p.log, OnLive: cfg.OnLive,
 		Dial: func(ctx context.Context, timeout time.Duration) (*conn, error) {
-			if timeout == 0 {
-				return dial(ctx, cfg.DialConfig)
-			}
-			return dial(ctx, cfg.withTimeout(timeout))
+			d := cfg.DialConfig
+			d.Timeout = publish.AttemptTimeout(d.Timeout, timeout)
+			return dial(ctx, d)
 		},
 		Session: p.session,
 		Close:   func(c *conn, _ bool) { c.close() },
@@ -100,15 +99,6 @@ func Dial(ctx context.Context, cfg Config) (*Publisher, error) {
 	c := p.sess.Conn()
 	p.log.Info("publishing", "url", c.target.String(), "handshake", time.Since(c.started).Round(time.Millisecond))
 	return p, nil
-}
-
-// withTimeout is cfg's DialConfig with at most timeout for the handshake.
-func (cfg Config) withTimeout(timeout time.Duration) DialConfig {
-	d := cfg.DialConfig
-	if d.Timeout <= 0 || d.Timeout > timeout {
-		d.Timeout = timeout
-	}
-	return d
 }
 
 // WritePacket queues p for sending. It never blocks. When the queue holds
