@@ -13,9 +13,9 @@ import (
 
 	"github.com/asticode/go-astiav"
 
+	"github.com/golive/golive/internal/teststream"
 	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
-	"github.com/golive/golive/publish/mux/muxtest"
 )
 
 func TestMain(m *testing.M) {
@@ -24,16 +24,16 @@ func TestMain(m *testing.M) {
 }
 
 // stream is 3 s of 640x360 at 30 fps with audio in codec (0: none).
-func testStream(t testing.TB, codec media.Codec) *muxtest.Stream {
+func testStream(t testing.TB, codec media.Codec) *teststream.Stream {
 	t.Helper()
-	s, err := muxtest.Generate(muxtest.Options{Width: 640, Height: 360, FPS: 30, Duration: 3 * time.Second, Audio: codec})
+	s, err := teststream.Generate(teststream.Options{Width: 640, Height: 360, FPS: 30, Duration: 3 * time.Second, Audio: codec})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func config(format string, s *muxtest.Stream) Config {
+func config(format string, s *teststream.Stream) Config {
 	c := Config{Format: format, Video: s.Video, Audio: s.Audio}
 	if s.Audio != nil {
 		c.TimeOffset = s.Audio.Delay
@@ -65,7 +65,7 @@ func decodeErrors(t testing.TB, path string) string {
 
 // checkFile proves that ffmpeg decodes path without an error and finds the
 // stream s holds: size, frame count, audio codec.
-func checkFile(t *testing.T, path string, s *muxtest.Stream) {
+func checkFile(t *testing.T, path string, s *teststream.Stream) {
 	t.Helper()
 	if msg := decodeErrors(t, path); msg != "" {
 		t.Fatalf("ffmpeg decoding %s: %s", filepath.Base(path), msg)
@@ -238,11 +238,11 @@ func TestTSChunks(t *testing.T) {
 // sizes without an error.
 func TestConfigChange(t *testing.T) {
 	testutil.RequireTool(t, "ffmpeg", "ffprobe")
-	a, err := muxtest.Generate(muxtest.Options{Width: 640, Height: 360, FPS: 30, Duration: 2 * time.Second})
+	a, err := teststream.Generate(teststream.Options{Width: 640, Height: 360, FPS: 30, Duration: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := muxtest.Generate(muxtest.Options{
+	b, err := teststream.Generate(teststream.Options{
 		Width: 320, Height: 180, FPS: 30, Duration: 2 * time.Second, Start: 2 * time.Second,
 	})
 	if err != nil {

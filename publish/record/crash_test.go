@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golive/golive/internal/teststream"
 	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
-	"github.com/golive/golive/publish/mux/muxtest"
 )
 
 // crashChildEnv makes the test binary a recording child (see TestMain):
@@ -27,7 +27,7 @@ import (
 const crashChildEnv = "GOLIVE_RECORD_CRASH_CHILD"
 
 func crashChild(path string) int {
-	s, err := muxtest.Generate(muxtest.Options{
+	s, err := teststream.Generate(teststream.Options{
 		Width: 640, Height: 360, FPS: 30, Duration: 20 * time.Second, Audio: media.CodecAAC,
 	})
 	if err != nil {

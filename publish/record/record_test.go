@@ -15,10 +15,10 @@ import (
 
 	"github.com/asticode/go-astiav"
 
+	"github.com/golive/golive/internal/teststream"
 	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/publish/mux"
-	"github.com/golive/golive/publish/mux/muxtest"
 )
 
 func TestMain(m *testing.M) {
@@ -34,9 +34,9 @@ const (
 	msgFull    = "recording queue full (the disk is too slow): dropping"
 )
 
-func generate(t testing.TB, opt muxtest.Options) *muxtest.Stream {
+func generate(t testing.TB, opt teststream.Options) *teststream.Stream {
 	t.Helper()
-	s, err := muxtest.Generate(opt)
+	s, err := teststream.Generate(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,8 +45,8 @@ func generate(t testing.TB, opt muxtest.Options) *muxtest.Stream {
 
 // testStream is d of 640x360 at 30 fps, keyframes every 2 s, with audio
 // in codec.
-func testStream(t testing.TB, d time.Duration, codec media.Codec) *muxtest.Stream {
-	return generate(t, muxtest.Options{Width: 640, Height: 360, FPS: 30, Duration: d, Audio: codec})
+func testStream(t testing.TB, d time.Duration, codec media.Codec) *teststream.Stream {
+	return generate(t, teststream.Options{Width: 640, Height: 360, FPS: 30, Duration: d, Audio: codec})
 }
 
 // harness is a Recorder under test, with its log.
@@ -58,7 +58,7 @@ type harness struct {
 
 // open opens a Recorder for s at path and starts Run. The cleanup checks
 // that no goroutine outlives Run and Close.
-func open(t *testing.T, path string, s *muxtest.Stream, tune func(*Config)) *harness {
+func open(t *testing.T, path string, s *teststream.Stream, tune func(*Config)) *harness {
 	t.Helper()
 	base := runtime.NumGoroutine()
 	h := &harness{log: &testutil.LogBuffer{}, done: make(chan error, 1)}
@@ -233,8 +233,8 @@ func TestSegments(t *testing.T) {
 // at another size) starts a new file there.
 func TestConfigChange(t *testing.T) {
 	testutil.RequireTool(t, "ffmpeg", "ffprobe")
-	a := generate(t, muxtest.Options{Width: 640, Height: 360, FPS: 30, Duration: 2 * time.Second})
-	b := generate(t, muxtest.Options{Width: 320, Height: 180, FPS: 30, Duration: 2 * time.Second, Start: 2 * time.Second})
+	a := generate(t, teststream.Options{Width: 640, Height: 360, FPS: 30, Duration: 2 * time.Second})
+	b := generate(t, teststream.Options{Width: 320, Height: 180, FPS: 30, Duration: 2 * time.Second, Start: 2 * time.Second})
 	h := open(t, filepath.Join(t.TempDir(), "rec.mp4"), a, func(c *Config) { c.Segment = time.Hour })
 	h.record(t, append(append([]*media.Packet(nil), a.Packets...), b.Packets...))
 	files := h.Files()

@@ -17,10 +17,10 @@ import (
 	"github.com/asticode/go-astiav"
 
 	"github.com/golive/golive/internal/testpeer"
+	"github.com/golive/golive/internal/teststream"
 	"github.com/golive/golive/internal/testutil"
 	"github.com/golive/golive/media"
 	"github.com/golive/golive/publish"
-	"github.com/golive/golive/publish/mux/muxtest"
 )
 
 func TestMain(m *testing.M) {
@@ -32,16 +32,16 @@ const pass = "correct horse battery"
 
 // stream is 12 s of 320x180 at 30 fps with AAC, made by the project's
 // encoders (x264, AAC) from the test source.
-func stream(t *testing.T) *muxtest.Stream {
+func stream(t *testing.T) *teststream.Stream {
 	t.Helper()
-	s, err := muxtest.Generate(muxtest.Options{Width: 320, Height: 180, FPS: 30, Duration: 12 * time.Second, Audio: media.CodecAAC})
+	s, err := teststream.Generate(teststream.Options{Width: 320, Height: 180, FPS: 30, Duration: 12 * time.Second, Audio: media.CodecAAC})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func config(s *muxtest.Stream, url string, clock *media.Clock) Config {
+func config(s *teststream.Stream, url string, clock *media.Clock) Config {
 	return Config{
 		DialConfig: DialConfig{URL: url, Timeout: 3 * time.Second, Logger: slog.New(slog.DiscardHandler)},
 		Video:      s.Video, Audio: s.Audio, TimeOffset: s.Audio.Delay, Clock: clock,
@@ -51,7 +51,7 @@ func config(s *muxtest.Stream, url string, clock *media.Clock) Config {
 // feed hands pub the packets whose DTS is before until, each when the
 // clock reaches it (as encoders would), from the packet at index from;
 // it returns the index it stopped at.
-func feed(ctx context.Context, pub *Publisher, s *muxtest.Stream, clock *media.Clock, from int, until time.Duration) int {
+func feed(ctx context.Context, pub *Publisher, s *teststream.Stream, clock *media.Clock, from int, until time.Duration) int {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
 	i := from

@@ -1,9 +1,9 @@
-// Package muxtest makes real encoded streams for the tests of mux and of
-// its users (the recording, the SRT sender): the project's own encoders
+// Package teststream makes real encoded streams for the tests of the
+// senders (publish/mux, the recording, SRT): the project's own encoders
 // (libx264 through encode.OpenVideo, AAC or Opus through encode.OpenAudio)
 // on the test source's pictures and tone, as fast as they encode, the
 // packets in the order a pipeline hands them on. Tests only.
-package muxtest
+package teststream
 
 import (
 	"cmp"
