@@ -85,7 +85,7 @@ func generate(opt Options) (*Stream, error) {
 		KeyframeInterval: opt.KeyframeInterval, Preset: "ultrafast", Encoder: encode.X264, Logger: quiet,
 	}, &pkts)
 	if err != nil {
-		return nil, fmt.Errorf("muxtest: %w", err)
+		return nil, fmt.Errorf("teststream: %w", err)
 	}
 	defer v.Close()
 	src := &testsrc.Source{Width: opt.Width, Height: opt.Height, FPS: opt.FPS, SampleRate: 48000, Channels: 2}
@@ -98,11 +98,11 @@ func generate(opt Options) (*Stream, error) {
 		err := v.Encode(f)
 		f.Release()
 		if err != nil {
-			return nil, fmt.Errorf("muxtest: encode video: %w", err)
+			return nil, fmt.Errorf("teststream: encode video: %w", err)
 		}
 	}
 	if err := v.Flush(); err != nil {
-		return nil, fmt.Errorf("muxtest: %w", err)
+		return nil, fmt.Errorf("teststream: %w", err)
 	}
 	s := &Stream{Video: v.Config()}
 	if opt.Audio != 0 {
@@ -110,7 +110,7 @@ func generate(opt Options) (*Stream, error) {
 			Codec: opt.Audio, SampleRate: 48000, Channels: 2, Bitrate: 128000, Logger: quiet,
 		}, &pkts)
 		if err != nil {
-			return nil, fmt.Errorf("muxtest: %w", err)
+			return nil, fmt.Errorf("teststream: %w", err)
 		}
 		defer a.Close()
 		const chunk = 480 // 10 ms, as a sound card gives it
@@ -121,11 +121,11 @@ func generate(opt Options) (*Stream, error) {
 			pts := opt.Start + time.Duration(i)*time.Second/48000
 			f := &media.AudioFrame{SampleRate: 48000, Channels: 2, Samples: buf, PTS: pts}
 			if err := a.Encode(f); err != nil {
-				return nil, fmt.Errorf("muxtest: encode audio: %w", err)
+				return nil, fmt.Errorf("teststream: encode audio: %w", err)
 			}
 		}
 		if err := a.Flush(); err != nil {
-			return nil, fmt.Errorf("muxtest: %w", err)
+			return nil, fmt.Errorf("teststream: %w", err)
 		}
 		cfg := a.Config()
 		s.Audio = &cfg
