@@ -23,15 +23,25 @@ type systemd struct {
 }
 
 // progress decides, from one status snapshot to the next, whether the
-// pipeline moves: frames encoded, and bytes sent or a reconnection under
-// way (the send queue drops what cannot go while it runs).
+// pipeline moves: frames encoded, and bytes sent (by any output: one
+// destination may be down while another and the recording go on) or a
+// reconnection under way (the send queue drops what cannot go while it
+// runs).
 type progress struct {
 	frames, bytes int64
 }
 
 func (p *progress) moved(st pipeline.Status) bool {
-	moved := st.Frames > p.frames && (st.Sent.Bytes > p.bytes || st.State == pipeline.StateReconnecting)
-	p.frames, p.bytes = st.Frames, st.Sent.Bytes
+	bytes, reconnecting := st.Sent.Bytes, st.State == pipeline.StateReconnecting
+	if len(st.Destinations) > 0 {
+		bytes = 0
+		for _, d := range st.Destinations {
+			bytes += d.Sent.Bytes
+			reconnecting = reconnecting || d.State == pipeline.StateReconnecting
+		}
+	}
+	moved := st.Frames > p.frames && (bytes > p.bytes || reconnecting)
+	p.frames, p.bytes = st.Frames, bytes
 	return moved
 }
 

@@ -36,6 +36,33 @@ func TestWatchdogProgress(t *testing.T) {
 			t.Errorf("step %d %+v: moved %v, want %v", i, tc, got, tc.want)
 		}
 	}
+	// Several outputs: the first is down (nothing goes to it, and it is
+	// not reconnecting yet), the second and the recording go on: progress.
+	frames := int64(0)
+	dests := func(a, b, rec int64, first string) pipeline.Status {
+		frames += 30 // the encoder goes on at every step
+		return pipeline.Status{Frames: frames, State: pipeline.StateLive, Sent: publish.Stats{Bytes: a},
+			Destinations: []pipeline.DestinationStatus{
+				{State: first, Sent: publish.Stats{Bytes: a}},
+				{State: pipeline.StateLive, Sent: publish.Stats{Bytes: b}},
+				{State: pipeline.StateLive, Sent: publish.Stats{Bytes: rec}},
+			}}
+	}
+	var q progress
+	for i, tc := range []struct {
+		st   pipeline.Status
+		want bool
+	}{
+		{dests(100, 100, 100, pipeline.StateLive), true},
+		{dests(100, 200, 200, pipeline.StateStarting), true},     // the first stalls: the others move
+		{dests(100, 200, 300, pipeline.StateStarting), true},     // only the recording moves
+		{dests(100, 300, 300, pipeline.StateReconnecting), true}, // a reconnection
+		{dests(100, 300, 300, pipeline.StateStopped), false},     // no byte moves anywhere
+	} {
+		if got := q.moved(tc.st); got != tc.want {
+			t.Errorf("several outputs, step %d: moved %v, want %v", i, got, tc.want)
+		}
+	}
 }
 
 // notifications collects what golive tells systemd.
