@@ -6,6 +6,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -178,12 +179,12 @@ func Run(ctx context.Context, cfg Config) error {
 // outage) and sends until its stream is finished or it gives up.
 func runOutput(ctx, runCtx context.Context, env *outputEnv, o *output, n int) error {
 	if o.sender() == nil {
-		// Dialing ends with the run (a stop, the duration): an output that
-		// never connected has nothing to send.
+		// Dialing ends with the run (a stop, the duration).
 		err := env.connect(runCtx, o, n == 1)
 		if err != nil {
 			if runCtx.Err() != nil {
-				return nil
+				// The run ended before it could connect: it sent nothing.
+				return fmt.Errorf("%s: %w: never connected before the stream ended", o.name, publish.ErrConnect)
 			}
 			return err
 		}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"runtime"
@@ -166,6 +167,17 @@ func TestOneOfTwoFails(t *testing.T) {
 	pkts, err := testutil.Packets(good.RecordPath("yes"), "v")
 	if err != nil || len(pkts) < 80 {
 		t.Errorf("the good destination got %d frames (%v)", len(pkts), err)
+	}
+
+	// Neither can be reached in the whole run: the exit code says so (3),
+	// not 0.
+	closed1, _ := testutil.FreePort()
+	closed2, _ := testutil.FreePort()
+	err = Run(context.Background(), Config{Preset: p, Capture: capture.Options{Source: "test"},
+		URLs:     []string{fmt.Sprintf("rtmp://127.0.0.1:%d/live/a", closed1), fmt.Sprintf("rtmp://127.0.0.1:%d/live/b", closed2)},
+		Duration: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, publish.ErrConnect) {
+		t.Errorf("neither reachable: Run = %v, want ErrConnect", err)
 	}
 
 	// Both refuse: the refusal is the error.
