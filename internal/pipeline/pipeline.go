@@ -199,7 +199,13 @@ func runOutput(ctx, runCtx context.Context, env *outputEnv, o *output, n int) er
 		default:
 		}
 	}
-	return o.sender().Run(context.WithoutCancel(ctx))
+	err := o.sender().Run(context.WithoutCancel(ctx))
+	if f, ok := o.sender().(interface{ Err() error }); ok && err == nil && f.Err() != nil {
+		// The recording stops on a write error without stopping the
+		// stream; it has failed all the same (alone: the push's error).
+		return fmt.Errorf("recording: %w", f.Err())
+	}
+	return err
 }
 
 // hasCodec says whether an output takes audio in codec c.

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -102,6 +103,28 @@ func TestRecordOnlyLeavesNothing(t *testing.T) {
 	if len(pkts) < 85 {
 		t.Errorf("%d frames recorded in 3 s at 30 fps", len(pkts))
 	}
+}
+
+// TestRecordOnlyDiskFull: a push that only records, to a disk that fills:
+// the push stops with the write error (a cron job must not think it
+// recorded), and leaves no goroutine behind.
+func TestRecordOnlyDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=200k"); err != nil {
+		testutil.Missing(t, "cannot mount a small tmpfs for a full disk: "+err.Error())
+	}
+	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
+	p, err := preset.Load("360p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := runtime.NumGoroutine()
+	err = Run(context.Background(), Config{Preset: p, Capture: capture.Options{Source: "test"}, Record: filepath.Join(dir, "r.mkv"),
+		Duration: 20 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Errorf("Run = %v, want the full disk's ENOSPC", err)
+	}
+	goroutinesBack(t, before)
 }
 
 // TestFailedOutputStopsTheStages: the one destination dies and may not

@@ -267,13 +267,17 @@ func (r *Recorder) Finish() {
 
 // Run writes the queued packets until Finish (then it closes the file and
 // returns nil) or ctx is done (it closes the file and returns ctx.Err()).
-// A failure to write stops the recording, not Run: it returns nil too.
+// A failure to write stops the recording and Run, which returns nil too
+// (the stream goes on without it; Err says why).
 func (r *Recorder) Run(ctx context.Context) error {
 	defer r.closeFile()
 	for {
 		pkt, finished := r.pop()
 		if pkt != nil {
 			r.write(pkt)
+			if r.isStopped() {
+				return nil // a write failed: Err says why; the stream goes on
+			}
 			continue
 		}
 		if finished {
