@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -266,7 +267,8 @@ func TestBandwidthCut(t *testing.T) {
 // server killed and started again 5 s later. Each time golive is
 // reconnected within 3 s of the server being reachable again, the
 // recording goes on (nginx appends), the capture never restarts, and the
-// heartbeat reports the states across it.
+// heartbeat reports the states across it. golive's own recording
+// (--record) keeps every frame of the 50 s, outage and restarts included.
 func TestOutageAndRestart(t *testing.T) {
 	testutil.RequireTool(t, "ffprobe", "ffmpeg")
 	// drop_idle_publisher: our dead session's TCP connection never ends
@@ -274,7 +276,8 @@ func TestOutageAndRestart(t *testing.T) {
 	// (without it nginx says "already publishing" until its 60 s ping).
 	ns, n, hb := shapedServer(t, testpeer.NginxConfig{Record: true, RecordAppend: true, DropIdlePublisher: 5 * time.Second})
 	const total = 50 * time.Second
-	cmd, stderr := shapedPush(t, ns, n, hb, "outage", total, "--preset", "480p")
+	local := filepath.Join(t.TempDir(), "local.mp4")
+	cmd, stderr := shapedPush(t, ns, n, hb, "outage", total, "--preset", "480p", "--record", local)
 	live := time.Now()
 
 	time.Sleep(6 * time.Second)
@@ -358,6 +361,19 @@ func TestOutageAndRestart(t *testing.T) {
 	// where a session starts is golive's queue test's to check).
 	if msgs, err := exec.Command("ffmpeg", "-v", "error", "-i", n.RecordPath("outage"), "-f", "null", "-").CombinedOutput(); err != nil || len(msgs) > 0 {
 		t.Errorf("the recording does not decode cleanly across the reconnections: %v\n%s", err, msgs)
+	}
+
+	// The local recording never waited for the network: every frame.
+	pkts, err := testutil.Packets(local, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	everyFrame(t, "local recording", pkts, 30, 0.05)
+	if d := pkts[len(pkts)-1].DTS - pkts[0].DTS; d < total.Seconds()-1 {
+		t.Errorf("local recording holds %.1f s of the %v", d, total)
+	}
+	if _, err := testutil.DecodeFrames(local, "v"); err != nil {
+		t.Errorf("the local recording does not decode cleanly: %v", err)
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -36,7 +35,7 @@ func everyFrame(t *testing.T, what string, pkts []testutil.PacketInfo, fps, maxG
 
 // TestTwoDestinationsOneSlowThenDead: golive pushes 360p30 to two nginx
 // servers, one behind a 300 kbit/s link (below the preset's minimum with
-// audio) that is killed 10 s in, and records locally in 8 s segments. The
+// audio) that is killed 8 s in, and records locally in 6 s segments. The
 // other server gets every frame, with no gap over 100 ms, at the full
 // bitrate: the slow one sheds video in its own queue and says so, and
 // neither its lag nor its death touches the others. golive runs to
@@ -50,11 +49,11 @@ func TestTwoDestinationsOneSlowThenDead(t *testing.T) {
 	fast := testpeer.StartNginx(t, testpeer.NginxConfig{Netns: ns, Record: true})
 	ns.ShapeT(t, testpeer.Link{RateKbit: 300, Port: slow.Port()})
 	rec := filepath.Join(t.TempDir(), "show-%Y%m%d-%H%M%S.mp4")
-	const dur = 20 * time.Second
+	const dur = 15 * time.Second
 	cmd := ns.Command(goliveBinary(t), "push", "--status", "off", "--log-format", "json", "--preset", "360p30",
-		"--duration", dur.String(), "--record", rec, "--record-segment", "8s", slow.URL("SLOWKEY"), fast.URL("FASTKEY"))
+		"--duration", dur.String(), "--record", rec, "--record-segment", "6s", slow.URL("SLOWKEY"), fast.URL("FASTKEY"))
 	stderr := startLive(t, cmd)
-	time.Sleep(10 * time.Second)
+	time.Sleep(8 * time.Second)
 	if err := slow.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +73,16 @@ func TestTwoDestinationsOneSlowThenDead(t *testing.T) {
 	if got < frames-3 {
 		t.Errorf("fast server: %d frames of %d encoded", got, frames)
 	}
-	kbps := rate(r.video, 3, 17) / 1000
+	kbps := rate(r.video, 3, 13) / 1000
 	if kbps < 600 {
-		t.Errorf("fast server: video at %.0f kbit/s between 3 and 17 s, want ≥ 600 (the preset's 800k, not the slow link's)", kbps)
+		t.Errorf("fast server: video at %.0f kbit/s between 3 and 13 s, want ≥ 600 (the preset's 800k, not the slow link's)", kbps)
 	}
 	for _, m := range testutil.LogLines(log, "output stopped") {
 		// A figure, not a bar: wall-clock latency on a shared machine.
+		if m["dest"] == "record" {
+			t.Logf("record: %v files, dropped %v", m["files"], m["dropped"])
+			continue
+		}
 		t.Logf("%v: reconnects %v, dropped %v, latency p50 %v ms p99 %v ms", m["dest"], m["reconnects"], m["dropped_sending"], m["latency_p50_ms"], m["latency_p99_ms"])
 	}
 	t.Logf("fast server: %d frames of %d, video %.0f kbit/s", got, frames, kbps)
@@ -93,7 +96,7 @@ func TestTwoDestinationsOneSlowThenDead(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(filepath.Dir(rec), "show-*.mp4"))
 	slices.Sort(files)
 	if len(files) < 2 {
-		t.Fatalf("recording: files %v, want ≥ 2 segments of 8 s", files)
+		t.Fatalf("recording: files %v, want ≥ 2 segments of 6 s", files)
 	}
 	var all []testutil.PacketInfo
 	for i, f := range files {
@@ -117,34 +120,31 @@ func TestTwoDestinationsOneSlowThenDead(t *testing.T) {
 	}
 }
 
-// TestOutageRecordingThenKill: golive in a namespace pushes to nginx and
-// records to a fragmented MP4. The network goes for 15 s (100% loss): the
-// recording keeps every frame meanwhile. Then golive is killed with
-// SIGKILL: the file still decodes, to within a second of the kill, with
-// no decoder error.
-func TestOutageRecordingThenKill(t *testing.T) {
+// TestRecordKilled: golive records (and only records) 360p30 to an MP4 and
+// is killed with SIGKILL 6 s in: the file decodes without an error and
+// holds every frame to within a second of the kill, with its audio.
+// (TestOutageAndRestart checks that the recording keeps every frame
+// through a 15 s network outage.)
+func TestRecordKilled(t *testing.T) {
 	testutil.RequireTool(t, "ffprobe", "ffmpeg")
-	ns, n, _ := shapedServer(t, testpeer.NginxConfig{Record: true})
 	rec := filepath.Join(t.TempDir(), "kiosk.mp4")
-	cmd := ns.Command(goliveBinary(t), "push", "--status", "off", "--log-format", "json", "--preset", "360p30",
-		"--record", rec, n.URL("outage"))
-	stderr := startLive(t, cmd)
+	cmd := exec.Command(goliveBinary(t), "push", "--status", "off", "--log-format", "json", "--preset", "360p30",
+		"--record", rec)
+	var stderr testutil.LogBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	time.Sleep(3 * time.Second)
-	ns.ShapeT(t, testpeer.Link{LossPercent: 100})
-	time.Sleep(15 * time.Second)
-	ns.ShapeT(t, testpeer.Link{})
-	time.Sleep(2 * time.Second)
-	start := time.Now()
+	if !testutil.WaitFor(15*time.Second, 20*time.Millisecond, func() bool { return strings.Contains(stderr.String(), `"msg":"recording"`) }) {
+		t.Fatalf("never started recording:\n%s", stderr.String())
+	}
+	time.Sleep(6 * time.Second)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	t.Logf("killed after %v", time.Since(start))
 
-	if _, err := os.Stat(rec); err != nil {
-		t.Fatalf("no recording: %v\n%s", err, stderr.String())
-	}
 	if _, err := testutil.DecodeFrames(rec, "v"); err != nil {
 		t.Errorf("the recording does not decode cleanly after kill -9: %v", err)
 	}
@@ -153,8 +153,8 @@ func TestOutageRecordingThenKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	everyFrame(t, "recording", pkts, 30, 0.05)
-	if span := pkts[len(pkts)-1].DTS - pkts[0].DTS; span < 19 {
-		t.Errorf("the recording holds %.1f s of the 20 s before the kill, want ≥ 19 s", span)
+	if span := pkts[len(pkts)-1].DTS - pkts[0].DTS; span < 5 {
+		t.Errorf("the recording holds %.1f s of the 6 s before the kill, want ≥ 5 s", span)
 	}
 	if a, err := testutil.Packets(rec, "a"); err != nil || len(a) == 0 {
 		t.Errorf("recording: no audio (%v)", err)
@@ -162,7 +162,7 @@ func TestOutageRecordingThenKill(t *testing.T) {
 }
 
 // TestRecordDiskFull: the recording goes to a 300 KiB file system, which
-// fills within seconds. The recording stops with one warning; the stream
+// fills in about 2 s. The recording stops with one warning; the stream
 // to the server goes on to the end, and golive exits 0.
 func TestRecordDiskFull(t *testing.T) {
 	testutil.RequireTool(t, "ffprobe")
@@ -172,7 +172,7 @@ func TestRecordDiskFull(t *testing.T) {
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
-	code, log := push(t, "--preset", "360p30", "--duration", "8s", "--log-format", "json",
+	code, log := push(t, "--preset", "360p30", "--duration", "5s", "--log-format", "json",
 		"--record", filepath.Join(dir, "full.mp4"), n.URL("diskfull"))
 	if code != 0 {
 		t.Fatalf("exit %d, want 0:\n%s", code, log)
@@ -184,8 +184,8 @@ func TestRecordDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if span := pkts[len(pkts)-1].DTS - pkts[0].DTS; span < 7.5 {
-		t.Errorf("the server got %.1f s of 8 s", span)
+	if span := pkts[len(pkts)-1].DTS - pkts[0].DTS; span < 4.5 {
+		t.Errorf("the server got %.1f s of 5 s", span)
 	}
 	everyFrame(t, "server", pkts, 30, 0.1)
 }
@@ -198,7 +198,7 @@ func TestRTMPAndWHIP(t *testing.T) {
 	n := testpeer.StartNginx(t, testpeer.NginxConfig{Record: true})
 	ww := testpeer.StartWHIPWHEP(t)
 	rx := testpeer.StartWHEP(t, ww.WHEPURL(), t.TempDir())
-	code, log := push(t, "--preset", "360p30", "--duration", "8s", "--log-format", "json",
+	code, log := push(t, "--preset", "360p30", "--duration", "6s", "--log-format", "json",
 		n.URL("mixed"), strings.Replace(ww.WHIPURL(), "http://", "whip://", 1))
 	if code != 0 {
 		t.Fatalf("exit %d; log:\n%s", code, log)
@@ -224,7 +224,7 @@ func TestRTMPAndWHIP(t *testing.T) {
 	if a := pr.Audio(); a == nil || a.CodecName != "aac" {
 		t.Errorf("RTMP audio %+v, want AAC", pr.Streams)
 	}
-	checkWHEP(t, rx, frames, 300) // 8 s of 20 ms packets: 400
+	checkWHEP(t, rx, frames, 220) // 6 s of 20 ms packets: 300
 }
 
 // TestSRTShapedLink: golive pushes 720p30 (2500 kbit/s) over SRT into
@@ -236,7 +236,7 @@ func TestSRTShapedLink(t *testing.T) {
 	testutil.RequireTool(t, "ffmpeg", "ffprobe")
 	ns := testpeer.StartNetns(t)
 	l := testpeer.StartSRTListener(t, testpeer.SRTListenerConfig{Netns: ns})
-	const dur = 30 * time.Second
+	const dur = 24 * time.Second
 	cmd := ns.Command(goliveBinary(t), "push", "--status", "off", "--log-format", "json", "--preset", "720p30",
 		"--duration", dur.String(), l.URL("?streamid=live/SRTKEY&latency=200"))
 	stderr := startLive(t, cmd)

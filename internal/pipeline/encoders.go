@@ -130,7 +130,9 @@ func (e *encoders) logStopped(log *slog.Logger, clock *media.Clock, ad *abr.Adap
 	var lat publish.Stats
 	for i, o := range outs {
 		st := o.stats()
-		reconnects += int64(max(st.Sessions-1, 0))
+		if o.network {
+			reconnects += int64(max(st.Sessions-1, 0))
+		}
 		dropped += st.VideoDropped
 		bytes += st.Bytes
 		if i == 0 || o.network && !outs[0].network {
@@ -147,6 +149,11 @@ func (e *encoders) logStopped(log *slog.Logger, clock *media.Clock, ad *abr.Adap
 	}
 	for _, o := range outs {
 		st := o.stats()
+		if !o.network {
+			log.Info("output stopped", "component", "pipeline", "dest", o.name, "files", st.Sessions,
+				"dropped", st.VideoDropped, "bytes", st.Bytes)
+			continue
+		}
 		log.Info("output stopped", "component", "pipeline", "dest", o.name, "reconnects", max(st.Sessions-1, 0),
 			"dropped_sending", st.VideoDropped, "bytes", st.Bytes,
 			"latency_p50_ms", st.LatencyP50.Milliseconds(), "latency_p99_ms", st.LatencyP99.Milliseconds())

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,7 +96,7 @@ type Status struct {
 	EncoderFallbacks int64
 	// Destinations: each output on its own (the fields above add them up:
 	// Bitrate is the sum, QueueDelay the longest of the network's, State
-	// live while any is).
+	// live while any destination is, or the recording when it is alone).
 	Destinations []DestinationStatus
 }
 
@@ -220,11 +221,16 @@ func hasCodec(outs []*output, c media.Codec) bool {
 
 // aggregateState is the push's state from its outputs': live while one
 // is, reconnecting while one that was live tries again, starting while
-// they connect, stopped when all have stopped.
+// they connect, stopped when all have stopped. The network's outputs say
+// it, when there are any: a recording that goes on does not make a stream
+// whose destination is down live to its viewers.
 func aggregateState(outs []*output) string {
 	seen := map[string]bool{}
+	network := slices.ContainsFunc(outs, func(o *output) bool { return o.network })
 	for _, o := range outs {
-		seen[o.State()] = true
+		if o.network || !network {
+			seen[o.State()] = true
+		}
 	}
 	switch {
 	case seen[StateLive]:

@@ -54,7 +54,10 @@ func (r *reporter) snapshot() Status {
 		sent := o.stats()
 		d := DestinationStatus{
 			Name: o.name, Kind: o.kind, State: o.State(), Sent: sent, QueueDelay: sent.QueueDelay,
-			Bitrate: int(float64(sent.Bytes-r.lastBytes[i]) * 8 / dt), Reconnects: max(sent.Sessions-1, 0),
+			Bitrate: int(float64(sent.Bytes-r.lastBytes[i]) * 8 / dt),
+		}
+		if o.network { // a recording's sessions are its files
+			d.Reconnects = max(sent.Sessions-1, 0)
 		}
 		if o.link != nil {
 			d.QueueDelay, d.Lagging = o.link.SendDelay(sent), o.link.Lagging()
