@@ -56,7 +56,6 @@ type output struct {
 	link  *abr.LinkState
 	state atomic.Value // StateStarting, StateLive, StateReconnecting, StateStopped
 	err   error        // why it stopped for good (nil: it did not, or cleanly)
-	done  chan struct{}
 	// keyframes is where its sender asks for keyframes.
 	keyframes media.KeyframeRequester
 	// finishing is closed when the encoders have flushed: no more packets.
@@ -96,7 +95,8 @@ func planOutputs(cfg Config) ([]*output, error) {
 	var outs []*output
 	seen := map[string]bool{}
 	for _, u := range urls {
-		o := &output{url: u, kind: URLKind(u, cfg.Protocol), network: true, done: make(chan struct{}), finishing: make(chan struct{})}
+		o := newOutput(URLKind(u, cfg.Protocol), u)
+		o.network = true
 		switch o.kind {
 		case KindWHIP:
 			if _, err := whip.Endpoint(u, true); err != nil {
@@ -128,15 +128,21 @@ func planOutputs(cfg Config) ([]*output, error) {
 		if err := record.CheckPath(cfg.Record); err != nil {
 			return nil, err
 		}
-		outs = append(outs, &output{kind: KindRecord, url: cfg.Record, name: "record", acodec: media.CodecAAC, done: make(chan struct{}), finishing: make(chan struct{})})
+		o := newOutput(KindRecord, cfg.Record)
+		o.name, o.acodec = "record", media.CodecAAC
+		outs = append(outs, o)
 	}
 	if len(outs) == 0 {
 		return nil, fmt.Errorf("%w: no destination (a URL or --record)", publish.ErrBadURL)
 	}
-	for _, o := range outs {
-		o.state.Store(StateStarting)
-	}
 	return outs, nil
+}
+
+// newOutput is an output of kind to url, starting.
+func newOutput(kind, url string) *output {
+	o := &output{kind: kind, url: url, finishing: make(chan struct{})}
+	o.state.Store(StateStarting)
+	return o
 }
 
 // sender returns the output's sender (nil while it connects).

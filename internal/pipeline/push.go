@@ -291,7 +291,6 @@ func (p *push) startStages(ctx, runCtx context.Context, stop func(), fail func(e
 
 // runOutput runs o until it stops, and says so.
 func (p *push) runOutput(ctx, runCtx context.Context, o *output) {
-	defer close(o.done)
 	err := runOutput(ctx, runCtx, p.env, o, len(p.outs))
 	o.mu.Lock()
 	o.err = err
