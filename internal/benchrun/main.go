@@ -44,8 +44,20 @@ func main() {
 	out := flag.String("out", "docs/BENCHMARKS.md", "report file")
 	dur := flag.Duration("duration", 20*time.Second, "push length")
 	rounds := flag.Int("rounds", 3, "alternating rounds of golive and ffmpeg")
-	only := flag.String("only", "", "encoders or outputs: only those benchmarks, printed (not written)")
+	only := flag.String("only", "", "encoders, outputs, whipkey or filtercost: only those benchmarks, printed (not written)")
 	flag.Parse()
+	if sec, ok := map[string]func() (string, error){
+		"whipkey":    func() (string, error) { return whipKeyframeSection(*bin) },
+		"filtercost": filterCostSection,
+	}[*only]; ok {
+		s, err := sec()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun:", err)
+			os.Exit(1)
+		}
+		fmt.Print(s)
+		return
+	}
 	if *only == "outputs" {
 		n, err := testpeer.NewNginx(testpeer.NginxConfig{Record: true})
 		if err == nil {
@@ -124,6 +136,17 @@ func run(bin, out string, dur time.Duration, rounds int) error {
 	}
 	var whip strings.Builder
 	whipReport(&whip, wr, wrt, dur)
+	fmt.Println("== WHIP: the first keyframe")
+	whipKey, err := whipKeyframeSection(bin)
+	if err != nil {
+		return err
+	}
+	whip.WriteString(whipKey)
+	fmt.Println("== Filters: per-frame cost and quality")
+	filterCost, err := filterCostSection()
+	if err != nil {
+		return err
+	}
 	fmt.Println("== Encoders")
 	encoders, err := encoderRounds(rounds)
 	if err != nil {
@@ -139,7 +162,7 @@ func run(bin, out string, dur time.Duration, rounds int) error {
 	if err != nil {
 		return err
 	}
-	return report(out, string(micro), whip.String()+outputs+network+"\n"+encoders+"\n", g, f, same, fileG, fileF, filterG, filterF, dur)
+	return report(out, string(micro), filterCost+whip.String()+outputs+network+"\n"+encoders+"\n", g, f, same, fileG, fileF, filterG, filterF, dur)
 }
 
 func pushGolive(bin string, n *testpeer.Nginx, key string, dur time.Duration) (result, error) {
