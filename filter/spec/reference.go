@@ -9,7 +9,7 @@ import (
 	"github.com/golive/golive/media/yuv"
 )
 
-// BeautyTaps are the sample offsets of the smoothing pass for strength s,
+// BeautyTaps are the sample offsets of BeautyBilateral's smoothing for strength s,
 // with their spatial weights: the centre, an inner ring of 8 at radius
 // R/2 and an outer ring of 8 at radius R (turned by 22.5°), R = 1 + 4s
 // pixels. Offsets are fractional: samples are bilinear.
@@ -25,19 +25,115 @@ func BeautyTaps(s float64) (dx, dy, w [17]float64) {
 	return dx, dy, w
 }
 
-// BeautySigmaR is the range sigma of the smoothing pass, in luma units
+// BeautySigmaR is the range sigma of BeautyBilateral's smoothing, in luma units
 // (0..1 = Y 16..235): differences well under it (skin texture, sensor
 // noise) are smoothed, edges well over it are kept.
 func BeautySigmaR(s float64) float64 { return 0.02 + 0.08*s }
 
+// BeautyRadius is the box radius r of Beauty's guided filter for
+// strength s, in half-resolution pixels: the windows are (2r+1)² samples
+// of the half-size luma, about (4r+2)² pixels of the frame.
+func BeautyRadius(s float64) int { return max(1, int(math.Round(1+5*s))) }
+
+// BeautyEps is the regulariser eps of Beauty's guided filter for strength
+// s, in normalised luma² units (L = (Y−16)/219): where the local variance
+// of the half-size luma is well under eps (skin texture, sensor noise) the
+// output is the local mean, where it is well over (edges) the input.
+func BeautyEps(s float64) float64 { sr := BeautySigmaR(s); return sr * sr }
+
 // Beauty is the reference beauty pass on normalised luma
-// (L = (Y−16)/219), w×h, strength s in 0..1. Chroma is not touched.
+// (L = (Y−16)/219), w×h, strength s in 0..1. Chroma is not touched. The
+// smoothing S is a fast (subsampled) self-guided filter (He & Sun 2015),
+// r = BeautyRadius(s), eps = BeautyEps(s):
 //
-//	S = Σ wᵢ·g(Lᵢ−L)·Lᵢ / Σ wᵢ·g(Lᵢ−L)     the 17 BeautyTaps, g = exp(−d²/2σr²)
+//	Ld = L downscaled by 2 (2×2 box mean; at odd sizes the last column/row
+//	     clamps), ⌈w/2⌉×⌈h/2⌉
+//	on Ld, box = mean over the (2r+1)² window, edges clamped:
+//	     m = box(Ld), q = box(Ld²), var = q − m², a = var/(var+eps), b = m − a·m,
+//	     A = box(a), B = box(b)
+//	A, B upsampled bilinearly to w×h (pixel centre x+0.5 at half-size
+//	     coordinate (x+0.5)/2, samples at half-size centres i+0.5, edges
+//	     clamped: what a GPU's linear sampling of a half-size texture does)
+//	S = A·L + B                              (L at full size)
 //	N = mean of S at the 4 neighbours        (edges clamped)
 //	T = clamp01(S + 0.6·s·(S − N))           light sharpening of edges
 //	out = T + 0.12·s·T·(1 − T)               brightening, most in the mid-tones
 func Beauty(l []float64, w, h int, s float64) []float64 {
+	return beautyFinish(GuidedSmooth(l, w, h, BeautyRadius(s), BeautyEps(s)), w, h, s)
+}
+
+// GuidedSmooth is Beauty's smoothing S alone, for radius r and eps.
+func GuidedSmooth(l []float64, w, h, r int, eps float64) []float64 {
+	hw, hh := (w+1)/2, (h+1)/2
+	at := func(x, y int) float64 { return l[min(y, h-1)*w+min(x, w-1)] }
+	ld := make([]float64, hw*hh)
+	ld2 := make([]float64, hw*hh)
+	for y := range hh {
+		for x := range hw {
+			v := (at(2*x, 2*y) + at(2*x+1, 2*y) + at(2*x, 2*y+1) + at(2*x+1, 2*y+1)) / 4
+			ld[y*hw+x], ld2[y*hw+x] = v, v*v
+		}
+	}
+	m := boxMean(ld, hw, hh, r)
+	q := boxMean(ld2, hw, hh, r)
+	a, b := make([]float64, hw*hh), make([]float64, hw*hh)
+	for i := range a {
+		v := max(q[i]-m[i]*m[i], 0)
+		a[i] = v / (v + eps)
+		b[i] = m[i] - a[i]*m[i]
+	}
+	a, b = boxMean(a, hw, hh, r), boxMean(b, hw, hh, r)
+	up := func(p []float64, x, y int) float64 {
+		u, v := (float64(x)+0.5)/2-0.5, (float64(y)+0.5)/2-0.5
+		u0, v0 := math.Floor(u), math.Floor(v)
+		fx, fy := u-u0, v-v0
+		pa := func(x, y int) float64 { return p[min(max(y, 0), hh-1)*hw+min(max(x, 0), hw-1)] }
+		xi, yi := int(u0), int(v0)
+		return (pa(xi, yi)*(1-fx)+pa(xi+1, yi)*fx)*(1-fy) + (pa(xi, yi+1)*(1-fx)+pa(xi+1, yi+1)*fx)*fy
+	}
+	sm := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			sm[y*w+x] = up(a, x, y)*l[y*w+x] + up(b, x, y)
+		}
+	}
+	return sm
+}
+
+// boxMean is the mean of p (w×h) over the (2r+1)² window around each
+// sample, edges clamped (the samples beyond repeat the edge's).
+func boxMean(p []float64, w, h, r int) []float64 {
+	n := float64(2*r + 1)
+	tmp := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			var s float64
+			for k := -r; k <= r; k++ {
+				s += p[y*w+min(max(x+k, 0), w-1)]
+			}
+			tmp[y*w+x] = s / n
+		}
+	}
+	out := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			var s float64
+			for k := -r; k <= r; k++ {
+				s += tmp[min(max(y+k, 0), h-1)*w+x]
+			}
+			out[y*w+x] = s / n
+		}
+	}
+	return out
+}
+
+// BeautyBilateral is the beauty pass as it was defined before the guided
+// filter: the same sharpening and brightening as Beauty's after a 17-tap
+// Gaussian bilateral at full size. The quality reference the guided
+// filter is measured against (tests and benchmarks only):
+//
+//	S = Σ wᵢ·g(Lᵢ−L)·Lᵢ / Σ wᵢ·g(Lᵢ−L)     the 17 BeautyTaps, g = exp(−d²/2σr²)
+func BeautyBilateral(l []float64, w, h int, s float64) []float64 {
 	dx, dy, wt := BeautyTaps(s)
 	sr := BeautySigmaR(s)
 	k := -1 / (2 * sr * sr)
@@ -64,6 +160,12 @@ func Beauty(l []float64, w, h int, s float64) []float64 {
 			sm[y*w+x] = num / den
 		}
 	}
+	return beautyFinish(sm, w, h, s)
+}
+
+// beautyFinish is the beauty pass after the smoothing: sharpening and
+// brightening of the smoothed luma sm.
+func beautyFinish(sm []float64, w, h int, s float64) []float64 {
 	out := make([]float64, w*h)
 	at := func(x, y int) float64 { return sm[min(max(y, 0), h-1)*w+min(max(x, 0), w-1)] }
 	for y := range h {
