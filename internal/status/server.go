@@ -13,15 +13,24 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Server serves GET /status (the Document as JSON) and GET /metrics
-// (Prometheus text format 0.0.4) on a local address.
+// (Prometheus text format 0.0.4) on a local address. /metrics has the
+// golive_* families, then the process_* and go_* families of the Prometheus
+// client library's process and Go collectors.
 type Server struct {
 	ln        net.Listener
 	srv       *http.Server
 	snapshot  func() Document
 	hb        atomic.Pointer[Heartbeat]
+	reg       *prometheus.Registry // process_* and go_*
+	log       *slog.Logger
+	gatherErr sync.Once // logs the first failed Gather only
 	done      chan struct{}
 	closeOnce sync.Once
 	closeErr  error
@@ -42,7 +51,7 @@ func Serve(addr string, snapshot func() Document, log *slog.Logger) (*Server, er
 	if err != nil {
 		return nil, fmt.Errorf("status: listen on %s: %w", addr, err)
 	}
-	s := &Server{ln: ln, snapshot: snapshot, done: make(chan struct{})}
+	s := &Server{ln: ln, snapshot: snapshot, done: make(chan struct{}), reg: runtimeRegistry(), log: log}
 	s.srv = &http.Server{
 		Handler:           http.HandlerFunc(s.serveHTTP),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -95,12 +104,47 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		body = append(body, '\n')
 		w.Header().Set("Content-Type", "application/json")
 	} else {
-		body = metrics(d, s.hb.Load())
+		body = s.runtimeMetrics(metrics(d, s.hb.Load()))
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.Write(body)
+}
+
+// runtimeRegistry is a private registry (not the library's global default)
+// with the process collector (process_*: CPU seconds, resident and virtual
+// memory, open and max fds, start time...) and the Go collector (go_*:
+// goroutines, threads, GC durations, memstats...).
+func runtimeRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+	)
+	return reg
+}
+
+// textFormat is the Prometheus text exposition format 0.0.4, the one the
+// golive_* families are written in.
+var textFormat = expfmt.NewFormat(expfmt.TypeTextPlain)
+
+// runtimeMetrics appends the registry's families to b, in text format 0.0.4.
+// A collector that fails (a /proc file missing) leaves out its own metrics,
+// not the others: Gather returns what it could collect.
+func (s *Server) runtimeMetrics(b []byte) []byte {
+	mfs, err := s.reg.Gather()
+	if err != nil {
+		s.gatherErr.Do(func() { s.log.Warn("some process or Go metrics are missing from /metrics", "error", err) })
+	}
+	buf := bytes.NewBuffer(b)
+	enc := expfmt.NewEncoder(buf, textFormat)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			s.gatherErr.Do(func() { s.log.Warn("cannot encode a metric family for /metrics", "family", mf.GetName(), "error", err) })
+		}
+	}
+	return buf.Bytes()
 }
 
 // metrics renders d (and h's counts, when h is not nil) in the Prometheus

@@ -502,7 +502,7 @@ func get(t *testing.T, method, url string) (int, string, string) {
 
 var (
 	sampleLine = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\[\\"n])*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)$`)
-	typeLine   = regexp.MustCompile(`^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter)$`)
+	typeLine   = regexp.MustCompile(`^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (gauge|counter|summary|histogram|untyped)$`)
 )
 
 func TestServer(t *testing.T) {
@@ -563,13 +563,20 @@ func TestServer(t *testing.T) {
 			t.Errorf("/metrics has no line %s", want)
 		}
 	}
-	// Every sample is well-formed and its family has HELP and TYPE first.
-	typed := map[string]bool{}
+	// Every sample is well-formed and its family has HELP and TYPE first (a
+	// summary's or histogram's _sum, _count and _bucket samples belong to it).
+	typed := map[string]string{}
 	for _, line := range strings.Split(strings.TrimSuffix(body, "\n"), "\n") {
 		if m := typeLine.FindStringSubmatch(line); m != nil {
-			typed[m[1]] = true
+			typed[m[1]] = m[2]
 		} else if m := sampleLine.FindStringSubmatch(line); m != nil {
-			if !typed[m[1]] || !strings.Contains(body, "# HELP "+m[1]+" ") {
+			name := m[1]
+			for _, suffix := range []string{"_sum", "_count", "_bucket"} {
+				if base, ok := strings.CutSuffix(name, suffix); ok && (typed[base] == "summary" || typed[base] == "histogram") {
+					name = base
+				}
+			}
+			if typed[name] == "" || !strings.Contains(body, "# HELP "+name+" ") {
 				t.Errorf("/metrics: %s has no HELP or TYPE before it", m[1])
 			}
 		} else if !strings.HasPrefix(line, "# HELP ") {
