@@ -1,5 +1,7 @@
 // Package cpu is the filter stage's CPU backend: the passes of
-// filter/spec as one libavfilter graph, for machines without a usable GPU.
+// filter/spec as one libavfilter graph, for machines without a usable GPU,
+// after the beauty pass, which is C of our own (beauty.c): libavfilter has
+// no guided filter, and its bilateral costs five times as much.
 //
 // # The graph
 //
@@ -9,9 +11,7 @@
 //
 //	[in]  buffer (yuv420p, BT.709 limited range: the frames)
 //	      scale=W:H                      only when the input is not W×H
-//	      bilateral=…:planes=1           beauty: edge-preserving smoothing of Y
-//	      convolution=0m='…'             beauty: spec.Beauty's sharpening of Y
-//	      lutyuv=y='…'                   beauty: brightening of Y
+//	      (beauty: spec.Beauty on Y — see below)
 //	      lutyuv=y='…':u='…':v='…'       colour: brightness, contrast, saturation
 //	      scale=…,format=gbrpf32le,lut3d=…:interp=trilinear,scale=…,format=yuv420p
 //	                                     the 3D LUT, in full-range RGB
@@ -23,12 +23,19 @@
 // [wm] is a buffer source given the logo once, converted to yuva420p in Go
 // (media/yuv's maths), then ended: the overlay repeats it for ever. [txt]
 // is a buffer source given the text box with every frame, by reference:
-// the box is converted to yuva420p only when its text changes. Beauty's
-// mapping of the strength onto bilateral is approximate (see beautyFor);
-// the other passes follow spec.Reference to a code value or two.
+// the box is converted to yuva420p only when its text changes. The passes
+// follow spec.Reference to a code value or two.
+//
+// Beauty runs between the scale and the rest: on a frame of the output's
+// size it writes the graph's input frame's Y (copying U and V) straight
+// from the frame given; on a frame of another size, a graph of its own
+// ([in]scale=W:H,format=yuv420p[out]) scales it first, and beauty writes
+// the main graph's input from that one's output. Graph is the main
+// graph's description either way.
 //
 // A frame is copied twice: into the graph's input frame (from a buffer
-// pool of our own, so that steady state allocates nothing) and out of the
+// pool of our own, so that steady state allocates nothing; beauty's
+// output is that copy) and out of the
 // sink's frame into one of the Filter's pooled media.VideoFrames, of the
 // format the sink gives. For NV12, the swscale lavfi puts before the last
 // format filter interleaves U and V (its unscaled yuv420p to nv12 path, a
@@ -67,16 +74,26 @@ type Filter struct {
 	desc               string // the graph's description
 	inW, inH           int    // the input size the graph is built for
 	inPool             *bufferPool
-	inFrame, outFrame  *astiav.Frame
-	wmFrame, txtFrame  *astiav.Frame
-	keepRef, noFlags   astiav.BuffersrcFlags
-	textDrawn          bool
-	textLast           string         // the text txtFrame shows
-	textUnix           int64          // the second Render was last asked about
-	textLoc            *time.Location // and its zone
-	n                  int64          // the graph's timestamps: frames fed
-	stamps             [stampRing]stamp
-	closed             bool
+
+	// Beauty (nil: none): on the frame given, or, for an input of
+	// another size, on the scale graph's output (scaled), into a frame
+	// of bPool for the main graph.
+	beauty              *beauty
+	scaleGraph          *astiav.FilterGraph
+	scaleSrc, scaleSink *astiav.FilterContext
+	scaled              *astiav.Frame
+	bPool               *bufferPool
+
+	inFrame, outFrame *astiav.Frame
+	wmFrame, txtFrame *astiav.Frame
+	keepRef, noFlags  astiav.BuffersrcFlags
+	textDrawn         bool
+	textLast          string         // the text txtFrame shows
+	textUnix          int64          // the second Render was last asked about
+	textLoc           *time.Location // and its zone
+	n                 int64          // the graph's timestamps: frames fed
+	stamps            [stampRing]stamp
+	closed            bool
 }
 
 // stamp is what an input frame's output takes over: the graph keeps only
@@ -156,6 +173,12 @@ func (f *Filter) open() error {
 			return errors.New("cpu: cannot allocate frames")
 		}
 	}
+	if f.a.Beauty > 0 && !legacyBeauty {
+		f.beauty = newBeauty(f.a.Beauty, f.a.Width, f.a.Height)
+		if f.scaled = astiav.AllocFrame(); f.scaled == nil {
+			return errors.New("cpu: cannot allocate frames")
+		}
+	}
 	if err := f.build(f.a.Width, f.a.Height); err != nil {
 		return fmt.Errorf("%w: %v", spec.ErrBadOption, err)
 	}
@@ -184,8 +207,26 @@ func (f *Filter) build(inW, inH int) error {
 			return fmt.Errorf("cpu: --lut: %w", err)
 		}
 	}
-	desc := describe(f.a, f.pf, inW, inH, lutPath)
-	if err := f.buildGraph(desc, inW, inH); err != nil {
+	// With beauty, the main graph takes frames of the output size: a
+	// frame of another size goes through the scale graph first.
+	mainW, mainH := inW, inH
+	if f.beauty != nil {
+		mainW, mainH = f.a.Width, f.a.Height
+		if inW != mainW || inH != mainH {
+			desc := scaleDesc(f.a.Width, f.a.Height)
+			if err := f.buildScaleGraph(desc, inW, inH); err != nil {
+				f.freeGraph()
+				return fmt.Errorf("cpu: graph %q: %w", desc, err)
+			}
+			if f.bPool == nil {
+				if f.bPool = newBufferPool(mainW, mainH, false); f.bPool == nil {
+					return errors.New("cpu: cannot allocate a buffer pool")
+				}
+			}
+		}
+	}
+	desc := describe(f.a, f.pf, mainW, mainH, lutPath)
+	if err := f.buildGraph(desc, mainW, mainH); err != nil {
 		f.freeGraph()
 		return fmt.Errorf("cpu: graph %q: %w", desc, err)
 	}
@@ -295,6 +336,55 @@ func (f *Filter) buildGraph(desc string, inW, inH int) error {
 	return f.graph.Configure()
 }
 
+// buildScaleGraph builds the scale graph, desc, for an inW×inH input.
+func (f *Filter) buildScaleGraph(desc string, inW, inH int) error {
+	if f.scaleGraph = astiav.AllocFilterGraph(); f.scaleGraph == nil {
+		return errors.New("cannot allocate a filter graph")
+	}
+	bufF, sinkF := astiav.FindFilterByName("buffer"), astiav.FindFilterByName("buffersink")
+	if bufF == nil || sinkF == nil {
+		return errors.New("filters buffer/buffersink missing from this FFmpeg build")
+	}
+	var err error
+	args := astiav.FilterArgs{
+		"video_size":   fmt.Sprintf("%dx%d", inW, inH),
+		"pix_fmt":      fmt.Sprint(int(astiav.PixelFormatYuv420P)),
+		"time_base":    "1/30",
+		"pixel_aspect": "1/1",
+	}
+	if f.scaleSrc, err = f.scaleGraph.NewFilterContext(bufF, padIn, args); err != nil {
+		return fmt.Errorf("buffer %s: %w", args, err)
+	}
+	if f.scaleSink, err = f.scaleGraph.NewFilterContext(sinkF, padOut, nil); err != nil {
+		return fmt.Errorf("buffersink: %w", err)
+	}
+	inputs, outputs := astiav.AllocFilterInOut(), astiav.AllocFilterInOut()
+	defer func() {
+		if outputs != nil {
+			outputs.Free()
+		}
+		if inputs != nil {
+			inputs.Free()
+		}
+	}()
+	if inputs == nil || outputs == nil {
+		return errors.New("cannot allocate filter in/outs")
+	}
+	inputs.SetName(padOut)
+	inputs.SetFilterContext(f.scaleSink)
+	inputs.SetPadIdx(0)
+	inputs.SetNext(nil)
+	outputs.SetName(padIn)
+	outputs.SetFilterContext(f.scaleSrc)
+	outputs.SetPadIdx(0)
+	outputs.SetNext(nil)
+	if err := f.scaleGraph.Parse(desc, inputs, outputs); err != nil {
+		f.scaleSrc, f.scaleSink = nil, nil // freed with the graph (see buildGraph)
+		return err
+	}
+	return f.scaleGraph.Configure()
+}
+
 // Filter runs the graph on in (Released once copied in) and writes the
 // result, now showing in the text.
 func (f *Filter) Filter(in *media.VideoFrame, now time.Time) error {
@@ -317,12 +407,9 @@ func (f *Filter) Filter(in *media.VideoFrame, now time.Time) error {
 	n := f.n
 	f.n++
 	f.stamps[n%stampRing] = stamp{in.PTS, in.Seq}
-	if ret := f.inPool.get(f.inFrame); ret < 0 {
-		in.Release()
-		return fmt.Errorf("cpu: input frame: %w", astiav.Error(ret))
+	if err := f.input(in); err != nil {
+		return err
 	}
-	f.copyIn(in)
-	in.Release()
 	f.inFrame.SetPts(n)
 
 	if f.txtSrc != nil {
@@ -343,6 +430,68 @@ func (f *Filter) Filter(in *media.VideoFrame, now time.Time) error {
 		return fmt.Errorf("cpu: feeding the graph: %w", astiav.Error(ret))
 	}
 	return f.drain()
+}
+
+// input fills inFrame, for the main graph, from in (Released): a copy,
+// or beauty's output (after the scale graph, for an input of another
+// size).
+func (f *Filter) input(in *media.VideoFrame) error {
+	defer in.Release()
+	switch {
+	case f.beauty == nil:
+		if ret := f.inPool.get(f.inFrame); ret < 0 {
+			return fmt.Errorf("cpu: input frame: %w", astiav.Error(ret))
+		}
+		f.copyIn(in)
+	case f.scaleGraph == nil:
+		if ret := f.inPool.get(f.inFrame); ret < 0 {
+			return fmt.Errorf("cpu: input frame: %w", astiav.Error(ret))
+		}
+		f.beautyIn(in.Planes, in.Strides)
+	default:
+		// Scaled first: in into inFrame, through the scale graph into
+		// scaled, and beauty from there into a frame of bPool.
+		if ret := f.inPool.get(f.inFrame); ret < 0 {
+			return fmt.Errorf("cpu: input frame: %w", astiav.Error(ret))
+		}
+		f.copyIn(in)
+		if ret := srcAdd(f.scaleSrc, f.inFrame, f.noFlags); ret < 0 {
+			f.inFrame.Unref()
+			return fmt.Errorf("cpu: feeding the scale graph: %w", astiav.Error(ret))
+		}
+		if ret := sinkGet(f.scaleSink, f.scaled); ret < 0 {
+			return fmt.Errorf("cpu: scale graph: %w", astiav.Error(ret))
+		}
+		defer f.scaled.Unref()
+		if pf, w, h := f.scaled.PixelFormat(), f.scaled.Width(), f.scaled.Height(); pf != astiav.PixelFormatYuv420P || w != f.a.Width || h != f.a.Height {
+			return fmt.Errorf("cpu: scale graph gave a %dx%d %s frame, want %dx%d yuv420p", w, h, pf, f.a.Width, f.a.Height)
+		}
+		if ret := f.bPool.get(f.inFrame); ret < 0 {
+			return fmt.Errorf("cpu: input frame: %w", astiav.Error(ret))
+		}
+		var planes [3][]byte
+		var strides [3]int
+		for p := range 3 {
+			_, h := media.PlaneSize(f.a.Width, f.a.Height, p)
+			planes[p], strides[p] = avframe.Plane(f.scaled, p, h)
+		}
+		f.beautyIn(planes, strides)
+	}
+	return nil
+}
+
+// beautyIn writes inFrame (of the output size) from an I420 picture of
+// that size: Y through beauty, U and V copied.
+func (f *Filter) beautyIn(planes [3][]byte, strides [3]int) {
+	for p := range 3 {
+		w, h := media.PlaneSize(f.a.Width, f.a.Height, p)
+		dst, ls := avframe.Plane(f.inFrame, p, h)
+		if p == 0 {
+			f.beauty.run(dst, ls, planes[0], strides[0])
+			continue
+		}
+		media.CopyPlane(dst, ls, planes[p], strides[p], w, h)
+	}
 }
 
 // drain writes every frame the sink has.
@@ -434,6 +583,16 @@ func (f *Filter) freeGraph() {
 		f.graph.Free()
 		f.graph = nil
 	}
+	for _, c := range []**astiav.FilterContext{&f.scaleSrc, &f.scaleSink} {
+		if *c != nil {
+			(*c).Free()
+			*c = nil
+		}
+	}
+	if f.scaleGraph != nil {
+		f.scaleGraph.Free()
+		f.scaleGraph = nil
+	}
 }
 
 // Close frees the graph and every frame; idempotent.
@@ -443,7 +602,7 @@ func (f *Filter) Close() {
 	}
 	f.closed = true
 	f.freeGraph()
-	for _, fr := range []**astiav.Frame{&f.inFrame, &f.outFrame, &f.wmFrame, &f.txtFrame} {
+	for _, fr := range []**astiav.Frame{&f.inFrame, &f.outFrame, &f.wmFrame, &f.txtFrame, &f.scaled} {
 		if *fr != nil {
 			(*fr).Free()
 			*fr = nil
@@ -451,4 +610,6 @@ func (f *Filter) Close() {
 	}
 	f.inPool.free()
 	f.inPool = nil
+	f.bPool.free()
+	f.bPool = nil
 }

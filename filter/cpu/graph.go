@@ -21,8 +21,10 @@ const (
 	padOut  = "out"
 )
 
-// beautyParams are the lavfi parameters standing in for spec.Beauty at
-// strength s.
+// beautyParams are the lavfi parameters standing in for
+// spec.BeautyBilateral (the beauty before the guided filter) at strength
+// s: what an ffmpeg user would run, and the benchmarks' "before"
+// (legacyBeauty). The backend runs beauty.c.
 type beautyParams struct {
 	SigmaS, SigmaR float64 // bilateral
 	Sharpen        int     // convolution: cross taps −Sharpen, centre sharpenDiv + 4·Sharpen
@@ -43,13 +45,13 @@ const sharpenDiv = 1000
 // by exp(−√2/sigmaS) a pixel) whose range weight exp(−|d|/(sigmaR·255))
 // is taken between neighbouring pixels along each recursion, so a step
 // stops it however far away the step is. No choice of its two sigmas
-// makes it spec.Beauty's filter; these are the best mean PSNR against
-// spec.Beauty on spec.TestFrame at 320×180 and 1280×720 for s = 0.2 …
+// makes it spec.BeautyBilateral's filter; these are the best mean PSNR
+// against spec.BeautyBilateral on spec.TestFrame at 320×180 and 1280×720 for s = 0.2 …
 // 1 (TestBeautyTuning sweeps them), within 0.1 dB of the best for each
 // s alone. At s = 0.6: 52.8 and 54.4 dB over the frame, 43 to 44 dB over
 // the noisy skin patch.
 //
-// The sharpening is spec.Beauty's exactly: T = S + 0.6·s·(S − N), N the
+// The sharpening is spec.Beauty's (and BeautyBilateral's) exactly: T = S + 0.6·s·(S − N), N the
 // mean of the 4 neighbours, is that 3×3 kernel (edges clamped, as
 // convolution does), in integer taps of 1/sharpenDiv.
 func beautyFor(s float64) beautyParams {
@@ -61,9 +63,9 @@ func beautyFor(s float64) beautyParams {
 	}
 }
 
-// Bilateral is the bilateral filter beauty at strength s runs: what an
-// ffmpeg user would write for the same smoothing (make bench gives it to
-// the ffmpeg command line it compares with).
+// Bilateral is the bilateral filter that stands in for beauty's smoothing
+// at strength s in lavfi: what an ffmpeg user would write for it (make
+// bench gives it to the ffmpeg command line it compares with).
 func Bilateral(s float64) string {
 	p := beautyFor(s)
 	return fmt.Sprintf("bilateral=sigmaS=%s:sigmaR=%s:planes=1", num(p.SigmaS), num(p.SigmaR))
@@ -98,7 +100,25 @@ func quoted(s string) string {
 	return esc(esc(s, `\':=`), `\'[],;`)
 }
 
-// describe is the graph for an inW×inH input: a description for
+// legacyBeauty: beauty as it was before spec.Beauty's guided filter, in
+// the graph (bilateral, convolution, lutyuv, see beautyFor), for the
+// benchmarks' "before" only: it is not spec.Beauty.
+var legacyBeauty = false
+
+// scaleDesc is the scale graph: an input of another size to W×H, for
+// beauty to run on.
+func scaleDesc(w, h int) string {
+	return fmt.Sprintf("[%s]%s,format=yuv420p[%s]", padIn, scaleTo(w, h), padOut)
+}
+
+// scaleTo scales to w×h. YUV to YUV in the same range: swscale resamples
+// the planes and converts nothing.
+func scaleTo(w, h int) string {
+	return fmt.Sprintf("scale=%d:%d:flags=bicubic:in_range=tv:out_range=tv", w, h)
+}
+
+// describe is the graph for an inW×inH input, less beauty (which runs
+// before it; but for legacyBeauty): a description for
 // avfilter_graph_parse with the sources [in] (the frames), [wm] (the
 // watermark, when a.Watermark is set) and [txt] (the text box, when
 // a.Text is set), and the sink [out], given frames of format pf. lutPath
@@ -106,11 +126,9 @@ func quoted(s string) string {
 func describe(a *spec.Assets, pf media.PixelFormat, inW, inH int, lutPath string) string {
 	var main []string
 	if inW != a.Width || inH != a.Height {
-		// YUV to YUV in the same range: swscale resamples the planes and
-		// converts nothing.
-		main = append(main, fmt.Sprintf("scale=%d:%d:flags=bicubic:in_range=tv:out_range=tv", a.Width, a.Height))
+		main = append(main, scaleTo(a.Width, a.Height))
 	}
-	if a.Beauty > 0 {
+	if a.Beauty > 0 && legacyBeauty {
 		p := beautyFor(a.Beauty)
 		main = append(main, Bilateral(a.Beauty))
 		if p.Sharpen > 0 {

@@ -10,14 +10,17 @@ import (
 
 // TestBeautyTuning is how beautyFor's constants were found: for each
 // strength, a sweep of scale factors on its sigmaS and sigmaR for the
-// best mean PSNR against spec.Reference on TestFrame at 320×180 and
-// 1280×720 (1.00 and 1.00 are beautyFor as it is).
+// best mean PSNR against spec.BeautyBilateral (spec.Beauty then) on
+// TestFrame at 320×180 and 1280×720 (1.00 and 1.00 are beautyFor as it
+// is), the graph run with legacyBeauty.
 // GOLIVE_TUNE=1 go test -run BeautyTuning -v ./filter/cpu/ (a minute).
 func TestBeautyTuning(t *testing.T) {
 	if os.Getenv("GOLIVE_TUNE") == "" {
 		t.Skip("GOLIVE_TUNE=1 sweeps the beauty mapping")
 	}
 	defer func(s, r float64) { beautySigmaSScale, beautySigmaRScale = s, r }(beautySigmaSScale, beautySigmaRScale)
+	legacyBeauty = true
+	defer func() { legacyBeauty = false }()
 	type testCase struct {
 		in, ref *media.VideoFrame
 		a       *spec.Assets
@@ -28,7 +31,7 @@ func TestBeautyTuning(t *testing.T) {
 			in, _, _ := spec.TestFrame(sz[0], sz[1], 1)
 			o := spec.Defaults()
 			o.Beauty = s
-			cases = append(cases, testCase{in, reference(t, o, in, t0), load(t, o, sz[0], sz[1])})
+			cases = append(cases, testCase{in, bilateralReference(in, s), load(t, o, sz[0], sz[1])})
 		}
 		psnr := func(ss, sr float64) float64 {
 			beautySigmaSScale, beautySigmaRScale = ss, sr
