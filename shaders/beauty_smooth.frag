@@ -1,43 +1,39 @@
 #version 300 es
-// Beauty, first half (spec.Beauty's S): an edge-preserving average of
-// normalised luma over the 17 taps of spec.BeautyTaps, at the output size.
-// Rows run top-down here as in the frame: texture row 0 is the frame's top
-// row and so is framebuffer row 0, so no flip is needed anywhere.
+// Beauty's smoothing S (spec.GuidedSmooth), at the output size: the
+// guided filter's coefficients A and B (guided.frag's last pass, at half
+// size) upsampled bilinearly, S = A·L + B. Rows run top-down here as in
+// the frame: texture row 0 is the frame's top row and so is framebuffer
+// row 0, so no flip is needed anywhere.
 precision highp float;
+precision highp int;
 
-uniform highp sampler2D uY; // input luma, R8, linear filtering, clamped to edge
-uniform vec2 uOut;          // output size in pixels
-uniform vec2 uTap[17];      // tap offsets in output pixels
-uniform float uWeight[17];  // spatial weights
-uniform float uK;           // -1/(2·σr²)
+uniform highp sampler2D uY;    // input luma, R8, linear filtering, clamped to edge
+uniform highp usampler2D uAB;  // A, B as float bits, RG32UI, half size
+uniform vec2 uOut;             // output size in pixels (used with SCALE: an input of another size)
 
-out vec4 oS;
+out uvec4 oS; // S as float bits, R32UI
 
-// Bilinear: the same sample spec.Beauty takes (pixel centres at +0.5, edges
-// clamped). When the input is not the output size, this resamples it too.
-float luma(vec2 p) {
-	return (texture(uY, p / uOut).r * 255.0 - 16.0) / 219.0;
+vec2 ab(ivec2 q, ivec2 hi) {
+	return uintBitsToFloat(texelFetch(uAB, clamp(q, ivec2(0), hi), 0).rg);
 }
 
 void main() {
-	vec2 p = gl_FragCoord.xy;
-	float c = luma(p);
-	float num = 0.0;
-	float den = 0.0;
-	for (int i = 0; i < 17; i++) {
-		float v = luma(p + uTap[i]);
-		float d = v - c;
-		float g = uWeight[i] * exp(uK * d * d);
-		num += g * v;
-		den += g;
-	}
-	float s = num / den;
-	// RGBA8 everywhere can be rendered to (float targets need an extension
-	// on ES 3.0/3.1): S, which may leave 0..1 a little (luma below 16 or over
-	// 235), as 16-bit fixed point over -0.25..1.25, high byte in R, low in G.
-	// The +0.25 keeps each byte exact whether the unorm conversion rounds or
-	// truncates.
-	float q = floor(clamp((s + 0.25) / 1.5, 0.0, 1.0) * 65535.0 + 0.5);
-	float hi = floor(q / 256.0);
-	oS = vec4(hi + 0.25, q - hi * 256.0 + 0.25, 0.0, 255.0) / 255.0;
+	ivec2 p = ivec2(gl_FragCoord.xy);
+	ivec2 hi = textureSize(uAB, 0) - 1;
+	// Pixel centre x+0.5 is at half-size coordinate (x+0.5)/2: between
+	// texel x/2 (weight 3/4) and its neighbour on x's side (1/4), left for
+	// even x, right for odd, edges clamped: a GPU's linear sampling of the
+	// half-size texture, done by hand (integer textures do not filter).
+	ivec2 q = p / 2;
+	ivec2 o = 2 * (p - 2 * q) - 1; // -1 even, +1 odd
+	vec2 t = 0.75 * ab(q, hi) + 0.25 * ab(q + ivec2(o.x, 0), hi);
+	vec2 b = 0.75 * ab(q + ivec2(0, o.y), hi) + 0.25 * ab(q + o, hi);
+	vec2 c = 0.75 * t + 0.25 * b;
+	// Normalised luma, as guided.frag's DOWN takes it.
+#ifdef SCALE
+	float l = (texture(uY, (vec2(p) + 0.5) / uOut).r * 255.0 - 16.0) / 219.0;
+#else
+	float l = (texelFetch(uY, p, 0).r * 255.0 - 16.0) / 219.0;
+#endif
+	oS = uvec4(floatBitsToUint(c.x * l + c.y), 0u, 0u, 0u);
 }

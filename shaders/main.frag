@@ -17,13 +17,12 @@ uniform vec2 uChroma;         // input w/(2·cw), h/(2·ch): turns a luma coordi
 out vec4 oRGB;
 
 #ifdef BEAUTY
-uniform highp sampler2D uS;   // beauty_smooth's output, 16-bit fixed point in R, G
+uniform highp usampler2D uS;  // beauty_smooth's output: S as float bits, R32UI
 uniform float uBeauty;        // strength
 
 float smoothed(ivec2 p) {
 	p = clamp(p, ivec2(0), ivec2(uOut) - 1);
-	vec2 b = floor(texelFetch(uS, p, 0).rg * 255.0 + 0.5);
-	return (b.r * 256.0 + b.g) / 65535.0 * 1.5 - 0.25;
+	return uintBitsToFloat(texelFetch(uS, p, 0).r);
 }
 
 // spec.Beauty's second half: light sharpening, then brightening.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -134,6 +135,61 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Beauty on GL keeps the quality measures of spec.Reference's beauty on
+// TestFrame: the noise left on the skin patch, the width of the edge, the
+// skin's brightening; logged beside the input's and the 17-tap
+// bilateral's (spec.BeautyBilateral, beauty before the guided filter).
+func TestBeautyQuality(t *testing.T) {
+	needGL(t)
+	for _, sz := range [][2]int{{testW, testH}, {1280, 720}} {
+		for _, s := range []float64{0.6, 1} {
+			w, h := sz[0], sz[1]
+			name := fmt.Sprintf("%dx%d beauty %g", w, h, s)
+			o := spec.Defaults()
+			o.Beauty = s
+			in, noise, edge := spec.TestFrame(w, h, 1)
+			got := run(t, o, media.PixelFormatI420, w, h, testNow, in)[0]
+			ref := reference(t, o, in, testNow)
+			bil := bilateral(in, s)
+			mIn, vIn := spec.LumaStats(in, noise)
+			mGot, vGot := spec.LumaStats(got, noise)
+			mRef, vRef := spec.LumaStats(ref, noise)
+			_, vBil := spec.LumaStats(bil, noise)
+			wIn, wGot, wRef, wBil := spec.EdgeWidth(in, edge), spec.EdgeWidth(got, edge), spec.EdgeWidth(ref, edge), spec.EdgeWidth(bil, edge)
+			t.Logf("%s: skin noise variance %.2f → %.2f (spec.Reference %.2f, bilateral %.2f); edge width %.2f → %.2f px (%.2f, %.2f); "+
+				"skin mean %.1f → %.1f (%.1f)", name, vIn, vGot, vRef, vBil, wIn, wGot, wRef, wBil, mIn, mGot, mRef)
+			if vGot > vRef*1.05+0.1 {
+				t.Errorf("%s: skin noise variance %.2f, spec.Reference's %.2f", name, vGot, vRef)
+			}
+			if wGot > wRef+0.1 {
+				t.Errorf("%s: edge width %.2f px, spec.Reference's %.2f", name, wGot, wRef)
+			}
+			if mGot <= mIn || math.Abs(mGot-mRef) > 0.2 {
+				t.Errorf("%s: skin mean luma %.1f → %.1f, spec.Reference's %.1f", name, mIn, mGot, mRef)
+			}
+		}
+	}
+}
+
+// bilateral is in with its luma through spec.BeautyBilateral.
+func bilateral(in *media.VideoFrame, s float64) *media.VideoFrame {
+	w, h := in.Width, in.Height
+	l := make([]float64, w*h)
+	for y := range h {
+		for x := range w {
+			l[y*w+x] = (float64(in.Planes[0][y*in.Strides[0]+x]) - 16) / 219
+		}
+	}
+	l = spec.BeautyBilateral(l, w, h, s)
+	out := clone(in, 0)
+	for y := range h {
+		for x := range w {
+			out.Planes[0][y*out.Strides[0]+x] = yuv.Byte(16 + 219*l[y*w+x])
+		}
+	}
+	return out
 }
 
 // The last pass writes NV12 as it writes I420: the same input and options
@@ -359,6 +415,21 @@ func TestScale(t *testing.T) {
 	if psnr < 25 {
 		t.Errorf("160x90 → 320x180: PSNR %.1f dB against TestFrame at 320x180, want ≥ 25", psnr)
 	}
+
+	// Beauty takes the scaled luma: its passes read the input bilinearly
+	// when it is not the output's size, texel by texel when it is.
+	o := spec.Defaults()
+	o.Beauty = 0.6
+	got = run(t, o, media.PixelFormatI420, testW, testH, testNow, big, small, big)
+	want = reference(t, o, downscale(big), testNow)
+	for _, i := range []int{0, 2} {
+		md, psnr := spec.Compare(got[i], want)
+		t.Logf("beauty, 640x360 → 320x180 (frame %d): max diff %d, PSNR %.1f dB", i, md, psnr)
+		if psnr < 40 {
+			t.Errorf("beauty, frame %d: PSNR %.1f dB, want ≥ 40", i, psnr)
+		}
+	}
+	golden(t, "beauty, 320x180 after 640x360", got[1], reference(t, o, small, testNow))
 }
 
 // One frame is held back while the next renders; Flush writes it.
@@ -547,9 +618,11 @@ func TestFree(t *testing.T) {
 			if _, err := r.filter(clone(in, 0), testNow); err != nil {
 				return err
 			}
-			tex := []uint32{r.texY, r.texU, r.texV, r.texSmooth, r.texRGB, r.texPack, r.texLUT, r.texWatermark, r.texText}
-			fbos := []uint32{r.fboSmooth, r.fboRGB, r.fboPack}
-			progs := []uint32{r.progSmooth, r.progMain, r.progPack[0], r.progPack[1]}
+			tex := []uint32{r.texY, r.texU, r.texV, r.texLd, r.texGuided[0], r.texGuided[1], r.texSmooth, r.texRGB,
+				r.texPack, r.texLUT, r.texWatermark, r.texText}
+			fbos := []uint32{r.fboLd, r.fboGuided[0], r.fboGuided[1], r.fboSmooth, r.fboRGB, r.fboPack}
+			progs := append([]uint32{r.progMain, r.progPack[0], r.progPack[1],
+				r.progDown[0], r.progDown[1], r.progSmooth[0], r.progSmooth[1]}, r.progBox[:]...)
 			bufs := r.pbo[:]
 			bufs = append([]uint32(nil), bufs...)
 			var syncs []uintptr

@@ -26,6 +26,9 @@ const (
 	unitLUT
 	unitWatermark
 	unitText
+	unitLd     // beauty's half-size luma
+	unitGuided // beauty's two half-size targets: this unit and the next
+	_
 	unitPack // bound only so that no other unit's binding is disturbed; never sampled
 )
 
@@ -51,8 +54,19 @@ type renderer struct {
 	fboSmooth         uint32
 	fboRGB            uint32
 	fboPack           uint32
-	progSmooth        uint32
 	progMain          uint32
+	// Beauty: guided.frag's passes at half size (hw×hh), DOWN into texLd,
+	// then the box passes, ping-ponging between texGuided's two targets;
+	// beauty_smooth.frag's into texSmooth. progDown and progSmooth: [0]
+	// reads an input of the output's size texel by texel, [1] scales it.
+	hw, hh     int
+	texLd      uint32
+	texGuided  [2]uint32
+	fboLd      uint32
+	fboGuided  [2]uint32
+	progDown   [2]uint32
+	progBox    [len(boxPasses)]uint32
+	progSmooth [2]uint32
 	// progPack: yuv_pack with LUMA and with CHROMA when split (the width
 	// is a multiple of 8 for I420, of 4 for NV12), else the general one
 	// alone; each with NV12 defined for NV12.
@@ -91,11 +105,20 @@ type stats struct {
 	upload, passes, readback time.Duration
 }
 
+// boxPasses are guided.frag's box passes in order, each with the
+// texGuided target it draws into. The first reads texLd, each other the
+// target of the one before; beauty_smooth.frag reads the last's.
+var boxPasses = [...]struct {
+	def    string
+	target int
+}{{"MQ_H", 0}, {"COEF", 1}, {"AB_H", 0}, {"AB_V", 1}}
+
 // newRenderer builds everything for a, to write frames of format pf (I420
 // or NV12). It always returns a renderer, for free to undo whatever was
 // made before an error.
 func newRenderer(a *spec.Assets, pf media.PixelFormat) (*renderer, error) {
 	r := &renderer{a: a, w: a.Width, h: a.Height, pf: pf, pool: media.NewFramePoolOf(pf, a.Width, a.Height)}
+	r.hw, r.hh = (r.w+1)/2, (r.h+1)/2
 	var major int32
 	gles2.GetIntegerv(gles2.MAJOR_VERSION, &major)
 	if major < 3 {
@@ -128,7 +151,15 @@ func newRenderer(a *spec.Assets, pf media.PixelFormat) (*renderer, error) {
 	r.texV = newTexture(unitV, gles2.LINEAR)
 	var err error
 	if a.Beauty > 0 {
-		if r.texSmooth, r.fboSmooth, err = newTarget(unitSmooth, gles2.RGBA8, r.w, r.h); err != nil {
+		if r.texLd, r.fboLd, err = newTarget(unitLd, gles2.R32UI, r.hw, r.hh); err != nil {
+			return r, fmt.Errorf("beauty target: %w", err)
+		}
+		for i := range r.texGuided {
+			if r.texGuided[i], r.fboGuided[i], err = newTarget(unitGuided+i, gles2.RG32UI, r.hw, r.hh); err != nil {
+				return r, fmt.Errorf("beauty target: %w", err)
+			}
+		}
+		if r.texSmooth, r.fboSmooth, err = newTarget(unitSmooth, gles2.R32UI, r.w, r.h); err != nil {
 			return r, fmt.Errorf("beauty target: %w", err)
 		}
 	}
@@ -173,22 +204,9 @@ func (r *renderer) programs() error {
 	a := r.a
 	var err error
 	if a.Beauty > 0 {
-		if r.progSmooth, err = program("beauty_smooth", shaders.BeautySmooth, nil); err != nil {
+		if err := r.beautyPrograms(); err != nil {
 			return err
 		}
-		gles2.UseProgram(r.progSmooth)
-		setInt(r.progSmooth, "uY", unitY)
-		gles2.Uniform2f(loc(r.progSmooth, "uOut"), float32(r.w), float32(r.h))
-		dx, dy, wt := spec.BeautyTaps(a.Beauty)
-		var taps [34]float32
-		var weights [17]float32
-		for i := range 17 {
-			taps[2*i], taps[2*i+1], weights[i] = float32(dx[i]), float32(dy[i]), float32(wt[i])
-		}
-		gles2.Uniform2fv(loc(r.progSmooth, "uTap"), 17, &taps[0])
-		gles2.Uniform1fv(loc(r.progSmooth, "uWeight"), 17, &weights[0])
-		sr := spec.BeautySigmaR(a.Beauty)
-		gles2.Uniform1f(loc(r.progSmooth, "uK"), float32(-1/(2*sr*sr)))
 	}
 
 	var defs []string
@@ -263,6 +281,43 @@ func (r *renderer) programs() error {
 	return nil
 }
 
+// beautyPrograms compiles and links beauty's passes and sets their
+// uniforms.
+func (r *renderer) beautyPrograms() error {
+	var err error
+	for scaled, defs := range [][]string{nil, {"SCALE"}} {
+		if r.progDown[scaled], err = program("guided", shaders.Guided, append([]string{"DOWN"}, defs...)); err != nil {
+			return err
+		}
+		if r.progSmooth[scaled], err = program("beauty_smooth", shaders.BeautySmooth, defs); err != nil {
+			return err
+		}
+		for _, p := range []uint32{r.progDown[scaled], r.progSmooth[scaled]} {
+			gles2.UseProgram(p)
+			setInt(p, "uY", unitY)
+			gles2.Uniform2f(loc(p, "uOut"), float32(r.w), float32(r.h))
+		}
+		setInt(r.progSmooth[scaled], "uAB", int32(unitGuided+boxPasses[len(boxPasses)-1].target))
+	}
+	radius := fmt.Sprintf("R %d", spec.BeautyRadius(r.a.Beauty))
+	for i, bp := range boxPasses {
+		if r.progBox[i], err = program("guided", shaders.Guided, []string{bp.def, radius}); err != nil {
+			return err
+		}
+		p := r.progBox[i]
+		gles2.UseProgram(p)
+		if i == 0 {
+			setInt(p, "uIn", unitLd)
+		} else {
+			setInt(p, "uIn", int32(unitGuided+boxPasses[i-1].target))
+		}
+		if bp.def == "COEF" {
+			gles2.Uniform1f(loc(p, "uEps"), float32(spec.BeautyEps(r.a.Beauty)))
+		}
+	}
+	return nil
+}
+
 // lut uploads the LUT as a 3D texture: RGB16F because entries may leave
 // 0..1 and 8 bits would cost a code value; half floats filter linearly
 // everywhere (32-bit floats need OES_texture_float_linear).
@@ -307,20 +362,25 @@ func (r *renderer) free() {
 		gles2.DeleteBuffers(2, &r.pbo[0])
 		r.pbo = [2]uint32{}
 	}
-	for _, fb := range []*uint32{&r.fboSmooth, &r.fboRGB, &r.fboPack} {
+	for _, fb := range []*uint32{&r.fboLd, &r.fboGuided[0], &r.fboGuided[1], &r.fboSmooth, &r.fboRGB, &r.fboPack} {
 		if *fb != 0 {
 			gles2.DeleteFramebuffers(1, fb)
 			*fb = 0
 		}
 	}
-	for _, t := range []*uint32{&r.texY, &r.texU, &r.texV, &r.texSmooth, &r.texRGB, &r.texPack,
-		&r.texLUT, &r.texWatermark, &r.texText} {
+	for _, t := range []*uint32{&r.texY, &r.texU, &r.texV, &r.texLd, &r.texGuided[0], &r.texGuided[1],
+		&r.texSmooth, &r.texRGB, &r.texPack, &r.texLUT, &r.texWatermark, &r.texText} {
 		if *t != 0 {
 			gles2.DeleteTextures(1, t)
 			*t = 0
 		}
 	}
-	for _, p := range []*uint32{&r.progSmooth, &r.progMain, &r.progPack[0], &r.progPack[1]} {
+	progs := []*uint32{&r.progMain, &r.progPack[0], &r.progPack[1],
+		&r.progDown[0], &r.progDown[1], &r.progSmooth[0], &r.progSmooth[1]}
+	for i := range r.progBox {
+		progs = append(progs, &r.progBox[i])
+	}
+	for _, p := range progs {
 		if *p != 0 {
 			gles2.DeleteProgram(*p)
 			*p = 0
@@ -344,7 +404,15 @@ func (r *renderer) filter(in *media.VideoFrame, now time.Time) (*media.VideoFram
 	t1 := r.mark(&r.stats.upload, t0)
 
 	if r.a.Beauty > 0 {
-		r.pass(r.fboSmooth, r.progSmooth, 0, r.w, r.h)
+		scaled := 0
+		if r.inW != r.w || r.inH != r.h {
+			scaled = 1
+		}
+		r.pass(r.fboLd, r.progDown[scaled], 0, r.hw, r.hh)
+		for i, bp := range boxPasses {
+			r.pass(r.fboGuided[bp.target], r.progBox[i], 0, r.hw, r.hh)
+		}
+		r.pass(r.fboSmooth, r.progSmooth[scaled], 0, r.w, r.h)
 	}
 	r.pass(r.fboRGB, r.progMain, 0, r.w, r.h)
 	if r.packSplit {
@@ -569,15 +637,18 @@ func newImage(unit int, img *image.NRGBA) uint32 {
 	return t
 }
 
-// program compiles quad.vert with frag (after #defines for defs) and links
-// them.
+// program compiles quad.vert with frag (after #defines for defs: "NAME",
+// defined as 1, or "NAME VALUE") and links them.
 func program(name, frag string, defs []string) (uint32, error) {
 	if len(defs) > 0 {
 		version, rest, _ := strings.Cut(frag, "\n")
 		var b strings.Builder
 		b.WriteString(version + "\n")
 		for _, d := range defs {
-			b.WriteString("#define " + d + " 1\n")
+			if !strings.Contains(d, " ") {
+				d += " 1"
+			}
+			b.WriteString("#define " + d + "\n")
 		}
 		// Keep the compiler's line numbers those of the file.
 		b.WriteString("#line 2\n")
