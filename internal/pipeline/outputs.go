@@ -291,14 +291,16 @@ func (f fanOut) WritePacket(p *media.Packet) error {
 // encoder at most once per gap: with several destinations, one that
 // reconnects or sheds again and again must not flood the others' streams
 // with keyframes. A request within the gap is not lost but deferred to its
-// end (several become one). The encoder's RequestKeyframe only sets a flag:
-// a deferred request after it closed is harmless.
+// end (several become one); RequestKeyframeNow, a WHIP session's start,
+// passes at once. The encoder's RequestKeyframe only sets a flag: a
+// deferred request after it closed is harmless.
 type keyframeGate struct {
 	to      media.KeyframeRequester
 	gap     time.Duration
 	mu      sync.Mutex
 	last    time.Time
 	pending bool
+	timer   *time.Timer // the deferred request, while pending
 }
 
 func (g *keyframeGate) RequestKeyframe() {
@@ -314,13 +316,33 @@ func (g *keyframeGate) RequestKeyframe() {
 		return
 	}
 	g.pending = true
-	time.AfterFunc(wait, func() {
+	var t *time.Timer
+	t = time.AfterFunc(wait, func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		g.pending = false
+		if g.timer != t {
+			return // RequestKeyframeNow answered it
+		}
+		g.pending, g.timer = false, nil
 		g.last = time.Now()
 		g.to.RequestKeyframe()
 	})
+	g.timer = t
+}
+
+// RequestKeyframeNow passes a request at once, whatever the gap: for the
+// one request a WHIP session makes at its start, when its endpoint has
+// begun to forward and has no keyframe it can use (publish/whip). It
+// answers a deferred request too, and starts a new gap.
+func (g *keyframeGate) RequestKeyframeNow() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.pending {
+		g.timer.Stop()
+		g.pending, g.timer = false, nil
+	}
+	g.last = time.Now()
+	g.to.RequestKeyframe()
 }
 
 // destinationNames lists the outputs' names, for the log.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -522,5 +523,43 @@ func TestWHIPFrameCounter(t *testing.T) {
 		if s != tc.want {
 			t.Errorf("%s: %+v, want %+v", name, s, tc.want)
 		}
+	}
+}
+
+// TestWHIPWholeFrames: a session's frames as WholeFrames tells them — its
+// first frame from its first packet (a NAL unit's start), a keyframe when
+// any packet carries an IDR, kept only when every packet was.
+func TestWHIPWholeFrames(t *testing.T) {
+	t0 := time.Now()
+	pkt := func(seq uint16, ts uint32, marker, start, key, kept bool) VideoArrival {
+		return VideoArrival{At: t0.Add(time.Duration(seq) * time.Millisecond), Seq: seq, Timestamp: ts, Marker: marker, Start: start, Key: key, Kept: kept, Session: 1}
+	}
+	a := []VideoArrival{
+		pkt(100, 0, false, true, false, false),  // STAP-A: SPS, PPS (dropped)
+		pkt(101, 0, false, true, true, false),   // FU-A start of the IDR (dropped)
+		pkt(102, 0, true, false, true, true),    // its end (kept)
+		pkt(103, 3000, true, true, false, true), // a P-frame
+		pkt(104, 6000, false, true, true, true), // an IDR, whole and kept
+		pkt(105, 6000, true, false, true, true),
+	}
+	got := completeFrames(a, true)
+	want := []Frame{
+		{At: a[2].At, Timestamp: 0, Key: true, Kept: false, Session: 1},
+		{At: a[3].At, Timestamp: 3000, Key: false, Kept: true, Session: 1},
+		{At: a[5].At, Timestamp: 6000, Key: true, Kept: true, Session: 1},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("frames\n%+v, want\n%+v", got, want)
+	}
+	// Without firstStarts (CompleteFrames), the first frame cannot be told.
+	if n := len(CompleteFrames(a)); n != 2 {
+		t.Errorf("CompleteFrames: %d frames, want 2", n)
+	}
+	// A FU-A middle fragment starts no frame.
+	if h264NALStart([]byte{28, 0x05}) || !h264NALStart([]byte{28, 0x85}) || !h264NALStart([]byte{24}) {
+		t.Error("h264NALStart")
+	}
+	if !h264IDRFragment([]byte{28, 0x05}) || h264IDRFragment([]byte{28, 0x01}) {
+		t.Error("h264IDRFragment")
 	}
 }

@@ -46,6 +46,16 @@ type EndpointOptions struct {
 	// the namespace reaches it over the namespace's loopback, which
 	// Netns.Shape shapes. The relay (Relay) is made there too.
 	Netns *Netns
+	// DropFor: each session drops every media packet it reads until this
+	// long after its first track arrived (pion's OnTrack, on the first
+	// packet), as servers that forward only once they have set up a
+	// session's tracks do (0: it keeps everything). Dropped video is
+	// still in VideoArrivals, marked not Kept.
+	DropFor time.Duration
+	// PLIOnTrack: a PLI as soon as a session's video track arrives, as
+	// many SFUs send. PLIOnForward: a PLI when a session stops dropping
+	// (DropFor), as SFUs send when they start forwarding.
+	PLIOnTrack, PLIOnForward bool
 }
 
 // WHIPEndpoint is an in-test WHIP server: a pion answerer behind
@@ -71,6 +81,7 @@ type WHIPEndpoint struct {
 	vmu     sync.Mutex
 	videoTS map[uint32]bool // RTP timestamps seen (frames)
 	video   []VideoArrival
+	starts  []SessionStart
 }
 
 // VideoArrival is one video RTP packet as the endpoint read it (after
@@ -82,6 +93,18 @@ type VideoArrival struct {
 	Seq       uint16 // RTP sequence number
 	Marker    bool   // the frame's last packet
 	Size      int    // bytes: RTP header and payload
+	Key       bool   // it carries (part of) an IDR picture
+	Start     bool   // it starts a NAL unit (not the rest of a fragmented one)
+	Kept      bool   // false: dropped (EndpointOptions.DropFor)
+	Session   int    // the session it came in (1, 2, … in the order of the offers)
+}
+
+// SessionStart is when a session's first track arrived (its first
+// packet, audio or video) and, with DropFor, when it started keeping
+// media.
+type SessionStart struct {
+	Session          int
+	Arrived, Keeping time.Time
 }
 
 // EndpointRequest is one request the endpoint received.
@@ -209,6 +232,59 @@ func (e *WHIPEndpoint) CompleteFrames() []time.Time {
 // CompleteFrames is WHIPEndpoint.CompleteFrames for arrivals a, in the
 // order read.
 func CompleteFrames(a []VideoArrival) []time.Time {
+	var done []time.Time
+	for _, f := range completeFrames(a, false) {
+		done = append(done, f.At)
+	}
+	return done
+}
+
+// Frame is a whole video frame as the endpoint read it (see
+// CompleteFrames).
+type Frame struct {
+	At        time.Time // when its last packet arrived
+	Timestamp uint32    // RTP timestamp
+	Key       bool      // an IDR picture
+	Kept      bool      // every packet of it kept (EndpointOptions.DropFor)
+	Session   int
+}
+
+// WholeFrames returns the whole frames of session (0: every session), in
+// time order, as CompleteFrames tells them; of one session, its first
+// frame too (its first packet starts a NAL unit: a session starts on a
+// frame).
+func (e *WHIPEndpoint) WholeFrames(session int) []Frame {
+	a := e.VideoArrivals()
+	if session != 0 {
+		a = slices.DeleteFunc(a, func(v VideoArrival) bool { return v.Session != session })
+	}
+	return completeFrames(a, session != 0)
+}
+
+// SessionStarts are the sessions' starts so far (one per session whose
+// tracks arrived), in order.
+func (e *WHIPEndpoint) SessionStarts() []SessionStart {
+	e.vmu.Lock()
+	defer e.vmu.Unlock()
+	return slices.Clone(e.starts)
+}
+
+// FirstVideo is the RTP timestamp of session's first video packet read
+// (kept or not); false if none.
+func (e *WHIPEndpoint) FirstVideo(session int) (uint32, bool) {
+	e.vmu.Lock()
+	defer e.vmu.Unlock()
+	for _, v := range e.video {
+		if v.Session == session {
+			return v.Timestamp, true
+		}
+	}
+	return 0, false
+}
+
+// completeFrames is CompleteFrames, with each frame's details; with
+// firstStarts, the first packet read may start a frame (see WholeFrames).
+func completeFrames(a []VideoArrival, firstStarts bool) []Frame {
 	// The first arrival of each sequence number, extended past 16 bits.
 	got := make(map[int64]VideoArrival, len(a))
 	var seqs []int64
@@ -225,33 +301,38 @@ func CompleteFrames(a []VideoArrival) []time.Time {
 		}
 	}
 	slices.Sort(seqs)
-	var done []time.Time
+	var done []Frame
 	for i := 0; i < len(seqs); {
 		first := got[seqs[i]]
 		prev, ok := got[seqs[i]-1]
-		if !ok || !prev.Marker || prev.Timestamp == first.Timestamp {
+		// With firstStarts, the first packet read starts a frame if it
+		// starts a NAL unit (a session's first packet is its first
+		// frame's).
+		if (!ok || !prev.Marker || prev.Timestamp == first.Timestamp) && !(firstStarts && i == 0 && first.Start) {
 			i++ // not a frame's first packet, as far as can be told
 			continue
 		}
-		whole := first.At
+		f := Frame{At: first.At, Timestamp: first.Timestamp, Kept: true, Session: first.Session}
 		j := i
 		for ; j < len(seqs); j++ {
 			p := got[seqs[j]]
 			if p.Timestamp != first.Timestamp || j > i && seqs[j] != seqs[j-1]+1 {
 				break // a hole, or the next frame began without a marker
 			}
-			if p.At.After(whole) {
-				whole = p.At
+			if p.At.After(f.At) {
+				f.At = p.At
 			}
+			f.Key = f.Key || p.Key
+			f.Kept = f.Kept && p.Kept
 			if p.Marker {
-				done = append(done, whole)
+				done = append(done, f)
 				j++
 				break
 			}
 		}
 		i = max(j, i+1)
 	}
-	slices.SortFunc(done, time.Time.Compare)
+	slices.SortStableFunc(done, func(a, b Frame) int { return a.At.Compare(b.At) })
 	return done
 }
 
@@ -372,19 +453,48 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
+	sessionID := int(e.nextID.Add(1))
+	var (
+		startOnce sync.Once
+		keepFrom  atomic.Int64 // unix ns; 0 until the first track arrived
+	)
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		startOnce.Do(func() {
+			now := time.Now()
+			keepFrom.Store(now.Add(e.opt.DropFor).UnixNano())
+			e.vmu.Lock()
+			e.starts = append(e.starts, SessionStart{Session: sessionID, Arrived: now, Keeping: now.Add(e.opt.DropFor)})
+			e.vmu.Unlock()
+		})
+		if tr.Kind() == webrtc.RTPCodecTypeVideo {
+			pli := func() {
+				pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: uint32(tr.SSRC())}})
+			}
+			if e.opt.PLIOnTrack {
+				pli()
+			}
+			if e.opt.PLIOnForward {
+				time.AfterFunc(time.Until(time.Unix(0, keepFrom.Load())), pli)
+			}
+		}
 		for {
 			pkt, _, err := tr.ReadRTP()
 			if err != nil {
 				return
 			}
+			kept := time.Now().UnixNano() >= keepFrom.Load()
 			if tr.Kind() == webrtc.RTPCodecTypeVideo {
-				e.VideoPackets.Add(1)
+				if kept {
+					e.VideoPackets.Add(1)
+				}
 				e.vmu.Lock()
-				e.videoTS[pkt.Timestamp] = true
-				e.video = append(e.video, VideoArrival{At: time.Now(), Timestamp: pkt.Timestamp, Seq: pkt.SequenceNumber, Marker: pkt.Marker, Size: pkt.MarshalSize()})
+				if kept {
+					e.videoTS[pkt.Timestamp] = true
+				}
+				e.video = append(e.video, VideoArrival{At: time.Now(), Timestamp: pkt.Timestamp, Seq: pkt.SequenceNumber, Marker: pkt.Marker,
+					Size: pkt.MarshalSize(), Key: h264Keyframe(pkt.Payload) || h264IDRFragment(pkt.Payload), Start: h264NALStart(pkt.Payload), Kept: kept, Session: sessionID})
 				e.vmu.Unlock()
-			} else {
+			} else if kept {
 				e.AudioPackets.Add(1)
 			}
 		}
@@ -407,7 +517,7 @@ func (e *WHIPEndpoint) answer(w http.ResponseWriter, reqPath, offer string) {
 		http.Error(w, err.Error(), 500)
 		return
 	}
-	id := fmt.Sprint(e.nextID.Add(1))
+	id := fmt.Sprint(sessionID)
 	loc := e.opt.LocationPrefix + id // relative to …/whip
 	path := strings.TrimSuffix(reqPath, "whip") + loc
 	e.mu.Lock()
@@ -607,4 +717,22 @@ func (r *udpRelay) through(sdp string) string {
 		out = append(out, l)
 	}
 	return strings.Join(out, "\r\n") + "\r\n"
+}
+
+// h264IDRFragment reports whether an RTP payload is a FU-A fragment (any)
+// of an IDR slice.
+func h264IDRFragment(payload []byte) bool {
+	return len(payload) > 1 && payload[0]&0x1f == 28 && payload[1]&0x1f == 5
+}
+
+// h264NALStart reports whether an RTP payload starts a NAL unit: a
+// single NAL unit, a STAP-A, or a FU-A's first fragment.
+func h264NALStart(payload []byte) bool {
+	if len(payload) == 0 {
+		return false
+	}
+	if payload[0]&0x1f == 28 {
+		return len(payload) > 1 && payload[1]&0x80 != 0
+	}
+	return true
 }

@@ -75,8 +75,14 @@ type Config struct {
 const (
 	ptH264, ptRTX, ptOpus = 96, 97, 111
 	mtu                   = 1200
-	// keyframeGap: PLIs/FIRs closer than this ask for one keyframe.
+	// keyframeGap: PLIs/FIRs closer than this ask for one keyframe (but
+	// see startKeyframe).
 	keyframeGap = 500 * time.Millisecond
+	// trackArrivalSlack: a PLI/FIR arriving within the round-trip time
+	// plus this of a session's first video packet was sent when that
+	// packet arrived, the keyframe it starts being on its way (see
+	// onKeyRequest). It covers the endpoint's own reaction time.
+	trackArrivalSlack = 150 * time.Millisecond
 )
 
 // Publisher sends packets to one WHIP endpoint. WritePacket never blocks:
@@ -127,6 +133,13 @@ type session struct {
 	closed         atomic.Bool
 	done           chan struct{} // closed with the session
 	lateCandidates chan string
+
+	// firstVideo: when the session's first video packet (the start of
+	// its first keyframe) was sent, unix ns; 0 until then.
+	firstVideo atomic.Int64
+	// startKeyframe: the session's start-up keyframe request was
+	// answered (see onKeyRequest).
+	startKeyframe atomic.Bool
 }
 
 // Dial opens a WHIP session and waits until media can flow (ICE and DTLS
@@ -622,27 +635,95 @@ func (p *Publisher) readRTCP(s *session) {
 					return
 				}
 				for _, pkt := range pkts {
-					p.onRTCP(pkt)
+					p.onRTCP(s, pkt)
 				}
 			}
 		}()
 	}
 }
 
-func (p *Publisher) onRTCP(pkt rtcp.Packet) {
+func (p *Publisher) onRTCP(s *session, pkt rtcp.Packet) {
 	switch r := pkt.(type) {
 	case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-		now := time.Now().UnixNano()
-		last := p.lastKeyReq.Load()
-		if now-last >= int64(keyframeGap) && p.lastKeyReq.CompareAndSwap(last, now) && p.cfg.Keyframes != nil {
-			p.log.Debug("keyframe asked for by the receiver")
-			p.cfg.Keyframes.RequestKeyframe()
-		}
+		p.onKeyRequest(s, time.Now())
 	case *rtcp.ReceiverReport:
 		p.onReports(r.Reports)
 	case *rtcp.SenderReport:
 		p.onReports(r.Reports)
 	}
+}
+
+// onKeyRequest answers a PLI or FIR of session s that arrived at now.
+//
+// Every session starts on a keyframe (the queue sees to it), sent as soon
+// as DTLS is up. Some endpoints drop what arrives before they have set
+// up the session's tracks and ask for a keyframe (PLI) once they forward;
+// others keep everything, and many of those ask for one as soon as the
+// track arrives, which is the moment the first keyframe's first packet
+// arrives. So, in a session:
+//
+//   - a request before its first video packet was sent, or within the
+//     round-trip time (+ trackArrivalSlack) after it, was sent before the
+//     endpoint could have had that keyframe: the keyframe on its way
+//     answers it, and no other is made (against an endpoint that keeps
+//     everything: one keyframe per session start);
+//   - the first request after that is answered at once: it bypasses
+//     keyframeGap and the pipeline's per-destination gate (the endpoint
+//     is receiving, and has not got a keyframe it can use);
+//   - later ones, at most one keyframe per keyframeGap.
+//
+// An endpoint that drops the first keyframe and asks for none gets its
+// first at the next keyframe on the clock (golive's GOP, 2 s): nothing it
+// sends tells it apart from one that kept it.
+func (p *Publisher) onKeyRequest(s *session, now time.Time) {
+	if p.cfg.Keyframes == nil {
+		return
+	}
+	if !s.startKeyframe.Load() {
+		first := s.firstVideo.Load()
+		if first == 0 {
+			p.log.Debug("keyframe asked for before the session's first: that one answers it")
+			return
+		}
+		if since := now.Sub(time.Unix(0, first)); since < p.rttNow(s)+trackArrivalSlack {
+			p.log.Debug("keyframe asked for as the session's first arrived: that one answers it", "after_ms", since.Milliseconds())
+			return
+		}
+		if s.startKeyframe.CompareAndSwap(false, true) {
+			p.lastKeyReq.Store(now.UnixNano())
+			p.log.Debug("keyframe asked for, the first since the session's first keyframe could have arrived: at once")
+			if k, ok := p.cfg.Keyframes.(interface{ RequestKeyframeNow() }); ok {
+				k.RequestKeyframeNow()
+			} else {
+				p.cfg.Keyframes.RequestKeyframe()
+			}
+			return
+		}
+	}
+	last := p.lastKeyReq.Load()
+	if now.UnixNano()-last >= int64(keyframeGap) && p.lastKeyReq.CompareAndSwap(last, now.UnixNano()) {
+		p.log.Debug("keyframe asked for by the receiver")
+		p.cfg.Keyframes.RequestKeyframe()
+	}
+}
+
+// rttNow is the round-trip time to the endpoint as now known: ICE's, on
+// the selected candidate pair (measured from the session's start), else
+// the last RTCP receiver report's.
+func (p *Publisher) rttNow(s *session) time.Duration {
+	if s.pc == nil {
+		return time.Duration(p.rtt.Load())
+	}
+	if sctp := s.pc.SCTP(); sctp != nil {
+		if dt := sctp.Transport(); dt != nil {
+			if it := dt.ICETransport(); it != nil {
+				if st, ok := it.GetSelectedCandidatePairStats(); ok && st.CurrentRoundTripTime > 0 {
+					return time.Duration(st.CurrentRoundTripTime * float64(time.Second))
+				}
+			}
+		}
+	}
+	return time.Duration(p.rtt.Load())
 }
 
 func (p *Publisher) onReports(reports []rtcp.ReceptionReport) {
@@ -831,6 +912,7 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 		}
 		ts := rtpTime(pkt.PTS, 90000, s.vts0)
 		rate := p.paceRate(s)
+		s.firstVideo.CompareAndSwap(0, time.Now().UnixNano())
 		for i, pl := range payloads {
 			r := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: ptH264, SequenceNumber: s.vseq, Timestamp: ts, Marker: i == len(payloads)-1}, Payload: pl}
 			s.vseq++
