@@ -46,6 +46,30 @@ package encode
 //	return av_frame_copy_props(hw, sw);
 //}
 //
+//static void golive_nofree(void *opaque, uint8_t *data) { (void)opaque; (void)data; }
+//
+//// golive_wrap makes f (unreferenced first) a w×h frame of format pf
+//// whose planes are memory the caller owns and keeps until the encoder is
+//// done with it: data[i] and linesize[i] as given, one buffer reference
+//// over the whole of it (size bytes from y) that frees nothing, so that
+//// avcodec_send_frame takes a reference instead of copying the picture.
+//static int golive_wrap(AVFrame *f, int pf, int w, int h, uint8_t *y, int ys, uint8_t *u, int us, uint8_t *v, int vs, int size) {
+//	av_frame_unref(f);
+//	f->buf[0] = av_buffer_create(y, size, golive_nofree, NULL, 0);
+//	if (!f->buf[0]) return AVERROR(ENOMEM);
+//	f->format = pf;
+//	f->width = w;
+//	f->height = h;
+//	f->data[0] = y; f->linesize[0] = ys;
+//	f->data[1] = u; f->linesize[1] = us;
+//	f->data[2] = v; f->linesize[2] = vs;
+//	return 0;
+//}
+//
+//// golive_wrap_held: references to f's memory besides f's own (0 when f
+//// holds none): the encoder's, while it still has the picture.
+//static int golive_wrap_held(const AVFrame *f) { return f->buf[0] ? av_buffer_get_ref_count(f->buf[0]) - 1 : 0; }
+//
 //static void golive_set_rc(AVCodecContext *c, int64_t rate, int64_t maxrate, int bufsize) {
 //	c->bit_rate = rate;
 //	c->rc_max_rate = maxrate;
@@ -59,6 +83,8 @@ import (
 	"unsafe"
 
 	"github.com/asticode/go-astiav"
+
+	"github.com/golive/golive/media"
 )
 
 // ctxPtr is the AVCodecContext behind an astiav.CodecContext: its first
@@ -93,6 +119,31 @@ func upload(cc *astiav.CodecContext, hw, sw *astiav.Frame) error {
 func rcMaxRate(cc *astiav.CodecContext) int64 { return int64(C.golive_rc_max_rate(ctxPtr(cc))) }
 
 func initialPadding(cc *astiav.CodecContext) int { return int(C.golive_initial_padding(ctxPtr(cc))) }
+
+// wrapFrame points dst at f's planes without copying them (f's memory is
+// outside the Go heap: media.VideoFrame.Outside), with one reference that
+// frees nothing.
+func wrapFrame(dst *astiav.Frame, pf astiav.PixelFormat, f *media.VideoFrame) error {
+	size := 0
+	for i := range f.Planes {
+		size += len(f.Planes[i])
+	}
+	plane := func(i int) *C.uint8_t {
+		if len(f.Planes[i]) == 0 {
+			return nil
+		}
+		return (*C.uint8_t)(unsafe.Pointer(&f.Planes[i][0]))
+	}
+	if ret := C.golive_wrap((*C.AVFrame)(dst.UnsafePointer()), C.int(pf), C.int(f.Width), C.int(f.Height),
+		plane(0), C.int(f.Strides[0]), plane(1), C.int(f.Strides[1]), plane(2), C.int(f.Strides[2]), C.int(size)); ret < 0 {
+		return astiav.Error(ret)
+	}
+	return nil
+}
+
+// wrapHeld: how many references to a wrapped frame's memory the encoder
+// still holds.
+func wrapHeld(f *astiav.Frame) int { return int(C.golive_wrap_held((*C.AVFrame)(f.UnsafePointer()))) }
 
 // makeWritable makes f's buffers exclusively ours (the encoder may still
 // hold a reference to the previous frame's buffers).

@@ -18,6 +18,14 @@ type avCodec struct {
 	cc     *astiav.CodecContext
 	frame  *astiav.Frame // the input, in format
 	hw     *astiav.Frame // VAAPI: the surface frame is uploaded into
+	// wrap is the input when the source frame's planes are handed over as
+	// they are (libx264, the frame outside the Go heap, the same format):
+	// libx264 copies the picture into its own frames inside
+	// avcodec_send_frame, so a copy of ours first would be a second one.
+	// cur is what Send sends: frame or wrap.
+	wrap, cur *astiav.Frame
+	noWrap    bool // the encoder kept a wrapped picture: copy from then on
+	wrapped   int  // frames sent wrapped (for the tests)
 	pkt    *astiav.Packet
 	format media.PixelFormat
 	vbv    time.Duration
@@ -128,6 +136,9 @@ func openAV(b Backend, cfg VideoConfig) (_ Codec, err error) {
 		return nil, fmt.Errorf("frame buffer: %w", err)
 	}
 	c.pkt = astiav.AllocPacket()
+	if b.Codec == "libx264" {
+		c.wrap = astiav.AllocFrame()
+	}
 	return c, nil
 }
 
@@ -139,6 +150,19 @@ func avFormat(f media.PixelFormat) astiav.PixelFormat {
 }
 
 func (c *avCodec) Load(f *media.VideoFrame) error {
+	if c.wrap != nil {
+		if wrapHeld(c.wrap) > 0 {
+			// Not libx264 as we know it: never wrap again.
+			c.noWrap = true
+		}
+		c.wrap.Unref()
+		if !c.noWrap && f.Outside() && f.Format == c.format {
+			c.cur = c.wrap
+			c.wrapped++
+			return wrapFrame(c.wrap, avFormat(c.format), f)
+		}
+	}
+	c.cur = c.frame
 	if err := makeWritable(c.frame); err != nil {
 		return fmt.Errorf("make frame writable: %w", err)
 	}
@@ -180,15 +204,18 @@ func loadFrame(dst *astiav.Frame, pf media.PixelFormat, f *media.VideoFrame) err
 }
 
 func (c *avCodec) Send(pts int64, key bool) error {
-	c.frame.SetPts(pts)
-	if key {
-		c.frame.SetPictureType(astiav.PictureTypeI)
-	} else {
-		c.frame.SetPictureType(astiav.PictureTypeNone)
+	in := c.cur
+	if in == nil {
+		in = c.frame
 	}
-	in := c.frame
+	in.SetPts(pts)
+	if key {
+		in.SetPictureType(astiav.PictureTypeI)
+	} else {
+		in.SetPictureType(astiav.PictureTypeNone)
+	}
 	if c.hw != nil {
-		if err := upload(c.cc, c.hw, c.frame); err != nil {
+		if err := upload(c.cc, c.hw, in); err != nil {
 			return fmt.Errorf("upload to VAAPI surface: %w", err)
 		}
 		in = c.hw
@@ -227,7 +254,7 @@ func (c *avCodec) Close() {
 		c.pkt.Free()
 		c.pkt = nil
 	}
-	for _, f := range []**astiav.Frame{&c.frame, &c.hw} {
+	for _, f := range []**astiav.Frame{&c.frame, &c.hw, &c.wrap} {
 		if *f != nil {
 			(*f).Free()
 			*f = nil

@@ -427,3 +427,57 @@ func TestSetSize(t *testing.T) {
 		}
 	}
 }
+
+// TestWrapNoCopy: libx264 takes pool frames (outside the Go heap) as they
+// are, without a copy into a frame of its own, and the stream is byte for
+// byte the one from the same pictures copied in (frames on the Go heap);
+// the encoder holds no reference to a frame once Encode has returned, so
+// scribbling over it afterwards changes nothing.
+func TestWrapNoCopy(t *testing.T) {
+	var wrapped, copied collect
+	vw, vc := openTestVideo(t, &wrapped), openTestVideo(t, &copied)
+	pool := media.NewFramePool(320, 180)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for n := range 75 {
+		f := pool.Get()
+		if !f.Outside() {
+			t.Fatal("a 320×180 pool frame is on the Go heap")
+		}
+		noisyFrame(f, n, rng)
+		f.PTS = time.Duration(n) * time.Second / 30
+		h := &media.VideoFrame{Format: f.Format, Width: f.Width, Height: f.Height, Strides: f.Strides, PTS: f.PTS}
+		for i := range 3 {
+			h.Planes[i] = append([]byte(nil), f.Planes[i]...)
+		}
+		if err := vw.Encode(f); err != nil {
+			t.Fatal(err)
+		}
+		if held := wrapHeld(vw.cur.codec.(*avCodec).wrap); held != 0 {
+			t.Fatalf("frame %d: libx264 holds %d references to it after Encode", n, held)
+		}
+		clear(f.Planes[0])
+		f.Release()
+		if err := vc.Encode(h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range []*Video{vw, vc} {
+		if err := v.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := vw.cur.codec.(*avCodec); c.wrapped != 75 || c.noWrap {
+		t.Fatalf("%d of 75 pool frames sent without a copy (noWrap %v)", c.wrapped, c.noWrap)
+	}
+	if c := vc.cur.codec.(*avCodec); c.wrapped != 0 {
+		t.Fatalf("%d Go heap frames wrapped", c.wrapped)
+	}
+	if len(wrapped) != len(copied) || len(wrapped) < 70 {
+		t.Fatalf("%d packets wrapped, %d copied", len(wrapped), len(copied))
+	}
+	for i := range wrapped {
+		if !bytes.Equal(wrapped[i].Data, copied[i].Data) || wrapped[i].PTS != copied[i].PTS {
+			t.Fatalf("packet %d differs: %d bytes wrapped, %d copied", i, len(wrapped[i].Data), len(copied[i].Data))
+		}
+	}
+}

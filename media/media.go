@@ -111,7 +111,15 @@ type VideoFrame struct {
 	Seq uint64
 
 	release func(*VideoFrame)
+	// outside: the planes are memory of their own outside the Go heap
+	// (FramePool's, for frames of 64 KiB or more).
+	outside bool
 }
+
+// Outside says whether the planes lie outside the Go heap: C code may then
+// keep pointers to them (an encoder's input frame pointing straight at
+// them) for as long as the frame is held, which cgo forbids for Go memory.
+func (f *VideoFrame) Outside() bool { return f.outside }
 
 // Release hands the frame back to the pool it came from (if any).
 func (f *VideoFrame) Release() {

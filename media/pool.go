@@ -1,13 +1,40 @@
 package media
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+	"syscall"
+)
 
 // FramePool recycles frames of one size and format, so that steady-state
 // capture allocates nothing.
+//
+// A frame of 64 KiB or more (any real picture) is one anonymous mapping of
+// its own, outside the Go heap: the heap, and the headroom the collector
+// keeps above it (GOGC), do not grow by every frame in flight, a frame the
+// pool lets go is unmapped at the next collection (its pages do not stay
+// resident until the scavenger's turn), and the planes can be handed to C as they are (see
+// VideoFrame.Outside). Idle frames are kept on a free list, not in a
+// sync.Pool, which every collection empties: a recycled frame is never
+// faulted in and zeroed again. The list keeps at most maxIdle frames — a
+// burst beyond what the queues hold is given back.
 type FramePool struct {
+	pf   PixelFormat
 	w, h int
-	p    sync.Pool
+	size int // bytes of one frame's planes
+
+	mu   sync.Mutex
+	idle []*VideoFrame
 }
+
+// maxIdle is how many released frames a pool keeps for reuse: more than
+// any pipeline holds at once at the queues' sizes (a capture queue of 4,
+// the filter's and the encoder's in flight), fewer than a backlog burst.
+const maxIdle = 12
+
+// outsideMin is the frame size from which frames get a mapping of their
+// own; smaller ones (thumbnails in tests) come from the heap.
+const outsideMin = 64 << 10
 
 // NewFramePool makes a pool of width×height I420 frames.
 func NewFramePool(width, height int) *FramePool {
@@ -16,24 +43,35 @@ func NewFramePool(width, height int) *FramePool {
 
 // NewFramePoolOf makes a pool of width×height frames of format pf.
 func NewFramePoolOf(pf PixelFormat, width, height int) *FramePool {
-	fp := &FramePool{w: width, h: height}
-	fp.p.New = func() any {
-		f := &VideoFrame{Format: pf, Width: width, Height: height}
-		n := 0
-		for i := range pf.Planes() {
-			_, rows := PlaneSize(width, height, i)
-			f.Strides[i] = PlaneStride(pf, width, i)
-			n += f.Strides[i] * rows
-		}
-		buf := make([]byte, n)
-		for i := range pf.Planes() {
-			_, rows := PlaneSize(width, height, i)
-			f.Planes[i], buf = buf[:f.Strides[i]*rows], buf[f.Strides[i]*rows:]
-		}
-		f.release = fp.put
-		return f
+	fp := &FramePool{pf: pf, w: width, h: height}
+	for i := range pf.Planes() {
+		_, rows := PlaneSize(width, height, i)
+		fp.size += PlaneStride(pf, width, i) * rows
 	}
 	return fp
+}
+
+// newFrame makes a frame of the pool's size and format.
+func (fp *FramePool) newFrame() *VideoFrame {
+	f := &VideoFrame{Format: fp.pf, Width: fp.w, Height: fp.h, release: fp.put}
+	var buf []byte
+	if fp.size >= outsideMin {
+		b, err := syscall.Mmap(-1, 0, fp.size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+		if err == nil {
+			buf, f.outside = b, true
+			runtime.AddCleanup(f, func(b []byte) { _ = syscall.Munmap(b) }, b)
+		}
+	}
+	if buf == nil {
+		buf = make([]byte, fp.size)
+	}
+	for i := range fp.pf.Planes() {
+		_, rows := PlaneSize(fp.w, fp.h, i)
+		f.Strides[i] = PlaneStride(fp.pf, fp.w, i)
+		n := f.Strides[i] * rows
+		f.Planes[i], buf = buf[:n], buf[n:] // cap to the end: one span (capture/pipe reads a frame into it)
+	}
+	return f
 }
 
 // PlaneStride is the tightly packed line size in bytes of plane p of a
@@ -49,12 +87,29 @@ func PlaneStride(pf PixelFormat, w, p int) int {
 
 // Get returns a frame whose pixels are whatever the last user left.
 func (fp *FramePool) Get() *VideoFrame {
-	f := fp.p.Get().(*VideoFrame)
+	fp.mu.Lock()
+	n := len(fp.idle)
+	if n == 0 {
+		fp.mu.Unlock()
+		return fp.newFrame()
+	}
+	f := fp.idle[n-1]
+	fp.idle[n-1] = nil
+	fp.idle = fp.idle[:n-1]
+	fp.mu.Unlock()
 	f.PTS, f.Seq = 0, 0
 	return f
 }
 
-func (fp *FramePool) put(f *VideoFrame) { fp.p.Put(f) }
+// put takes a released frame back, or lets it go (unmapped when the
+// collector finds it unreachable) when maxIdle frames are idle already.
+func (fp *FramePool) put(f *VideoFrame) {
+	fp.mu.Lock()
+	if len(fp.idle) < maxIdle {
+		fp.idle = append(fp.idle, f)
+	}
+	fp.mu.Unlock()
+}
 
 // PlaneSize is the width and height in samples of plane p (0: Y, 1: U,
 // 2: V) of a w×h I420 picture: chroma is half size, rounded up. For NV12

@@ -69,16 +69,23 @@ func FromImage(img image.Image) *media.VideoFrame {
 			return float64(c.R) / 255, float64(c.G) / 255, float64(c.B) / 255
 		}
 	}
-	u := make([]float64, w*h)
-	v := make([]float64, w*h)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			l, cu, cv := FromRGB(rgb(x, y))
-			f.Planes[0][y*f.Strides[0]+x] = Byte(l)
-			u[y*w+x], v[y*w+x] = cu, cv
+	// Block by block, as SetChroma averages (the same sums in the same
+	// order), without a full-size chroma buffer: a 720p slate made 14 MB
+	// of garbage before, at the start of every push.
+	for by := 0; by < (h+1)/2; by++ {
+		for bx := 0; bx < (w+1)/2; bx++ {
+			var su, sv float64
+			for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				x, y := 2*bx+d[0], 2*by+d[1]
+				l, cu, cv := FromRGB(rgb(min(x, w-1), min(y, h-1)))
+				if x < w && y < h {
+					f.Planes[0][y*f.Strides[0]+x] = Byte(l)
+				}
+				su, sv = su+cu, sv+cv
+			}
+			f.Planes[1][by*f.Strides[1]+bx], f.Planes[2][by*f.Strides[2]+bx] = Byte(su/4), Byte(sv/4)
 		}
 	}
-	SetChroma(f, u, v)
 	return f
 }
 

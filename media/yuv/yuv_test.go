@@ -1,10 +1,13 @@
 package yuv
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"math"
 	"testing"
+
+	"github.com/golive/golive/media"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -44,5 +47,34 @@ func TestFromImage(t *testing.T) {
 	}
 	if Chroma(f.Planes[2], f.Strides[2], 2, 1, 1, 1) != 240 || Chroma(f.Planes[2], f.Strides[2], 2, 1, 3, 1) != float64(f.Planes[2][1]) {
 		t.Error("Chroma: not the block's sample")
+	}
+}
+
+// FromImage converts block by block what SetChroma would make from
+// per-pixel chroma: the same bytes, odd sizes included.
+func TestFromImageBlocks(t *testing.T) {
+	for _, sz := range [][2]int{{6, 4}, {7, 5}, {33, 17}} {
+		w, h := sz[0], sz[1]
+		img := image.NewRGBA(image.Rect(0, 0, w, h))
+		for i := range img.Pix {
+			img.Pix[i] = byte(i*37 + i*i%251)
+		}
+		got := FromImage(img)
+		want := media.NewFramePool(w, h).Get()
+		u, v := make([]float64, w*h), make([]float64, w*h)
+		for y := range h {
+			for x := range w {
+				c := img.RGBAAt(x, y)
+				l, cu, cv := FromRGB(float64(c.R)/255, float64(c.G)/255, float64(c.B)/255)
+				want.Planes[0][y*want.Strides[0]+x] = Byte(l)
+				u[y*w+x], v[y*w+x] = cu, cv
+			}
+		}
+		SetChroma(want, u, v)
+		for p := range 3 {
+			if !bytes.Equal(got.Planes[p], want.Planes[p]) {
+				t.Fatalf("%dx%d: plane %d differs", w, h, p)
+			}
+		}
 	}
 }
