@@ -14,10 +14,10 @@ import (
 
 // avCodec is a Codec on one of FFmpeg's H.264 encoders.
 type avCodec struct {
-	b      Backend
-	cc     *astiav.CodecContext
-	frame  *astiav.Frame // the input, in format
-	hw     *astiav.Frame // VAAPI: the surface frame is uploaded into
+	b     Backend
+	cc    *astiav.CodecContext
+	frame *astiav.Frame // the input, in format
+	hw    *astiav.Frame // VAAPI: the surface frame is uploaded into
 	// wrap is the input when the source frame's planes are handed over as
 	// they are (libx264, the frame outside the Go heap, the same format):
 	// libx264 copies the picture into its own frames inside
@@ -26,9 +26,9 @@ type avCodec struct {
 	wrap, cur *astiav.Frame
 	noWrap    bool // the encoder kept a wrapped picture: copy from then on
 	wrapped   int  // frames sent wrapped (for the tests)
-	pkt    *astiav.Packet
-	format media.PixelFormat
-	vbv    time.Duration
+	pkt       *astiav.Packet
+	format    media.PixelFormat
+	vbv       time.Duration
 }
 
 // openAV opens b's FFmpeg encoder with cfg: the same stream from every
