@@ -35,7 +35,9 @@ func newBeauty(s float64, w, h int) *beauty {
 }
 
 // run writes the beauty pass of src (a w×h luma plane, rows stride
-// sstride apart) into dst (dstride); dst may be src.
+// sstride apart) into dst (dstride); dst may be src. The caller keeps
+// what owns the planes alive (a media.VideoFrame of its own mapping is
+// unmapped once unreachable, runtime.KeepAlive).
 func (b *beauty) run(dst []byte, dstride int, src []byte, sstride int) {
 	C.golive_beauty((*C.uint8_t)(unsafe.Pointer(&src[0])), C.int(sstride), (*C.uint8_t)(unsafe.Pointer(&dst[0])), C.int(dstride),
 		C.int(b.w), C.int(b.h), C.int(b.r), C.float(b.eps), C.float(b.s), unsafe.Pointer(&b.scratch[0]), cbool(useAVX2))

@@ -50,6 +50,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/asticode/go-astiav"
@@ -448,6 +449,7 @@ func (f *Filter) input(in *media.VideoFrame) error {
 			return fmt.Errorf("cpu: input frame: %w", astiav.Error(ret))
 		}
 		f.beautyIn(in.Planes, in.Strides)
+		runtime.KeepAlive(in) // (Released, deferred, anyway)
 	default:
 		// Scaled first: in into inFrame, through the scale graph into
 		// scaled, and beauty from there into a frame of bPool.
