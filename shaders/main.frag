@@ -17,19 +17,31 @@ uniform vec2 uChroma;         // input w/(2·cw), h/(2·ch): turns a luma coordi
 out vec4 oRGB;
 
 #ifdef BEAUTY
-uniform highp usampler2D uS;  // beauty_smooth's output: S as float bits, R32UI
+uniform highp usampler2D uS;  // beauty_smooth's output: S as float bits, RG32UI, two rows a texel
 uniform float uBeauty;        // strength
 
-float smoothed(ivec2 p) {
-	p = clamp(p, ivec2(0), ivec2(uOut) - 1);
-	return uintBitsToFloat(texelFetch(uS, p, 0).r);
+// S of rows 2t and 2t+1 at column x.
+vec2 smoothed(int x, int t) {
+	return uintBitsToFloat(texelFetch(uS, ivec2(x, t), 0).rg);
 }
 
-// spec.Beauty's second half: light sharpening, then brightening.
+// spec.Beauty's second half: light sharpening, then brightening. S at p
+// and its 4 neighbours (edges clamped) are 4 texels: p's (with its
+// neighbour in the other row of the texel), left, right, and the texel
+// above an even row or below an odd one.
 float beauty(ivec2 p) {
-	float s = smoothed(p);
-	float n = (smoothed(p + ivec2(-1, 0)) + smoothed(p + ivec2(1, 0)) +
-		smoothed(p + ivec2(0, -1)) + smoothed(p + ivec2(0, 1))) / 4.0;
+	ivec2 size = ivec2(uOut);
+	int ty = p.y / 2;
+	bool odd = p.y % 2 == 1;
+	vec2 c = smoothed(p.x, ty);
+	vec2 l = smoothed(max(p.x - 1, 0), ty);
+	vec2 r = smoothed(min(p.x + 1, size.x - 1), ty);
+	vec2 v = smoothed(p.x, odd ? min(ty + 1, (size.y + 1) / 2 - 1) : max(ty - 1, 0));
+	float s = odd ? c.y : c.x;
+	// Below the last row of an odd height, c.y repeats it.
+	float up = odd ? c.x : (p.y == 0 ? s : v.y);
+	float down = odd ? (p.y == size.y - 1 ? s : v.x) : c.y;
+	float n = ((odd ? l.y : l.x) + (odd ? r.y : r.x) + up + down) / 4.0;
 	float t = clamp(s + 0.6 * uBeauty * (s - n), 0.0, 1.0);
 	return t + 0.12 * uBeauty * t * (1.0 - t);
 }

@@ -6,12 +6,14 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/go-gl/gl/v3.1/gles2"
 
@@ -168,6 +170,71 @@ func TestBeautyQuality(t *testing.T) {
 			}
 			if mGot <= mIn || math.Abs(mGot-mRef) > 0.2 {
 				t.Errorf("%s: skin mean luma %.1f → %.1f, spec.Reference's %.1f", name, mIn, mGot, mRef)
+			}
+		}
+	}
+}
+
+// Beauty's smoothing S, read back as the floats it is, against
+// spec.GuidedSmooth on random luma (edges everywhere): at sizes whose half
+// size is even and odd in each direction (guided.frag keeps two rows a
+// texel) and at each radius spec.BeautyRadius gives, odd and even.
+func TestGuidedSmooth(t *testing.T) {
+	needGL(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var strengths []float64 // the first strength of each radius
+	seen := map[int]bool{}
+	for i := 1; i <= 20; i++ {
+		if s := float64(i) / 20; !seen[spec.BeautyRadius(s)] {
+			seen[spec.BeautyRadius(s)] = true
+			strengths = append(strengths, s)
+		}
+	}
+	for _, sz := range [][2]int{{testW, testH}, {testW + 2, testH + 2}, {testW + 1, testH + 1}, {testW - 2, testH - 2}, {37, 9}} {
+		for _, s := range strengths {
+			w, h := sz[0], sz[1]
+			o := spec.Defaults()
+			o.Beauty = s
+			in, _, _ := spec.TestFrame(w, h, 1)
+			l := make([]float64, w*h)
+			for y := range h {
+				for x := range w {
+					v := uint8(16 + rng.IntN(220))
+					if x < w/3 { // and a smooth part, fine noise on a ramp
+						v = uint8(60 + x + rng.IntN(5))
+					}
+					in.Planes[0][y*in.Strides[0]+x] = v
+					l[y*w+x] = (float64(v) - 16) / 219
+				}
+			}
+			want := spec.GuidedSmooth(l, w, h, spec.BeautyRadius(s), spec.BeautyEps(s))
+			got := make([]uint32, 4*w*((h+1)/2)) // two rows a texel
+			at := func(x, y int) float64 { return float64(math.Float32frombits(got[4*(y/2*w+x)+y%2])) }
+			onGLThread(t, func() error {
+				r, err := newRenderer(assets(t, o, w, h), media.PixelFormatI420)
+				defer r.free()
+				if err != nil {
+					return err
+				}
+				if _, err := r.filter(clone(in, 0), testNow); err != nil {
+					return err
+				}
+				gles2.BindFramebuffer(gles2.FRAMEBUFFER, r.fboSmooth)
+				gles2.ReadPixels(0, 0, int32(w), int32((h+1)/2), gles2.RGBA_INTEGER, gles2.UNSIGNED_INT, unsafe.Pointer(&got[0]))
+				gles2.BindFramebuffer(gles2.FRAMEBUFFER, 0)
+				return glError()
+			})
+			worst, wx, wy := 0.0, 0, 0
+			for y := range h {
+				for x := range w {
+					if d := math.Abs(at(x, y) - want[y*w+x]); d > worst {
+						worst, wx, wy = d, x, y
+					}
+				}
+			}
+			t.Logf("%dx%d beauty %g (r %d): max |S − spec.GuidedSmooth| %.2g at %d,%d", w, h, s, spec.BeautyRadius(s), worst, wx, wy)
+			if worst > 1e-4 { // float32 against float64: ~1e-5 where eps is small; 1 code value is 4.6e-3
+				t.Errorf("%dx%d beauty %g: S off by %.2g at %d,%d (%g, want %g)", w, h, s, worst, wx, wy, at(wx, wy), want[wy*w+wx])
 			}
 		}
 	}

@@ -55,11 +55,12 @@ type renderer struct {
 	fboRGB            uint32
 	fboPack           uint32
 	progMain          uint32
-	// Beauty: guided.frag's passes at half size (hw×hh), DOWN into texLd,
-	// then the box passes, ping-ponging between texGuided's two targets;
-	// beauty_smooth.frag's into texSmooth. progDown and progSmooth: [0]
-	// reads an input of the output's size texel by texel, [1] scales it.
-	hw, hh     int
+	// Beauty: guided.frag's passes at half size (hw×hh samples, two rows
+	// a texel: hw×ht texels), DOWN into texLd, then the box passes,
+	// ping-ponging between texGuided's two targets; beauty_smooth.frag's
+	// into texSmooth. progDown and progSmooth: [0] reads an input of the
+	// output's size texel by texel, [1] scales it.
+	hw, hh, ht int
 	texLd      uint32
 	texGuided  [2]uint32
 	fboLd      uint32
@@ -119,6 +120,7 @@ var boxPasses = [...]struct {
 func newRenderer(a *spec.Assets, pf media.PixelFormat) (*renderer, error) {
 	r := &renderer{a: a, w: a.Width, h: a.Height, pf: pf, pool: media.NewFramePoolOf(pf, a.Width, a.Height)}
 	r.hw, r.hh = (r.w+1)/2, (r.h+1)/2
+	r.ht = (r.hh + 1) / 2
 	var major int32
 	gles2.GetIntegerv(gles2.MAJOR_VERSION, &major)
 	if major < 3 {
@@ -151,15 +153,15 @@ func newRenderer(a *spec.Assets, pf media.PixelFormat) (*renderer, error) {
 	r.texV = newTexture(unitV, gles2.LINEAR)
 	var err error
 	if a.Beauty > 0 {
-		if r.texLd, r.fboLd, err = newTarget(unitLd, gles2.R32UI, r.hw, r.hh); err != nil {
+		if r.texLd, r.fboLd, err = newTarget(unitLd, gles2.RG32UI, r.hw, r.ht); err != nil {
 			return r, fmt.Errorf("beauty target: %w", err)
 		}
 		for i := range r.texGuided {
-			if r.texGuided[i], r.fboGuided[i], err = newTarget(unitGuided+i, gles2.RG32UI, r.hw, r.hh); err != nil {
+			if r.texGuided[i], r.fboGuided[i], err = newTarget(unitGuided+i, gles2.RGBA32UI, r.hw, r.ht); err != nil {
 				return r, fmt.Errorf("beauty target: %w", err)
 			}
 		}
-		if r.texSmooth, r.fboSmooth, err = newTarget(unitSmooth, gles2.R32UI, r.w, r.h); err != nil {
+		if r.texSmooth, r.fboSmooth, err = newTarget(unitSmooth, gles2.RG32UI, r.w, (r.h+1)/2); err != nil {
 			return r, fmt.Errorf("beauty target: %w", err)
 		}
 	}
@@ -296,6 +298,7 @@ func (r *renderer) beautyPrograms() error {
 			gles2.UseProgram(p)
 			setInt(p, "uY", unitY)
 			gles2.Uniform2f(loc(p, "uOut"), float32(r.w), float32(r.h))
+			setInt(p, "uRows", int32(r.hh))
 		}
 		setInt(r.progSmooth[scaled], "uAB", int32(unitGuided+boxPasses[len(boxPasses)-1].target))
 	}
@@ -306,6 +309,7 @@ func (r *renderer) beautyPrograms() error {
 		}
 		p := r.progBox[i]
 		gles2.UseProgram(p)
+		setInt(p, "uRows", int32(r.hh))
 		if i == 0 {
 			setInt(p, "uIn", unitLd)
 		} else {
@@ -408,11 +412,11 @@ func (r *renderer) filter(in *media.VideoFrame, now time.Time) (*media.VideoFram
 		if r.inW != r.w || r.inH != r.h {
 			scaled = 1
 		}
-		r.pass(r.fboLd, r.progDown[scaled], 0, r.hw, r.hh)
+		r.pass(r.fboLd, r.progDown[scaled], 0, r.hw, r.ht)
 		for i, bp := range boxPasses {
-			r.pass(r.fboGuided[bp.target], r.progBox[i], 0, r.hw, r.hh)
+			r.pass(r.fboGuided[bp.target], r.progBox[i], 0, r.hw, r.ht)
 		}
-		r.pass(r.fboSmooth, r.progSmooth[scaled], 0, r.w, r.h)
+		r.pass(r.fboSmooth, r.progSmooth[scaled], 0, r.w, (r.h+1)/2)
 	}
 	r.pass(r.fboRGB, r.progMain, 0, r.w, r.h)
 	if r.packSplit {
