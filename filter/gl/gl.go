@@ -26,16 +26,26 @@
 // # Passes
 //
 // The input's Y, U and V planes are uploaded as three R8 textures
-// (GL_UNPACK_ROW_LENGTH takes the strides). Then, at the output size, each
-// pass sampling the one before and scaling by sampling the input:
+// (GL_UNPACK_ROW_LENGTH takes the strides). Then, at the output size
+// (beauty's guided filter at half of it), each pass sampling the one before
+// and scaling by sampling the input:
 //
-//  1. beauty_smooth (when Beauty > 0): spec.Beauty's 17-tap edge-preserving
-//     average of luma, into an RGBA8 target as 16-bit fixed point
-//  2. main: beauty's sharpen and brighten (or the input luma), BT.709
+//  1. guided (when Beauty > 0), five draws at half size: spec.Beauty's
+//     self-guided filter up to its coefficients A and B — the 2×2 mean
+//     of luma, then separable (2r+1)² box means, horizontal and vertical,
+//     of it and its square, then of a and b. The targets are integer
+//     (RG32UI, RGBA32UI: floats bit for bit, renderable in core ES 3.0,
+//     where float targets need an extension) and hold two rows a texel,
+//     so that a fragment does two rows' work and the vertical boxes share
+//     their reads.
+//  2. beauty_smooth (when Beauty > 0): S = A·L + B, A and B bilinear from
+//     half size (by hand: integer textures do not filter), into RG32UI,
+//     two rows a texel
+//  3. main: beauty's sharpen and brighten (or the input luma), BT.709
 //     limited YUV to RGB (each pixel with its 2×2 block's chroma), colour, the 3D
 //     LUT (an RGB16F 3D texture, trilinear), the watermark and the text,
 //     into RGB10_A2, −1..2 stored as 0..1 (10 bits keep the round trip within a code value)
-//  3. yuv_pack: RGB to Y, U and V (U and V averaged over each 2×2 block),
+//  4. yuv_pack: RGB to Y, U and V (U and V averaged over each 2×2 block),
 //     written as the bytes of an I420 frame, or of an NV12 one (U and V
 //     interleaved as it writes them), into an RGBA8 target of (w/4)×(3h/2)
 //     texels (two draws, one for the Y rows and one for the chroma, when
