@@ -24,53 +24,70 @@ INLINE int clampi(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v;
 
 // The scratch, in 4-byte words: four half-size integer planes (the 2×2
 // sums of Y and their squares, their box sums; then a and b, and theirs),
-// two half-size float planes (A and B), a half-width row of column sums,
-// two of A and B blended vertically, and three full-width rows of S.
+// two half-size float planes (A and B), two half-width rows of column
+// sums, two of A and B blended vertically, and three full-width rows of S.
 size_t golive_beauty_scratch(int w, int h) {
 	size_t hw = (size_t)(w + 1) / 2, hh = (size_t)(h + 1) / 2;
-	return 4 * (6 * hw * hh + 3 * hw + 3 * (size_t)w);
+	return 4 * (6 * hw * hh + 4 * hw + 3 * (size_t)w);
 }
 
-// hbox writes the sums of c (n words) over the 2r+1 around each, edges
-// clamped: a running sum, with no clamping in the long middle.
-INLINE void hbox(uint32_t *restrict o, const uint32_t *restrict c, int n, int r) {
-	uint32_t s = 0;
-	for (int k = -r; k <= r; k++)
+// hbox2 writes the sums of c and d (n words each) over the 2r+1 around
+// each, edges clamped, into o and p: running sums (two at once, for the
+// CPU to overlap), with no clamping in the long middle.
+INLINE void hbox2(uint32_t *restrict o, const uint32_t *restrict c, uint32_t *restrict p, const uint32_t *restrict d,
+                  int n, int r) {
+	uint32_t s = 0, t = 0;
+	for (int k = -r; k <= r; k++) {
 		s += c[clampi(k, 0, n - 1)];
+		t += d[clampi(k, 0, n - 1)];
+	}
 	o[0] = s;
+	p[0] = t;
 	int x = 1, e1 = r + 1 < n ? r + 1 : n, e2 = n - r;
 	for (; x < e1; x++) { // x − r − 1 < 0
-		s += c[x + r < n - 1 ? x + r : n - 1] - c[0];
+		int i = x + r < n - 1 ? x + r : n - 1;
+		s += c[i] - c[0];
+		t += d[i] - d[0];
 		o[x] = s;
+		p[x] = t;
 	}
 	for (; x < e2; x++) {
 		s += c[x + r] - c[x - r - 1];
+		t += d[x + r] - d[x - r - 1];
 		o[x] = s;
+		p[x] = t;
 	}
 	for (; x < n; x++) { // x + r ≥ n
 		s += c[n - 1] - c[x - r - 1];
+		t += d[n - 1] - d[x - r - 1];
 		o[x] = s;
+		p[x] = t;
 	}
 }
 
-// box writes the sums of p (hw×hh) over the (2r+1)² window around each
-// sample, edges clamped, into out; col is hw words. In uint32: the sums
-// wrap, but come out exact (of int32 samples too, as two's complement) as
-// long as they fit in 32 bits.
-INLINE void box(uint32_t *restrict out, const uint32_t *restrict p, int hw, int hh, int r, uint32_t *restrict col) {
-	memset(col, 0, sizeof(uint32_t) * hw);
+// box2 writes the sums of p and q (hw×hh each) over the (2r+1)² window
+// around each sample, edges clamped, into po and qo; col is 2·hw words.
+// In uint32: the sums wrap, but come out exact (of int32 samples too, as
+// two's complement) as long as they fit in 32 bits.
+INLINE void box2(uint32_t *restrict po, const uint32_t *restrict p, uint32_t *restrict qo, const uint32_t *restrict q,
+                 int hw, int hh, int r, uint32_t *restrict col) {
+	uint32_t *cp = col, *cq = col + hw;
+	memset(col, 0, 2 * sizeof(uint32_t) * hw);
 	for (int k = -r; k <= r; k++) {
-		const uint32_t *row = p + (size_t)clampi(k, 0, hh - 1) * hw;
-		for (int x = 0; x < hw; x++)
-			col[x] += row[x];
+		size_t o = (size_t)clampi(k, 0, hh - 1) * hw;
+		for (int x = 0; x < hw; x++) {
+			cp[x] += p[o + x];
+			cq[x] += q[o + x];
+		}
 	}
-	hbox(out, col, hw, r);
+	hbox2(po, cp, qo, cq, hw, r);
 	for (int y = 1; y < hh; y++) {
-		const uint32_t *add = p + (size_t)clampi(y + r, 0, hh - 1) * hw;
-		const uint32_t *sub = p + (size_t)clampi(y - r - 1, 0, hh - 1) * hw;
-		for (int x = 0; x < hw; x++)
-			col[x] += add[x] - sub[x];
-		hbox(out + (size_t)y * hw, col, hw, r);
+		size_t add = (size_t)clampi(y + r, 0, hh - 1) * hw, sub = (size_t)clampi(y - r - 1, 0, hh - 1) * hw;
+		for (int x = 0; x < hw; x++) {
+			cp[x] += p[add + x] - p[sub + x];
+			cq[x] += q[add + x] - q[sub + x];
+		}
+		hbox2(po + (size_t)y * hw, cp, qo + (size_t)y * hw, cq, hw, r);
 	}
 }
 
@@ -132,7 +149,7 @@ INLINE void beauty(const uint8_t *src, int sstride, uint8_t *dst, int dstride, i
 	float *A = (float *)(s1 + n2);
 	float *B = A + n2;
 	uint32_t *col = (uint32_t *)(B + n2);
-	float *ah = (float *)(col + hw), *bh = ah + hw;
+	float *ah = (float *)(col + 2 * hw), *bh = ah + hw;
 	float *srow[3] = {bh + hw, bh + hw + w, bh + hw + 2 * (size_t)w};
 
 	// 1. The 2×2 sums of Y (4× the half-size mean, in code values) and
@@ -158,8 +175,7 @@ INLINE void beauty(const uint8_t *src, int sstride, uint8_t *dst, int dstride, i
 	//	var = (Q·n − M²)/(16·n²·219²)   (Q·n − M² exact in double)
 	//	m = (M/(4n) − 16)/219
 	int n = (2 * r + 1) * (2 * r + 1);
-	box(s0, p0, hw, hh, r, col);
-	box(s1, p1, hw, hh, r, col);
+	box2(s0, p0, s1, p1, hw, hh, r, col);
 	const float kv = 1.0f / (16.0f * (float)n * (float)n * 219.0f * 219.0f);
 	const float km = 1.0f / (4.0f * (float)n * 219.0f), m0 = 16.0f / 219.0f;
 	for (size_t i = 0; i < n2; i++) {
@@ -175,8 +191,7 @@ INLINE void beauty(const uint8_t *src, int sstride, uint8_t *dst, int dstride, i
 
 	// 3. A and B: the box means of a and b; B in code values less 16·A,
 	// so that S = A·Y + B in code values.
-	box(s0, p0, hw, hh, r, col);
-	box(s1, p1, hw, hh, r, col);
+	box2(s0, p0, s1, p1, hw, hh, r, col);
 	const float kn = 1.0f / ((float)n * AONE);
 	for (size_t i = 0; i < n2; i++) {
 		float a = (float)(int32_t)s0[i] * kn;

@@ -34,15 +34,14 @@
 // graph's description either way.
 //
 // A frame is copied twice: into the graph's input frame (from a buffer
-// pool of our own, so that steady state allocates nothing; beauty's
-// output is that copy) and out of the
-// sink's frame into one of the Filter's pooled media.VideoFrames, of the
-// format the sink gives. For NV12, the swscale lavfi puts before the last
-// format filter interleaves U and V (its unscaled yuv420p to nv12 path, a
-// copy); where that filter follows the scale of an input of another size,
-// the scale writes NV12 itself, rounding within a code value of what it
-// writes as yuv420p. The
-// graph is synchronous: each Filter call writes its frame before it
+// pool of our own, so that steady state allocates nothing; with beauty,
+// beauty writes its Y) and out of the sink's frame into one of the
+// Filter's pooled media.VideoFrames, of the format the sink gives. For
+// NV12, the swscale lavfi puts before the last format filter interleaves
+// U and V (its unscaled yuv420p to nv12 path, a copy); where that filter
+// follows the scale of an input of another size, the scale writes NV12
+// itself, rounding within a code value of what it writes as yuv420p. The
+// graphs are synchronous: each Filter call writes its frame before it
 // returns, and Flush has nothing to do.
 package cpu
 
