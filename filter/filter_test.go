@@ -94,6 +94,44 @@ func TestBackendsAlike(t *testing.T) {
 	}
 }
 
+// TestBackendsBeautyAlike: beauty alone, the backends run the same filter
+// (spec.Beauty's guided filter, each within a code value or two of it):
+// at each strength, at an odd size, and on an input each scales first.
+func TestBackendsBeautyAlike(t *testing.T) {
+	requireGL(t)
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		s          float64
+		inW, inH   int
+		outW, outH int
+	}{
+		{0.2, 320, 180, 320, 180}, {0.6, 320, 180, 320, 180}, {1, 320, 180, 320, 180},
+		{0.6, 321, 181, 321, 181}, {0.6, 640, 360, 320, 180},
+	} {
+		o := spec.Defaults()
+		o.Beauty = tc.s
+		in, _, _ := spec.TestFrame(tc.inW, tc.inH, 1)
+		run := func(backend string) *media.VideoFrame {
+			return filterOne(t, Config{Options: o, Backend: backend, Width: tc.outW, Height: tc.outH}, in, now)
+		}
+		d, psnr := spec.Compare(run(BackendGL), run(BackendCPU))
+		t.Logf("beauty %.1f, %dx%d → %dx%d: gl vs cpu PSNR %.1f dB, max difference %d", tc.s, tc.inW, tc.inH, tc.outW, tc.outH, psnr, d)
+		want := 50.0
+		if tc.inW != tc.outW {
+			// The backends scale differently (GL bilinearly, lavfi
+			// bicubic): beauty must add next to nothing to that.
+			o.Beauty = 0
+			_, scaled := spec.Compare(run(BackendGL), run(BackendCPU))
+			t.Logf("  the same without beauty: %.1f dB", scaled)
+			want = min(want, scaled-1)
+		}
+		if psnr < want {
+			t.Errorf("beauty %.1f, %dx%d → %dx%d: gl vs cpu PSNR %.1f dB (max difference %d), want ≥ %.1f: not the same beauty",
+				tc.s, tc.inW, tc.inH, tc.outW, tc.outH, psnr, d, want)
+		}
+	}
+}
+
 // TestFormat: Config.Format reaches either backend. The zero value writes
 // I420, as before there was a choice; NV12 writes the same picture as
 // NV12, byte for byte, at an odd size too; any other format fails with
