@@ -6,8 +6,9 @@
 //
 // # Order of the passes
 //
-//  1. beauty (luma only): edge-preserving smoothing, brightening, light
-//     sharpening of edges — see Beauty
+//  1. beauty (luma only): edge-preserving smoothing (a fast guided filter
+//     on the half-size luma), light sharpening of edges, brightening —
+//     see Beauty
 //  2. colour: brightness, contrast, saturation, on Y, U, V — see ColourYUV
 //  3. the 3D LUT, in RGB (trilinear)
 //  4. the watermark, alpha-blended
