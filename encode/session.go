@@ -3,6 +3,7 @@ package encode
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -99,6 +100,11 @@ func openSession(b Backend, cfg VideoConfig, timeout, stall time.Duration) (*ses
 }
 
 func (s *session) work(cfg VideoConfig, opened chan<- error) {
+	// The encoder's C calls on one thread, as the file source's (see
+	// capture/file's Run): what libavcodec mallocs per frame stays in one
+	// arena instead of one per runtime thread it happens to run on.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	c, err := s.b.Open(cfg)
 	if err != nil {
 		opened <- err

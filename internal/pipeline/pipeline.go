@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -249,6 +250,10 @@ func aggregateState(outs []*output) string {
 // adds no latency otherwise. A backend that fails mid-stream is bypassed:
 // the stream goes on unfiltered rather than going silent.
 func runFilter(b spec.Backend, q, out *frameQueue, srcDone <-chan struct{}, clock *media.Clock, log *slog.Logger) {
+	// One thread for the filter's C code, as for the file source's (see
+	// capture/file's Run): its buffers stay in one malloc arena.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	failed := false
 	for f := range q.frames(srcDone) {
 		if failed {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -205,6 +206,10 @@ func (p *push) run(ctx context.Context) error {
 		}
 		p.setState()
 	}()
+	// Opening left garbage on the heap (the slate drawn as RGBA, the
+	// filter's assets, the configuration): collect it and give its pages
+	// back now rather than carry them, resident, through the stream.
+	debug.FreeOSMemory()
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	if p.cfg.Duration > 0 {
