@@ -90,6 +90,7 @@ func filterCostSection() (string, error) {
 			return fmt.Sprintf("%.2f", medianOf(v)/1e6)
 		}
 		fmt.Fprintf(&b, "| after (the renderer: %s) | %s | %s |\n\n", glRenderer(), glMS("BenchmarkGL720p"), glMS("BenchmarkGL1080p"))
+		b.WriteString("(No GL *before* here: the bilateral's shaders are gone with it; see earlier reports for its BenchmarkGL figures.)\n\n")
 	}
 
 	b.WriteString("Quality on spec.TestFrame: the variance of Y on the noisy skin patch (code values²) and the 10–90% width of the black/white edge (px), " +
