@@ -9,10 +9,10 @@ import (
 	"github.com/golive/golive/media/yuv"
 )
 
-// BeautyTaps are the sample offsets of BeautyBilateral's smoothing for strength s,
-// with their spatial weights: the centre, an inner ring of 8 at radius
-// R/2 and an outer ring of 8 at radius R (turned by 22.5°), R = 1 + 4s
-// pixels. Offsets are fractional: samples are bilinear.
+// BeautyTaps are the sample offsets of BeautyBilateral's smoothing for
+// strength s, with their spatial weights: the centre, an inner ring of 8
+// at radius R/2 and an outer ring of 8 at radius R (turned by 22.5°),
+// R = 1 + 4s pixels. Offsets are fractional: samples are bilinear.
 func BeautyTaps(s float64) (dx, dy, w [17]float64) {
 	r := 1 + 4*s
 	w[0] = 1
@@ -25,15 +25,16 @@ func BeautyTaps(s float64) (dx, dy, w [17]float64) {
 	return dx, dy, w
 }
 
-// BeautySigmaR is the range sigma of BeautyBilateral's smoothing, in luma units
-// (0..1 = Y 16..235): differences well under it (skin texture, sensor
-// noise) are smoothed, edges well over it are kept.
+// BeautySigmaR is the range sigma of BeautyBilateral's smoothing, in luma
+// units (0..1 = Y 16..235): differences well under it (skin texture,
+// sensor noise) are smoothed, edges well over it are kept. BeautyEps
+// scales with its square.
 func BeautySigmaR(s float64) float64 { return 0.02 + 0.08*s }
 
 // BeautyRadius is the box radius r of Beauty's guided filter for
 // strength s, in half-resolution pixels: the windows are (2r+1)² samples
 // of the half-size luma, about (4r+2)² pixels of the frame. 6 at s ≤ 0.13,
-// 5 to s = 0.46, 4 to s = 0.8, 3 above: a stronger beauty smooths more
+// 5 to s ≈ 0.46, 4 to s ≈ 0.8, 3 above: a stronger beauty smooths more
 // through a larger eps, and the window shrinks as eps grows, so that what
 // it smooths stays within the skin (TestFrame's skin patch at 320×180
 // keeps less noise than BeautyBilateral left at every strength) while
