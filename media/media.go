@@ -97,6 +97,11 @@ func (f PixelFormat) Planes() int {
 
 // VideoFrame is one raw picture. Planes alias pooled memory: a consumer that
 // is done with a frame calls Release, after which it must not touch it.
+// Hold the frame itself, not only its planes, while they are in use: a
+// pool's frame of 64 KiB or more is memory of its own outside the Go heap
+// (see FramePool), unmapped once the frame is unreachable — a plane passed
+// to C as the frame's last use needs a runtime.KeepAlive(frame) (or the
+// Release) after the call.
 type VideoFrame struct {
 	Format PixelFormat
 	Width  int
