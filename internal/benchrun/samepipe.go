@@ -111,7 +111,7 @@ func samePipeReport(g, f []result, dur time.Duration) string {
 	fmt.Fprintf(&b, "windows around every page touched: a Go binary of 27 MB has some 13–17 MiB of them, ffmpeg's own 300 KB executable none\n")
 	fmt.Fprintf(&b, "(the libraries are the same on both sides).\n\n")
 	compare(&b, g, f)
-	b.WriteString("Bars (issue 15):\n\n")
+	b.WriteString("Bars (issue 15), on this strictest form of the comparison:\n\n")
 	b.WriteString(bar("golive/ffmpeg CPU, same picture", median(g, cpu)/median(f, cpu), 0.95))
 	b.WriteString(bar("golive/ffmpeg peak RSS, same picture", median(g, rss)/median(f, rss), 1.0))
 	b.WriteString("\n")
