@@ -284,23 +284,9 @@ func pushFFmpeg(n *testpeer.Nginx, key string, dur time.Duration) (result, error
 }
 
 func measure(cmd *exec.Cmd, n *testpeer.Nginx, key string) (result, error) {
-	if err := cmd.Start(); err != nil {
-		return result{}, err
-	}
-	anon := make(chan int64, 1)
-	stop := make(chan struct{})
-	go func() { anon <- peakAnon(cmd.Process.Pid, stop) }()
-	err := cmd.Wait()
-	close(stop)
-	peak := <-anon
+	res, err := runMeasured(cmd)
 	if err != nil {
-		return result{}, err
-	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	res := result{
-		cpu:    time.Duration(ru.Utime.Nano() + ru.Stime.Nano()),
-		rssKB:  ru.Maxrss,
-		anonKB: peak,
+		return res, err
 	}
 	rec := n.RecordPath(key)
 	if err := testutil.WaitRecordingDone(rec, 10*time.Second); err != nil {
@@ -317,32 +303,63 @@ func measure(cmd *exec.Cmd, n *testpeer.Nginx, key string) (result, error) {
 	return res, nil
 }
 
-// peakAnon samples RssAnon of process pid every 50 ms until stop: the
-// peak of its private memory. Peak RSS (getrusage) also counts the pages of
-// mapped files — shared libraries and the executable — that the kernel maps
-// in 64 KiB windows around each touched page (fault-around); those are
-// clean, shared and reclaimable, and a 27 MB Go binary has many more of
-// them than ffmpeg's 300 KB one.
-func peakAnon(pid int, stop <-chan struct{}) int64 {
-	var peak int64
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for {
-		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
-			for _, l := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
+// runMeasured runs cmd and gives its CPU time (getrusage) and its peak
+// memory, read from /proc every 50 ms while it runs: VmHWM (peak RSS) and
+// the peak of RssAnon (private memory). Not getrusage's ru_maxrss: a child
+// that Go starts with vfork reports the larger of its own peak and its
+// parent's RSS at the fork, and benchrun holds hundreds of MB of frames
+// after its encoder benchmarks. Peak RSS also counts the pages of mapped
+// files — shared libraries and the executable — that the kernel maps in
+// 64 KiB windows around each touched page (fault-around): clean, shared and
+// reclaimable; a 27 MB Go binary has many more of them than ffmpeg's 300 KB
+// one.
+func runMeasured(cmd *exec.Cmd) (result, error) {
+	if err := cmd.Start(); err != nil {
+		return result{}, err
+	}
+	type peaks struct{ hwm, anon int64 }
+	got := make(chan peaks, 1)
+	stop := make(chan struct{})
+	go func() {
+		var p peaks
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid)); err == nil {
+				for _, l := range strings.Split(string(b), "\n") {
+					k, v, ok := strings.Cut(l, ":")
+					if !ok || (k != "VmHWM" && k != "RssAnon") {
+						continue
+					}
 					var kb int64
-					fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
-					peak = max(peak, kb)
+					fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+					if k == "VmHWM" {
+						p.hwm = max(p.hwm, kb)
+					} else {
+						p.anon = max(p.anon, kb)
+					}
 				}
 			}
+			select {
+			case <-stop:
+				got <- p
+				return
+			case <-t.C:
+			}
 		}
-		select {
-		case <-stop:
-			return peak
-		case <-t.C:
-		}
+	}()
+	err := cmd.Wait()
+	close(stop)
+	p := <-got
+	if err != nil {
+		return result{}, err
 	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	res := result{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), rssKB: p.hwm, anonKB: p.anon}
+	if res.rssKB == 0 {
+		res.rssKB = ru.Maxrss // too short-lived to be sampled
+	}
+	return res, nil
 }
 
 func median(rs []result, f func(result) float64) float64 {

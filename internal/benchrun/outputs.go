@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/golive/golive/internal/testpeer"
@@ -64,11 +63,10 @@ func outputRounds(bin string, n *testpeer.Nginx, dur time.Duration, rounds int) 
 			cmd := exec.Command(b, args...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
-			if err := cmd.Run(); err != nil {
+			x, err := runMeasured(cmd)
+			if err != nil {
 				return "", fmt.Errorf("%s: %w\n%s", c.name, err, stderr.String())
 			}
-			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-			x := result{cpu: time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), rssKB: ru.Maxrss}
 			// Every destination got the whole stream: the fewest frames any got.
 			x.frames = -1
 			for _, k := range c.keys {
