@@ -364,7 +364,7 @@ func (a *refAdapter) setMax(bps int) {
 
 func (a *refAdapter) scale(now time.Time, delay time.Duration) {
 	r, b := a.rungs[a.level], a.ctl.Bitrate()
-	if b > r.Min {
+	if b > r.Min || a.link >= int64(b+vAudio) { // (the link carrying the stream: since issue 15)
 		a.pinned = time.Time{}
 	} else if a.pinned.IsZero() {
 		a.pinned = now
@@ -890,4 +890,20 @@ func TestAdapterRun(t *testing.T) {
 	done := make(chan struct{})
 	close(done)
 	ad.Run(done)
+}
+
+// TestAdapterLadderDraining: down one rung, on a link that carries that
+// rung's minimum with room to spare, the picture stays there while the
+// backlog of the rung above drains, however long that takes: the link
+// carries the stream, so resting at the minimum is not a reason to go
+// smaller again (nginx-rtmp's 550k link once went 720p → 480p → 360p).
+func TestAdapterLadderDraining(t *testing.T) {
+	cfg := AdapterConfig{Target: vTarget, Min: testRungs[0].Min, Audio: vAudio, Rungs: testRungs}
+	s := newSim(t, cfg, 10_000_000)
+	s.run(5 * time.Second)
+	s.links[0].set(func(l *fakeLink) { l.capacity = (testRungs[1].Min + vAudio) * 115 / 100 })
+	s.run(60 * time.Second)
+	if want := []string{"854x480"}; !slices.Equal(s.enc.sizes, want) {
+		t.Fatalf("sizes %v on a link that carries 480p's minimum with 15%% to spare, want %v", s.enc.sizes, want)
+	}
 }

@@ -62,7 +62,8 @@ func Ladder(p presets.Preset) []Rung {
 }
 
 // scale moves along the ladder: down one rung when the stream's bitrate
-// has rested at the rung's minimum for scaleDownAfter, up one when it has
+// has rested at the rung's minimum for scaleDownAfter while the links did
+// not carry it (a link that does is draining a backlog), up one when it has
 // rested at a lower rung's target, with the queues clear, for
 // scaleUpAfter. The queues are those of the voting links that keep up
 // with the stream (all of them under FollowSlowest): one left behind
@@ -71,12 +72,22 @@ func Ladder(p presets.Preset) []Rung {
 func (a *Adapter) scale(now time.Time) {
 	r, b := a.rungs[a.level], a.bitrate
 	var queue time.Duration
+	// carried: those links each carried the stream at this bitrate over
+	// the last second (a backlog draining). Resting at the minimum then
+	// says the rung fits, not that it does not: a link that carries 480p's
+	// minimum with room to spare could take more than 10 s to drain what
+	// 720p left queued, and went down to 360p for nothing.
+	carried, keeping := true, false
 	for _, s := range a.links {
 		if s.voting && s.ctl.Bitrate() >= b {
 			queue = max(queue, s.delay)
+			keeping = true
+			if rate := s.rate.Load(); rate < int64(b+a.audio) {
+				carried = false
+			}
 		}
 	}
-	if b > r.Min {
+	if b > r.Min || keeping && carried {
 		a.pinned = time.Time{}
 	} else if a.pinned.IsZero() {
 		a.pinned = now
