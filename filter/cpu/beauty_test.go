@@ -7,7 +7,6 @@ import (
 
 	"github.com/golive/golive/filter/spec"
 	"github.com/golive/golive/media"
-	"github.com/golive/golive/media/yuv"
 )
 
 // beautyFrame is in with its luma through b (chroma copied).
@@ -20,28 +19,6 @@ func beautyFrame(b *beauty, in *media.VideoFrame) *media.VideoFrame {
 	// Frames of their own mapping are unmapped once unreachable: not
 	// while C reads them.
 	runtime.KeepAlive(in)
-	return out
-}
-
-// bilateralReference is in (TestFrame) through spec.BeautyBilateral at
-// strength s, the beauty before the guided filter: its luma, the chroma
-// as it is (what spec.Reference does with beauty alone, to its YUV→RGB→YUV
-// round trip).
-func bilateralReference(in *media.VideoFrame, s float64) *media.VideoFrame {
-	w, h := in.Width, in.Height
-	l := make([]float64, w*h)
-	for y := range h {
-		for x := range w {
-			l[y*w+x] = (float64(in.Planes[0][y*in.Strides[0]+x]) - 16) / 219
-		}
-	}
-	l = spec.BeautyBilateral(l, w, h, s)
-	out := clone(in)
-	for y := range h {
-		for x := range w {
-			out.Planes[0][y*out.Strides[0]+x] = yuv.Byte(16 + 219*l[y*w+x])
-		}
-	}
 	return out
 }
 

@@ -279,7 +279,7 @@ func TestBeauty(t *testing.T) {
 		in, noise, edge := spec.TestFrame(tc.w, tc.h, 1)
 		out := filterOnce(t, load(t, o, tc.w, tc.h), in, t0)
 		ref := reference(t, o, in, t0)
-		old := bilateralReference(in, tc.s)
+		old := spec.BilateralFrame(in, tc.s)
 		d, psnr := spec.Compare(ref, out)
 		_, psnrOld := spec.Compare(old, out)
 		t.Logf("%dx%d s %.1f: against spec.Reference max difference %d, PSNR %.1f dB; against the old bilateral %.1f dB",

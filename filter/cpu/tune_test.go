@@ -31,7 +31,7 @@ func TestBeautyTuning(t *testing.T) {
 			in, _, _ := spec.TestFrame(sz[0], sz[1], 1)
 			o := spec.Defaults()
 			o.Beauty = s
-			cases = append(cases, testCase{in, bilateralReference(in, s), load(t, o, sz[0], sz[1])})
+			cases = append(cases, testCase{in, spec.BilateralFrame(in, s), load(t, o, sz[0], sz[1])})
 		}
 		psnr := func(ss, sr float64) float64 {
 			beautySigmaSScale, beautySigmaRScale = ss, sr

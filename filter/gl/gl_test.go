@@ -154,7 +154,7 @@ func TestBeautyQuality(t *testing.T) {
 			in, noise, edge := spec.TestFrame(w, h, 1)
 			got := run(t, o, media.PixelFormatI420, w, h, testNow, in)[0]
 			ref := reference(t, o, in, testNow)
-			bil := bilateral(in, s)
+			bil := spec.BilateralFrame(in, s)
 			mIn, vIn := spec.LumaStats(in, noise)
 			mGot, vGot := spec.LumaStats(got, noise)
 			mRef, vRef := spec.LumaStats(ref, noise)
@@ -238,25 +238,6 @@ func TestGuidedSmooth(t *testing.T) {
 			}
 		}
 	}
-}
-
-// bilateral is in with its luma through spec.BeautyBilateral.
-func bilateral(in *media.VideoFrame, s float64) *media.VideoFrame {
-	w, h := in.Width, in.Height
-	l := make([]float64, w*h)
-	for y := range h {
-		for x := range w {
-			l[y*w+x] = (float64(in.Planes[0][y*in.Strides[0]+x]) - 16) / 219
-		}
-	}
-	l = spec.BeautyBilateral(l, w, h, s)
-	out := clone(in, 0)
-	for y := range h {
-		for x := range w {
-			out.Planes[0][y*out.Strides[0]+x] = yuv.Byte(16 + 219*l[y*w+x])
-		}
-	}
-	return out
 }
 
 // The last pass writes NV12 as it writes I420: the same input and options

@@ -26,12 +26,7 @@ type BeautyFigures struct {
 // bilateral is slow: a second or two at 1080p.)
 func MeasureBeauty(w, h int, s float64) BeautyFigures {
 	in, noise, edge := TestFrame(w, h, 1)
-	l := make([]float64, w*h)
-	for y := range h {
-		for x := range w {
-			l[y*w+x] = (float64(in.Planes[0][y*in.Strides[0]+x]) - 16) / 219
-		}
-	}
+	l := luma(in)
 	old := withLuma(in, BeautyBilateral(l, w, h, s))
 	cur := withLuma(in, Beauty(l, w, h, s))
 	f := BeautyFigures{Width: w, Height: h, Strength: s}
@@ -41,6 +36,24 @@ func MeasureBeauty(w, h int, s float64) BeautyFigures {
 	f.EdgeIn, f.EdgeOld, f.EdgeNew = EdgeWidth(in, edge), EdgeWidth(old, edge), EdgeWidth(cur, edge)
 	_, f.PSNR = Compare(cur, old)
 	return f
+}
+
+// BilateralFrame is a copy of in with its luma through BeautyBilateral at
+// strength s (the chroma as it is): the beauty before the guided filter,
+// for the tests that compare with it.
+func BilateralFrame(in *media.VideoFrame, s float64) *media.VideoFrame {
+	return withLuma(in, BeautyBilateral(luma(in), in.Width, in.Height, s))
+}
+
+// luma is f's normalised luma, L = (Y−16)/219, row after row.
+func luma(f *media.VideoFrame) []float64 {
+	l := make([]float64, f.Width*f.Height)
+	for y := range f.Height {
+		for x := range f.Width {
+			l[y*f.Width+x] = (float64(f.Planes[0][y*f.Strides[0]+x]) - 16) / 219
+		}
+	}
+	return l
 }
 
 // withLuma is a copy of f with normalised luma l.

@@ -254,15 +254,30 @@ func pushFFmpegSamePicture(n *testpeer.Nginx, key string, dur time.Duration) (re
 // writeY4M renders frames of golive's test pattern as a y4m stream until
 // the reader stops reading.
 func writeY4M(w io.Writer, width, height, fps, frames int) {
+	writeFrames(w, width, height, fps, frames, true, false)
+}
+
+// writeFrames writes frames of golive's test pattern, raw I420 (y4m: as a
+// y4m stream), until frames are written or the reader stops; paced: one
+// every 1/fps on the wall clock.
+func writeFrames(w io.Writer, width, height, fps, frames int, y4m, paced bool) {
 	src := &testsrc.Source{Width: width, Height: height, FPS: fps}
 	pool := media.NewFramePool(width, height)
 	bw := bufio.NewWriterSize(w, 1<<20)
-	fmt.Fprintf(bw, "YUV4MPEG2 W%d H%d F%d:1 Ip A1:1 C420jpeg XCOLORRANGE=LIMITED\n", width, height, fps)
-	for i := 0; i < frames; i++ {
+	if y4m {
+		fmt.Fprintf(bw, "YUV4MPEG2 W%d H%d F%d:1 Ip A1:1 C420jpeg XCOLORRANGE=LIMITED\n", width, height, fps)
+	}
+	start := time.Now()
+	for i := range frames {
 		f := pool.Get()
 		src.RenderFrame(f, uint64(i))
-		bw.WriteString("FRAME\n")
-		for p := 0; p < 3; p++ {
+		if paced {
+			time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(fps))))
+		}
+		if y4m {
+			bw.WriteString("FRAME\n")
+		}
+		for p := range 3 {
 			bw.Write(f.Planes[p])
 		}
 		f.Release()

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"os/exec"
 	"strings"
 	"time"
 
-	"github.com/golive/golive/capture/testsrc"
 	"github.com/golive/golive/internal/testpeer"
-	"github.com/golive/golive/media"
 )
 
 // samePipeRounds: golive and the ffmpeg command line each read the very
@@ -60,34 +56,13 @@ func pushPiped(cmd *exec.Cmd, n *testpeer.Nginx, key string, dur time.Duration) 
 	}
 	go func() {
 		defer w.Close()
-		writePaced(w, 1280, 720, 30, int(dur.Seconds()*30))
+		writeFrames(w, 1280, 720, 30, int(dur.Seconds()*30), false, true)
 	}()
 	res, err := measure(cmd, n, key)
 	if err != nil {
 		return res, fmt.Errorf("%w\n%s", err, stderr.String())
 	}
 	return res, nil
-}
-
-// writePaced writes frames of golive's test pattern as raw I420, one every
-// 1/fps on the wall clock, until frames are written or the reader stops.
-func writePaced(w io.Writer, width, height, fps, frames int) {
-	src := &testsrc.Source{Width: width, Height: height, FPS: fps}
-	pool := media.NewFramePool(width, height)
-	bw := bufio.NewWriterSize(w, width*height*3/2)
-	start := time.Now()
-	for i := range frames {
-		f := pool.Get()
-		src.RenderFrame(f, uint64(i))
-		time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(fps))))
-		for p := range 3 {
-			bw.Write(f.Planes[p])
-		}
-		f.Release()
-		if bw.Flush() != nil {
-			return
-		}
-	}
 }
 
 // bar is the verdict line for a measured ratio against its bar.
