@@ -114,6 +114,7 @@ type Adapter struct {
 	rungs        []Rung
 	level        int
 	pinned, high time.Time
+	scaled       time.Time // the last tick scale ran
 }
 
 // NewAdapter returns an adapter without links; the stream starts at

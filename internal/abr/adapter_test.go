@@ -305,6 +305,7 @@ type refAdapter struct {
 	rungs    []Rung
 	level    int
 	pinned   time.Time
+	scaled   time.Time
 	high     time.Time
 	sheds    []time.Time
 }
@@ -364,11 +365,15 @@ func (a *refAdapter) setMax(bps int) {
 
 func (a *refAdapter) scale(now time.Time, delay time.Duration) {
 	r, b := a.rungs[a.level], a.ctl.Bitrate()
-	if b > r.Min || a.link >= int64(b+vAudio) { // (the link carrying the stream: since issue 15)
+	switch {
+	case b > r.Min:
 		a.pinned = time.Time{}
-	} else if a.pinned.IsZero() {
+	case a.pinned.IsZero():
 		a.pinned = now
+	case a.link >= int64(b+vAudio): // the link carries the stream (since issue 15)
+		a.pinned = a.pinned.Add(now.Sub(a.scaled))
 	}
+	a.scaled = now
 	if a.level == 0 || b < r.Target || delay > 100*time.Millisecond {
 		a.high = time.Time{}
 	} else if a.high.IsZero() {

@@ -76,7 +76,10 @@ func (a *Adapter) scale(now time.Time) {
 	// the last second (a backlog draining). Resting at the minimum then
 	// says the rung fits, not that it does not: a link that carries 480p's
 	// minimum with room to spare could take more than 10 s to drain what
-	// 720p left queued, and went down to 360p for nothing.
+	// 720p left queued, and went down to 360p for nothing. The clock of
+	// the rest at the minimum stops for such ticks (rather than starting
+	// again: a link too slow for the rung may still carry more than it
+	// for a second, after a shed).
 	carried, keeping := true, false
 	for _, s := range a.links {
 		if s.voting && s.ctl.Bitrate() >= b {
@@ -87,11 +90,15 @@ func (a *Adapter) scale(now time.Time) {
 			}
 		}
 	}
-	if b > r.Min || keeping && carried {
+	switch {
+	case b > r.Min:
 		a.pinned = time.Time{}
-	} else if a.pinned.IsZero() {
+	case a.pinned.IsZero():
 		a.pinned = now
+	case keeping && carried:
+		a.pinned = a.pinned.Add(now.Sub(a.scaled))
 	}
+	a.scaled = now
 	if a.level == 0 || b < r.Target || queue > scaleUpQueue {
 		a.high = time.Time{}
 	} else if a.high.IsZero() {
