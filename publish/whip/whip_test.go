@@ -738,18 +738,13 @@ func TestFirstKeyframeKept(t *testing.T) {
 		{"PLIs on the track and when forwarding, and a new session", testpeer.EndpointOptions{DropFor: 300 * time.Millisecond, PLIOnTrack: true, PLIOnForward: true}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ep := testpeer.StartWHIPEndpoint(t, tc.opt)
-			r := newRig(t)
-			p, err := Dial(context.Background(), r.config(strings.Replace(ep.URL, "http://", "whip://", 1)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ep, r, p := dialEndpoint(t, tc.opt)
 			defer p.Close()
 			d, dropped := 3*time.Second, false
 			if tc.restart {
 				d = 6 * time.Second
 			}
-			err = r.run(t, p, d, func(el time.Duration) {
+			err := r.run(t, p, d, func(el time.Duration) {
 				if tc.restart && el > 2500*time.Millisecond && !dropped {
 					dropped = true
 					ep.Drop()
@@ -796,12 +791,7 @@ func TestOneKeyframePerStart(t *testing.T) {
 		{"PLI on the track", testpeer.EndpointOptions{PLIOnTrack: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ep := testpeer.StartWHIPEndpoint(t, tc.opt)
-			r := newRig(t)
-			p, err := Dial(context.Background(), r.config(strings.Replace(ep.URL, "http://", "whip://", 1)))
-			if err != nil {
-				t.Fatal(err)
-			}
+			ep, r, p := dialEndpoint(t, tc.opt)
 			defer p.Close()
 			if err := r.run(t, p, 2500*time.Millisecond, nil); err != nil {
 				t.Fatalf("Run: %v\n%s", err, r.logs)
@@ -815,4 +805,17 @@ func TestOneKeyframePerStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dialEndpoint starts an in-test endpoint with opt and dials it from a new
+// rig.
+func dialEndpoint(t *testing.T, opt testpeer.EndpointOptions) (*testpeer.WHIPEndpoint, *rig, *Publisher) {
+	t.Helper()
+	ep := testpeer.StartWHIPEndpoint(t, opt)
+	r := newRig(t)
+	p, err := Dial(context.Background(), r.config(strings.Replace(ep.URL, "http://", "whip://", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep, r, p
 }
