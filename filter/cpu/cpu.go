@@ -255,44 +255,57 @@ func (f *Filter) buildGraph(desc string, inW, inH int) error {
 	if f.graph = astiav.AllocFilterGraph(); f.graph == nil {
 		return errors.New("cannot allocate a filter graph")
 	}
+	ins := []graphIn{{padIn, inW, inH, astiav.PixelFormatYuv420P, &f.src}}
+	if f.a.Watermark != nil {
+		w, h := overlaySize(f.a.Watermark.Rect.Dx(), f.a.Watermark.Rect.Dy())
+		ins = append(ins, graphIn{padWM, w, h, astiav.PixelFormatYuva420P, &f.wmSrc})
+	}
+	if f.a.Text != nil {
+		w, h := overlaySize(f.a.Text.Size().X, f.a.Text.Size().Y)
+		ins = append(ins, graphIn{padText, w, h, astiav.PixelFormatYuva420P, &f.txtSrc})
+	}
+	return parseGraph(f.graph, desc, ins, &f.sink)
+}
+
+// buildScaleGraph builds the scale graph, desc, for an inW×inH input.
+func (f *Filter) buildScaleGraph(desc string, inW, inH int) error {
+	if f.scaleGraph = astiav.AllocFilterGraph(); f.scaleGraph == nil {
+		return errors.New("cannot allocate a filter graph")
+	}
+	return parseGraph(f.scaleGraph, desc, []graphIn{{padIn, inW, inH, astiav.PixelFormatYuv420P, &f.scaleSrc}}, &f.scaleSink)
+}
+
+// graphIn is one buffer source of a graph: its pad name, its frames' size
+// and format, and where its context goes (freeGraph frees it).
+type graphIn struct {
+	name string
+	w, h int
+	pf   astiav.PixelFormat
+	ctx  **astiav.FilterContext
+}
+
+// parseGraph makes in g a buffer source for each of ins and a buffersink
+// (into *sink), parses desc between them — the sources' outputs are the
+// description's open inputs of their names, [out] its open output — and
+// configures g.
+func parseGraph(g *astiav.FilterGraph, desc string, ins []graphIn, sink **astiav.FilterContext) error {
 	bufF, sinkF := astiav.FindFilterByName("buffer"), astiav.FindFilterByName("buffersink")
 	if bufF == nil || sinkF == nil {
 		return errors.New("filters buffer/buffersink missing from this FFmpeg build")
 	}
-	source := func(name string, w, h int, pf astiav.PixelFormat) (*astiav.FilterContext, error) {
+	var err error
+	for _, in := range ins {
 		args := astiav.FilterArgs{
-			"video_size":   fmt.Sprintf("%dx%d", w, h),
-			"pix_fmt":      fmt.Sprint(int(pf)),
+			"video_size":   fmt.Sprintf("%dx%d", in.w, in.h),
+			"pix_fmt":      fmt.Sprint(int(in.pf)),
 			"time_base":    "1/30",
 			"pixel_aspect": "1/1",
 		}
-		c, err := f.graph.NewFilterContext(bufF, name, args)
-		if err != nil {
-			return nil, fmt.Errorf("buffer %s: %w", args, err)
+		if *in.ctx, err = g.NewFilterContext(bufF, in.name, args); err != nil {
+			return fmt.Errorf("buffer %s: %w", args, err)
 		}
-		return c, nil
 	}
-	var err error
-	if f.src, err = source(padIn, inW, inH, astiav.PixelFormatYuv420P); err != nil {
-		return err
-	}
-	ins := []*astiav.FilterContext{f.src}
-	names := []string{padIn}
-	if f.a.Watermark != nil {
-		w, h := overlaySize(f.a.Watermark.Rect.Dx(), f.a.Watermark.Rect.Dy())
-		if f.wmSrc, err = source(padWM, w, h, astiav.PixelFormatYuva420P); err != nil {
-			return err
-		}
-		ins, names = append(ins, f.wmSrc), append(names, padWM)
-	}
-	if f.a.Text != nil {
-		w, h := overlaySize(f.a.Text.Size().X, f.a.Text.Size().Y)
-		if f.txtSrc, err = source(padText, w, h, astiav.PixelFormatYuva420P); err != nil {
-			return err
-		}
-		ins, names = append(ins, f.txtSrc), append(names, padText)
-	}
-	if f.sink, err = f.graph.NewFilterContext(sinkF, padOut, nil); err != nil {
+	if *sink, err = g.NewFilterContext(sinkF, padOut, nil); err != nil {
 		return fmt.Errorf("buffersink: %w", err)
 	}
 
@@ -312,7 +325,7 @@ func (f *Filter) buildGraph(desc string, inW, inH int) error {
 		return errors.New("cannot allocate filter in/outs")
 	}
 	inputs.SetName(padOut)
-	inputs.SetFilterContext(f.sink)
+	inputs.SetFilterContext(*sink)
 	inputs.SetPadIdx(0)
 	inputs.SetNext(nil)
 	for i := len(ins) - 1; i >= 0; i-- {
@@ -320,69 +333,23 @@ func (f *Filter) buildGraph(desc string, inW, inH int) error {
 		if o == nil {
 			return errors.New("cannot allocate filter in/outs")
 		}
-		o.SetName(names[i])
-		o.SetFilterContext(ins[i])
+		o.SetName(ins[i].name)
+		o.SetFilterContext(*ins[i].ctx)
 		o.SetPadIdx(0)
 		o.SetNext(outputs)
 		outputs = o
 	}
-	if err := f.graph.Parse(desc, inputs, outputs); err != nil {
+	if err := g.Parse(desc, inputs, outputs); err != nil {
 		// A failed parse frees every filter of the graph, ours too:
 		// freeing them again would be a double free. (astiav's registry
-		// of them keeps four stale entries.)
-		f.src, f.wmSrc, f.txtSrc, f.sink = nil, nil, nil, nil
+		// of them keeps stale entries.)
+		for _, in := range ins {
+			*in.ctx = nil
+		}
+		*sink = nil
 		return err
 	}
-	return f.graph.Configure()
-}
-
-// buildScaleGraph builds the scale graph, desc, for an inW×inH input.
-func (f *Filter) buildScaleGraph(desc string, inW, inH int) error {
-	if f.scaleGraph = astiav.AllocFilterGraph(); f.scaleGraph == nil {
-		return errors.New("cannot allocate a filter graph")
-	}
-	bufF, sinkF := astiav.FindFilterByName("buffer"), astiav.FindFilterByName("buffersink")
-	if bufF == nil || sinkF == nil {
-		return errors.New("filters buffer/buffersink missing from this FFmpeg build")
-	}
-	var err error
-	args := astiav.FilterArgs{
-		"video_size":   fmt.Sprintf("%dx%d", inW, inH),
-		"pix_fmt":      fmt.Sprint(int(astiav.PixelFormatYuv420P)),
-		"time_base":    "1/30",
-		"pixel_aspect": "1/1",
-	}
-	if f.scaleSrc, err = f.scaleGraph.NewFilterContext(bufF, padIn, args); err != nil {
-		return fmt.Errorf("buffer %s: %w", args, err)
-	}
-	if f.scaleSink, err = f.scaleGraph.NewFilterContext(sinkF, padOut, nil); err != nil {
-		return fmt.Errorf("buffersink: %w", err)
-	}
-	inputs, outputs := astiav.AllocFilterInOut(), astiav.AllocFilterInOut()
-	defer func() {
-		if outputs != nil {
-			outputs.Free()
-		}
-		if inputs != nil {
-			inputs.Free()
-		}
-	}()
-	if inputs == nil || outputs == nil {
-		return errors.New("cannot allocate filter in/outs")
-	}
-	inputs.SetName(padOut)
-	inputs.SetFilterContext(f.scaleSink)
-	inputs.SetPadIdx(0)
-	inputs.SetNext(nil)
-	outputs.SetName(padIn)
-	outputs.SetFilterContext(f.scaleSrc)
-	outputs.SetPadIdx(0)
-	outputs.SetNext(nil)
-	if err := f.scaleGraph.Parse(desc, inputs, outputs); err != nil {
-		f.scaleSrc, f.scaleSink = nil, nil // freed with the graph (see buildGraph)
-		return err
-	}
-	return f.scaleGraph.Configure()
+	return g.Configure()
 }
 
 // Filter runs the graph on in (Released once copied in) and writes the
