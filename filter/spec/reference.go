@@ -93,13 +93,9 @@ func GuidedSmooth(l []float64, w, h, r int, eps float64) []float64 {
 		b[i] = m[i] - a[i]*m[i]
 	}
 	a, b = boxMean(a, hw, hh, r), boxMean(b, hw, hh, r)
+	// Half-size sample i has its centre at full-size x = 2i + 1.
 	up := func(p []float64, x, y int) float64 {
-		u, v := (float64(x)+0.5)/2-0.5, (float64(y)+0.5)/2-0.5
-		u0, v0 := math.Floor(u), math.Floor(v)
-		fx, fy := u-u0, v-v0
-		pa := func(x, y int) float64 { return p[min(max(y, 0), hh-1)*hw+min(max(x, 0), hw-1)] }
-		xi, yi := int(u0), int(v0)
-		return (pa(xi, yi)*(1-fx)+pa(xi+1, yi)*fx)*(1-fy) + (pa(xi, yi+1)*(1-fx)+pa(xi+1, yi+1)*fx)*fy
+		return bilinear(p, hw, hh, (float64(x)+0.5)/2-0.5, (float64(y)+0.5)/2-0.5)
 	}
 	sm := make([]float64, w*h)
 	for y := range h {
@@ -108,6 +104,16 @@ func GuidedSmooth(l []float64, w, h, r int, eps float64) []float64 {
 		}
 	}
 	return sm
+}
+
+// bilinear samples p (w×h) at (u, v), sample (i, j) being at u = i,
+// v = j, edges clamped.
+func bilinear(p []float64, w, h int, u, v float64) float64 {
+	u0, v0 := math.Floor(u), math.Floor(v)
+	fx, fy := u-u0, v-v0
+	at := func(x, y int) float64 { return p[min(max(y, 0), h-1)*w+min(max(x, 0), w-1)] }
+	xi, yi := int(u0), int(v0)
+	return (at(xi, yi)*(1-fx)+at(xi+1, yi)*fx)*(1-fy) + (at(xi, yi+1)*(1-fx)+at(xi+1, yi+1)*fx)*fy
 }
 
 // boxMean is the mean of p (w×h) over the (2r+1)² window around each
@@ -147,14 +153,7 @@ func BeautyBilateral(l []float64, w, h int, s float64) []float64 {
 	dx, dy, wt := BeautyTaps(s)
 	sr := BeautySigmaR(s)
 	k := -1 / (2 * sr * sr)
-	sample := func(x, y float64) float64 { // bilinear, pixel centres at +0.5, edges clamped
-		x, y = x-0.5, y-0.5
-		x0, y0 := math.Floor(x), math.Floor(y)
-		ax, ay := x-x0, y-y0
-		at := func(x, y int) float64 { return l[min(max(y, 0), h-1)*w+min(max(x, 0), w-1)] }
-		xi, yi := int(x0), int(y0)
-		return (at(xi, yi)*(1-ax)+at(xi+1, yi)*ax)*(1-ay) + (at(xi, yi+1)*(1-ax)+at(xi+1, yi+1)*ax)*ay
-	}
+	sample := func(x, y float64) float64 { return bilinear(l, w, h, x-0.5, y-0.5) } // pixel centres at +0.5
 	sm := make([]float64, w*h)
 	for y := range h {
 		for x := range w {
