@@ -912,7 +912,9 @@ func (p *Publisher) send(s *session, pkt *media.Packet) error {
 		}
 		ts := rtpTime(pkt.PTS, 90000, s.vts0)
 		rate := p.paceRate(s)
-		s.firstVideo.CompareAndSwap(0, time.Now().UnixNano())
+		if s.firstVideo.Load() == 0 {
+			s.firstVideo.Store(time.Now().UnixNano()) // (send is the session's one sender)
+		}
 		for i, pl := range payloads {
 			r := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: ptH264, SequenceNumber: s.vseq, Timestamp: ts, Marker: i == len(payloads)-1}, Payload: pl}
 			s.vseq++
